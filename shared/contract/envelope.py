@@ -1,0 +1,45 @@
+"""The event envelope (DESIGN §2): immutable, strict, identical for every context."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import uuid_utils
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Slug = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+]
+"""Identifiers that end up in NATS subjects: no dots, spaces or wildcards."""
+
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=4000)]
+
+
+def new_event_id() -> uuid.UUID:
+    """UUIDv7: time-ordered, so ids sort roughly by creation."""
+    return uuid.UUID(str(uuid_utils.uuid7()))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EnvelopeFields(Frozen):
+    """Fields every event carries; concrete events add `type`, `schema_version` and `data`."""
+
+    event_id: uuid.UUID = Field(default_factory=new_event_id)
+    workspace: Slug = "default"
+    aggregate_id: Slug
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    recorded_at: AwareDatetime = Field(default_factory=utcnow)
+    source: ShortText = "truenorth"
+    actor: ShortText = "system"
+    correlation_id: uuid.UUID | None = None
+    causation_id: uuid.UUID | None = None

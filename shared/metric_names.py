@@ -1,0 +1,53 @@
+"""Prometheus metric names and labels (DESIGN §6), declared once.
+
+Dashboards, alert rules and the alignment collector all import from here.
+Labels come only from bounded sets: workspace, strategy, objective, kpi, channel, kind,
+severity, status, stream.
+"""
+
+PREFIX = "truenorth"
+
+# Objective progress (labels: workspace, strategy, objective, kpi)
+OBJECTIVE_PROGRESS = "truenorth_objective_progress_ratio"
+OBJECTIVE_EXPECTED = "truenorth_objective_expected_progress_ratio"
+OBJECTIVE_PACE = "truenorth_objective_pace_ratio"
+OBJECTIVE_ACTUAL = "truenorth_objective_actual"
+OBJECTIVE_TARGET = "truenorth_objective_target"
+OBJECTIVE_BASELINE = "truenorth_objective_baseline"
+OBJECTIVE_FORECAST_ATTAINMENT = "truenorth_objective_forecast_attainment_ratio"
+OBJECTIVE_STATUS = "truenorth_objective_status"  # + label status, value 1 for the current one
+OBJECTIVE_REQUIRED_RATE = "truenorth_objective_required_rate_per_day"
+"""Run-rate (KPI units/day) still needed to reach target by the deadline; for burn alerts."""
+OBJECTIVE_DEADLINE = "truenorth_objective_deadline_timestamp_seconds"
+
+# Campaign contribution (labels: workspace, strategy, objective, channel) — campaign ids are
+# unbounded, so per-campaign figures are served by the read API, not as labels.
+OBJECTIVE_SPEND = "truenorth_objective_spend"
+
+# Drift (labels: workspace, strategy, kind, severity; objective where it has one)
+DRIFT_OPEN = "truenorth_drift_open"
+
+# Spend (labels: workspace, strategy, channel)
+CHANNEL_SPEND_SHARE = "truenorth_channel_spend_share"
+CHANNEL_PLANNED_SHARE = "truenorth_channel_planned_share"
+ALIGNED_SPEND_RATIO = "truenorth_aligned_spend_ratio"  # labels: workspace, strategy
+
+# Strategy changes, for Grafana annotations (labels: workspace, strategy, kind)
+STRATEGY_CHANGES = "truenorth_strategy_changes_total"
+STRATEGY_LAST_CHANGE = "truenorth_strategy_last_change_timestamp_seconds"
+
+# Pipeline health (label: stream)
+EVENTS_APPLIED = "truenorth_events_applied_total"
+PROJECTION_LAG = "truenorth_projection_lag_events"
+LAST_APPLIED_SEQUENCE = "truenorth_last_applied_sequence"
+DLQ_SIZE = "truenorth_dlq_messages"
+BATCH_COMMIT_SECONDS = "truenorth_batch_commit_seconds"
+CONSUMER_STALLED = "truenorth_consumer_stalled"
+REDELIVERIES = "truenorth_redeliveries_total"
+LAST_TICK = "truenorth_last_tick_timestamp_seconds"
+
+# Intake (labels: service, reason)
+INTAKE_REJECTED = "truenorth_intake_rejected_total"
+INTAKE_ACCEPTED = "truenorth_intake_accepted_total"
+
+STATUSES = ("not_started", "on_track", "at_risk", "off_track", "achieved", "missed")
