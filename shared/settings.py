@@ -1,0 +1,112 @@
+"""Settings: one shared class plus one per service, all read from TRUENORTH_* env vars.
+
+Bad values fail at start with a message naming the variable (see `load`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from truenorth.contract.envelope import Slug
+
+SERVICES = ("strategy", "campaigns", "metrics", "alignment")
+DEFAULT_PORTS = {"strategy": 8101, "campaigns": 8102, "metrics": 8103, "alignment": 8104}
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("truenorth", appauthor=False))
+
+
+class SharedSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRUENORTH_", extra="ignore", frozen=True)
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls|ws|wss)://")
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_replicas: int = Field(default=1, ge=1, le=5)
+    """Stream replicas: 1 embedded, 3 on the compose cluster."""
+    data_dir: Path = Field(default_factory=default_data_dir)
+    workspace: Slug = "default"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ServiceSettings(BaseSettings):
+    """Common shape of every service's settings; subclasses set the env prefix and port."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(default=10, gt=0, le=300)
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+
+class StrategySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TRUENORTH_STRATEGY_", extra="ignore", frozen=True)
+    port: int = Field(default=DEFAULT_PORTS["strategy"], ge=0, le=65535)
+
+
+class CampaignsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TRUENORTH_CAMPAIGNS_", extra="ignore", frozen=True)
+    port: int = Field(default=DEFAULT_PORTS["campaigns"], ge=0, le=65535)
+
+
+class MetricsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TRUENORTH_METRICS_", extra="ignore", frozen=True)
+    port: int = Field(default=DEFAULT_PORTS["metrics"], ge=0, le=65535)
+    database_url: str | None = None
+    """Observation ledger (restatement detection); default: SQLite under the data dir."""
+    max_rows_per_request: int = Field(default=50_000, gt=0)
+    max_in_flight_publishes: int = Field(default=4_096, gt=0, le=1_000_000)
+
+
+class AlignmentSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TRUENORTH_ALIGNMENT_", extra="ignore", frozen=True)
+    port: int = Field(default=DEFAULT_PORTS["alignment"], ge=0, le=65535)
+    database_url: str | None = None
+    """Projection store; default: SQLite under the data dir. PostgreSQL by URL."""
+    batch_size: int = Field(default=1_000, gt=0, le=100_000)
+    tick_seconds: float = Field(default=5.0, gt=0, le=3600)
+    ack_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
+    stall_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
+SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
+    "strategy": StrategySettings,
+    "campaigns": CampaignsSettings,
+    "metrics": MetricsSettings,
+    "alignment": AlignmentSettings,
+}
+
+
+class SettingsError(ValueError):
+    """A bad TRUENORTH_* value, with one line per offending variable."""
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S]) -> S:
+    """Instantiate settings, turning pydantic's error into one naming each env var."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            lines.append(f"{prefix}{field.upper()}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+def sqlite_url(data_dir: Path, service: str) -> str:
+    return f"sqlite:///{data_dir / f'{service}.db'}"
