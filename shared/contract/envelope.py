@@ -43,3 +43,17 @@ class EnvelopeFields(Frozen):
     actor: ShortText = "system"
     correlation_id: uuid.UUID | None = None
     causation_id: uuid.UUID | None = None
+
+
+def deterministic_uuid7(moment: datetime, *parts: object) -> uuid.UUID:
+    """A UUIDv7 whose random bits are a hash of `parts`: the same fact always gets the same
+    event_id, so a retry is deduplicated by `Nats-Msg-Id` and by processed-id tables."""
+    import hashlib
+
+    millis = int(moment.timestamp() * 1000) & ((1 << 48) - 1)
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    rand = int.from_bytes(digest[:10], "big")
+    rand_a = (rand >> 62) & 0xFFF
+    rand_b = rand & ((1 << 62) - 1)
+    value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    return uuid.UUID(int=value)

@@ -1,0 +1,1 @@
+"""NATS JetStream wiring: streams and subjects, the event store, the embedded server."""

@@ -1,0 +1,242 @@
+"""JetStream as the event store: provisioning, append with optimistic concurrency, replay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.errors import APIError, NotFoundError
+
+from truenorth.bus.streams import (
+    ALL_STREAMS,
+    STREAM_OF_CONTEXT,
+    STREAMS_BY_NAME,
+    StreamSpec,
+    aggregate_subject,
+)
+from truenorth.contract.envelope import EnvelopeFields
+from truenorth.contract.registry import CONTEXT_OF_TYPE, Event, decode, encode
+
+WRONG_LAST_SEQUENCE = 10071
+
+
+class EventStoreError(Exception):
+    pass
+
+
+class ConcurrencyConflict(EventStoreError):
+    """Someone appended to the aggregate since the caller read it."""
+
+    def __init__(self, subject: str, expected: int | None, detail: str = "") -> None:
+        super().__init__(
+            f"concurrent append on {subject}: expected last sequence {expected} ({detail})"
+        )
+        self.subject = subject
+        self.expected = expected
+
+
+class StoreUnavailable(EventStoreError):
+    """JetStream did not acknowledge in time; the caller may retry with the same ids."""
+
+
+@dataclass(frozen=True)
+class Appended:
+    stream: str
+    sequence: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    stream: str
+    sequence: int
+    subject: str
+    event: Event
+
+
+def subject_of(event: EnvelopeFields) -> str:
+    context = CONTEXT_OF_TYPE[event.type]  # type: ignore[attr-defined]
+    return aggregate_subject(event.workspace, context, event.aggregate_id)
+
+
+def stream_of(event: EnvelopeFields) -> StreamSpec:
+    return STREAM_OF_CONTEXT[CONTEXT_OF_TYPE[event.type]]  # type: ignore[attr-defined]
+
+
+async def connect(
+    url: str, *, user: str | None = None, password: str | None = None, name: str = "truenorth"
+) -> NatsClient:
+    options: dict[str, Any] = {
+        "name": name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "connect_timeout": 2,
+    }
+    if user:
+        options.update(user=user, password=password)
+    return await nats.connect(url, **options)
+
+
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    have = current.as_dict()
+    return any(have.get(key) != value for key, value in wanted.as_dict().items())
+
+
+async def provision(js: JetStreamContext, replicas: int = 1) -> list[str]:
+    """Create or update every stream; never delete. Returns the names that changed."""
+    changed = []
+    for spec in ALL_STREAMS:
+        wanted = spec.config(replicas)
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(wanted)
+            changed.append(spec.name)
+            continue
+        if _differs(info.config, wanted):
+            await js.update_stream(wanted)
+            changed.append(spec.name)
+    return changed
+
+
+class EventStore:
+    def __init__(self, js: JetStreamContext, timeout: float = 5.0) -> None:
+        self.js = js
+        self.timeout = timeout
+
+    async def append(
+        self, event: EnvelopeFields, expected_subject_sequence: int | None = None
+    ) -> Appended:
+        """Append one event; `expected_subject_sequence` (0 = subject must be empty) guards
+        against concurrent writers, `Nats-Msg-Id` against duplicates."""
+        subject = subject_of(event)
+        headers = {"Nats-Msg-Id": str(event.event_id)}
+        if expected_subject_sequence is not None:
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_subject_sequence)
+        try:
+            ack = await self.js.publish(
+                subject, encode(event), timeout=self.timeout, headers=headers
+            )
+        except APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise ConcurrencyConflict(
+                    subject, expected_subject_sequence, exc.description or ""
+                ) from exc
+            raise
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            raise StoreUnavailable(f"JetStream did not acknowledge {subject}") from exc
+        return Appended(ack.stream, ack.seq, bool(ack.duplicate))
+
+    async def append_all(
+        self, events: Sequence[EnvelopeFields], expected_subject_sequence: int | None = None
+    ) -> list[Appended]:
+        """Append events of one aggregate in order, chaining the expected sequence."""
+        results = []
+        expected = expected_subject_sequence
+        for event in events:
+            appended = await self.append(event, expected)
+            results.append(appended)
+            if expected is not None:
+                expected = appended.sequence
+        return results
+
+    async def last_subject_sequence(self, stream: str, subject: str) -> int:
+        try:
+            msg = await self.js.get_last_msg(stream, subject)
+        except NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
+    async def read_aggregate(
+        self, workspace: str, context: str, aggregate_id: str
+    ) -> tuple[list[Event], int]:
+        """All events of one aggregate and the stream sequence of the last one (0 if none)."""
+        spec = STREAM_OF_CONTEXT[context]
+        subject = aggregate_subject(workspace, context, aggregate_id)
+        events: list[Event] = []
+        last = 0
+        async for stored in self.read(spec.name, filter_subject=subject):
+            events.append(stored.event)
+            last = stored.sequence
+        return events, last
+
+    async def read(
+        self,
+        stream: str,
+        *,
+        from_sequence: int | None = None,
+        from_time: datetime | None = None,
+        until_sequence: int | None = None,
+        filter_subject: str | None = None,
+        batch: int = 1000,
+    ) -> AsyncIterator[StoredEvent]:
+        """Replay a stream from a sequence or a time, up to the head as it was when called."""
+        async for msg in self.read_raw(
+            stream,
+            from_sequence=from_sequence,
+            from_time=from_time,
+            until_sequence=until_sequence,
+            filter_subject=filter_subject,
+            batch=batch,
+        ):
+            meta = msg.metadata
+            yield StoredEvent(stream, meta.sequence.stream, msg.subject, decode(msg.data))
+
+    async def read_raw(
+        self,
+        stream: str,
+        *,
+        from_sequence: int | None = None,
+        from_time: datetime | None = None,
+        until_sequence: int | None = None,
+        filter_subject: str | None = None,
+        batch: int = 1000,
+    ) -> AsyncIterator[Msg]:
+        info = await self.js.stream_info(stream)
+        head = info.state.last_seq if until_sequence is None else until_sequence
+        if head == 0 or (from_sequence or 1) > head:
+            return
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            inactive_threshold=30.0,
+            filter_subject=filter_subject,
+        )
+        if from_sequence is not None:
+            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = from_sequence
+        elif from_time is not None:
+            config.deliver_policy = DeliverPolicy.BY_START_TIME
+            config.opt_start_time = from_time.isoformat()
+        else:
+            config.deliver_policy = DeliverPolicy.ALL
+        if filter_subject is not None:
+            last = await self.last_subject_sequence(stream, filter_subject)
+            head = min(head, last)
+            if head == 0:
+                return
+        subject = filter_subject or STREAMS_BY_NAME[stream].subjects[0]
+        sub = await self.js.pull_subscribe(subject, stream=stream, config=config)
+        try:
+            while True:
+                try:
+                    msgs = await sub.fetch(batch, timeout=1.0)
+                except (TimeoutError, nats.errors.TimeoutError, asyncio.TimeoutError):
+                    # nothing more within our horizon (filtered tail)
+                    return
+                for msg in msgs:
+                    if msg.metadata.sequence.stream > head:
+                        return
+                    yield msg
+                    if msg.metadata.sequence.stream >= head:
+                        return
+        finally:
+            await sub.unsubscribe()

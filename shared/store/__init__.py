@@ -1,0 +1,1 @@
+"""The projection store primitive: engine from settings, migrations, atomic batch commits."""

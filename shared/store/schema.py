@@ -1,0 +1,43 @@
+"""Tables shared by every projection. Migrations in ./migrations mirror this metadata."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Float, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("stream", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+)
+
+projection_rows = Table(
+    "projection_rows",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("payload", Text, nullable=False),
+)
+
+observation_ledger = Table(
+    "observation_ledger",
+    metadata,
+    Column("workspace", String(64), primary_key=True),
+    Column("observation_id", String(128), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+"""The metrics service's memory of observation ids: restatement detection beyond the
+JetStream duplicate window."""
