@@ -19,7 +19,9 @@ HealthCheck = Callable[[], tuple[bool, str]]
 RETRY_AFTER_SECONDS = "2"
 
 
-def field_errors(errors: list[Any], drop_prefix: tuple[str, ...] = ("body",)) -> list[dict[str, Any]]:
+def field_errors(
+    errors: list[Any], drop_prefix: tuple[str, ...] = ("body",)
+) -> list[dict[str, Any]]:
     """pydantic errors -> [{field: "objectives[2].deadline", message, type}]."""
     result = []
     for error in errors:
@@ -27,7 +29,11 @@ def field_errors(errors: list[Any], drop_prefix: tuple[str, ...] = ("body",)) ->
         while loc and loc[0] in drop_prefix:
             loc = loc[1:]
         result.append(
-            {"field": dotted(loc) or "(body)", "message": error.get("msg", ""), "type": error.get("type", "")}
+            {
+                "field": dotted(loc) or "(body)",
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
         )
     return result
 
@@ -42,7 +48,9 @@ def dotted(loc: list[Any] | tuple[Any, ...]) -> str:
     return path
 
 
-def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None, **headers: str) -> JSONResponse:
+def problem(
+    status: int, detail: str, errors: list[dict[str, Any]] | None = None, **headers: str
+) -> JSONResponse:
     body: dict[str, Any] = {"detail": detail}
     if errors is not None:
         body["errors"] = errors
@@ -106,7 +114,10 @@ def install_common(
     async def readyz() -> Response:
         results = {name: check() for name, check in checks.items()}
         ready = all(ok for ok, _ in results.values())
-        body = {"status": "ready" if ready else "unready", "checks": {n: {"ok": ok, "detail": d} for n, (ok, d) in results.items()}}
+        body = {
+            "status": "ready" if ready else "unready",
+            "checks": {n: {"ok": ok, "detail": d} for n, (ok, d) in results.items()},
+        }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus exposition", response_class=Response)
@@ -127,11 +138,18 @@ def install_common(
 
     @app.exception_handler(StoreUnavailable)
     async def _unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
-        return problem(503, f"event store unavailable: {exc}", None, **{"Retry-After": RETRY_AFTER_SECONDS})
+        return problem(
+            503, f"event store unavailable: {exc}", None, **{"Retry-After": RETRY_AFTER_SECONDS}
+        )
 
     @app.exception_handler(nats.errors.Error)
     async def _nats_down(_request: Request, exc: nats.errors.Error) -> JSONResponse:
-        return problem(503, f"event store unavailable: {type(exc).__name__}", None, **{"Retry-After": RETRY_AFTER_SECONDS})
+        return problem(
+            503,
+            f"event store unavailable: {type(exc).__name__}",
+            None,
+            **{"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
     app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
 

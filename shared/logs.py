@@ -27,4 +27,8 @@ def configure_logging(level: str = "INFO", fmt: str = "console", service: str = 
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level, stream=sys.stderr, format=f"{service or 'truenorth'} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format=f"{service or 'truenorth'} %(levelname)s %(name)s: %(message)s",
+    )

@@ -56,7 +56,9 @@ class StrategySettings(ServiceSettings):
 
 
 class CampaignsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="TRUENORTH_CAMPAIGNS_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TRUENORTH_CAMPAIGNS_", extra="ignore", frozen=True
+    )
     port: int = Field(default=DEFAULT_PORTS["campaigns"], ge=0, le=65535)
 
 
@@ -70,7 +72,9 @@ class MetricsSettings(ServiceSettings):
 
 
 class AlignmentSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="TRUENORTH_ALIGNMENT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TRUENORTH_ALIGNMENT_", extra="ignore", frozen=True
+    )
     port: int = Field(default=DEFAULT_PORTS["alignment"], ge=0, le=65535)
     database_url: str | None = None
     """Projection store; default: SQLite under the data dir. PostgreSQL by URL."""

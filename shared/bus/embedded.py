@@ -65,9 +65,7 @@ def ensure_writable_dir(path: Path) -> Path:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        raise EmbeddedNatsError(
-            f"data dir {path} is not writable: {exc.strerror or exc}"
-        ) from None
+        raise EmbeddedNatsError(f"data dir {path} is not writable: {exc.strerror or exc}") from None
     return path
 
 

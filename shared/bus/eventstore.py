@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -215,7 +214,7 @@ class EventStore:
             config.opt_start_seq = from_sequence
         elif from_time is not None:
             config.deliver_policy = DeliverPolicy.BY_START_TIME
-            config.opt_start_time = from_time.isoformat()
+            config.opt_start_time = from_time
         else:
             config.deliver_policy = DeliverPolicy.ALL
         if filter_subject is not None:
@@ -229,7 +228,7 @@ class EventStore:
             while True:
                 try:
                     msgs = await sub.fetch(batch, timeout=1.0)
-                except (TimeoutError, nats.errors.TimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, nats.errors.TimeoutError):
                     # nothing more within our horizon (filtered tail)
                     return
                 for msg in msgs:

@@ -13,7 +13,12 @@ from typing import Annotated, Any, TypeAlias, Union
 import orjson
 from pydantic import Field, TypeAdapter
 
-from truenorth.contract.alignment import ALIGNMENT_EVENTS, DriftDetected, DriftResolved, DriftUpdated
+from truenorth.contract.alignment import (
+    ALIGNMENT_EVENTS,
+    DriftDetected,
+    DriftResolved,
+    DriftUpdated,
+)
 from truenorth.contract.campaigns import (
     CAMPAIGN_EVENTS,
     CampaignActivated,

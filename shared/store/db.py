@@ -68,7 +68,9 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def _upsert(connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+def _upsert(
+    connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> None:
     if not rows:
         return
     dialect = connection.dialect.name
@@ -107,7 +109,12 @@ def commit_batch(engine: Engine, batch: Batch) -> None:
             connection,
             projection_rows,
             [
-                {"consumer": batch.consumer, "kind": kind, "key": key, "payload": json.dumps(payload, sort_keys=True, separators=(",", ":"))}
+                {
+                    "consumer": batch.consumer,
+                    "kind": kind,
+                    "key": key,
+                    "payload": json.dumps(payload, sort_keys=True, separators=(",", ":")),
+                }
                 for kind, key, payload in batch.upserts
             ],
             ("consumer", "kind", "key"),

@@ -1,0 +1,176 @@
+"""The `truenorth` command. Services are imported lazily, inside the commands that need
+them, so `truenorth --help` stays fast and this is the one place where wiring happens."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from truenorth.settings import SERVICE_SETTINGS, SERVICES, SettingsError, SharedSettings, load
+
+app = typer.Typer(
+    help="truenorth keeps a marketing team's tactics aligned with its strategy, live.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def shared_settings() -> SharedSettings:
+    try:
+        return load(SharedSettings)
+    except SettingsError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="strategy | campaigns | metrics | alignment")],
+) -> None:
+    """Run one service in the foreground (what docker compose runs)."""
+    import uvicorn
+
+    from truenorth.logs import configure_logging
+
+    if service not in SERVICES:
+        fail(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
+    shared = shared_settings()
+    try:
+        settings = load(SERVICE_SETTINGS[service])
+    except SettingsError as exc:
+        fail(str(exc))
+        return
+    configure_logging(shared.log_level, shared.log_format, service)
+    module = importlib.import_module(f"truenorth.{service}.app")
+    fastapi_app = module.build_app(shared, settings)
+    config = uvicorn.Config(
+        fastapi_app,
+        host=settings.host,
+        port=settings.port,
+        log_level=shared.log_level.lower(),
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="default: TRUENORTH_DATA_DIR or the user data dir")
+    ] = None,
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="pick free ports for every service")
+    ] = False,
+    nats_port: Annotated[int, typer.Option(help="0 picks a free port")] = 0,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL for the projection stores")
+    ] = None,
+) -> None:
+    """Start the embedded nats-server and all four services; Ctrl-C stops them with drain."""
+    from truenorth.supervisor import Supervisor, SupervisorError
+
+    shared = shared_settings()
+    ports = {}
+    for name in SERVICES:
+        try:
+            configured = load(SERVICE_SETTINGS[name]).port
+        except SettingsError as exc:
+            fail(str(exc))
+            return
+        if not free_ports:
+            ports[name] = configured
+    supervisor = Supervisor(
+        data_dir=data_dir or shared.data_dir,
+        nats_port=nats_port,
+        ports=ports,
+        database_url=database_url,
+    )
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        supervisor.start(free_ports=free_ports)
+    except SupervisorError as exc:
+        fail(str(exc), 1)
+    assert supervisor.nats is not None
+    console.print(
+        f"[bold green]truenorth is up[/bold green]  nats: {supervisor.nats.url}"
+        f"  data: {supervisor.data_dir}"
+    )
+    for name, url in supervisor.urls().items():
+        console.print(f"  {name:<10} {url}   (docs {url}/docs, metrics {url}/metrics)")
+    sys.stdout.flush()
+    try:
+        while not stopping:
+            crashed = supervisor.crashed()
+            if crashed:
+                err.print(f"[red]service exited:[/red] {', '.join(crashed)}; stopping")
+                break
+            time.sleep(0.3)
+    finally:
+        console.print("stopping: draining services")
+        supervisor.stop()
+        console.print("stopped")
+
+
+@app.command()
+def schemas(out: Annotated[Path, typer.Option(help="output directory")] = Path("schemas")) -> None:
+    """Write the JSON Schema of every event and an AsyncAPI document."""
+    from truenorth.schemas_export import write_schemas
+
+    written = write_schemas(out)
+    console.print(f"wrote {len(written)} files to {out}")
+
+
+def _register_optional() -> None:
+    """Sub-commands owned by services; each is wired here and nowhere else."""
+    for module_name, attr, name in (
+        ("truenorth.metrics.cli", "emit_app", "emit"),
+        ("truenorth.alignment.observability.cli", "dashboards_app", "dashboards"),
+        ("truenorth.alignment.observability.cli", "rules_app", "rules"),
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        app.add_typer(getattr(module, attr), name=name)
+    for module_name in ("truenorth.strategy.cli", "truenorth.alignment.cli"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        module.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

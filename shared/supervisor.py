@@ -1,0 +1,154 @@
+"""`truenorth up`: the embedded nats-server plus the four services as separate processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from truenorth.bus.embedded import (
+    EmbeddedNats,
+    EmbeddedNatsError,
+    ensure_writable_dir,
+    free_port,
+    port_in_use,
+)
+from truenorth.settings import DEFAULT_PORTS, SERVICES
+
+
+class SupervisorError(RuntimeError):
+    """One-line reason `up` cannot run."""
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    pump: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Supervisor:
+    data_dir: Path
+    nats_port: int = 0
+    ports: dict[str, int] = field(default_factory=dict)
+    database_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    echo: bool = True
+    nats: EmbeddedNats | None = None
+    services: list[ServiceProcess] = field(default_factory=list)
+
+    def plan_ports(self, free: bool) -> None:
+        for name in SERVICES:
+            if name not in self.ports:
+                self.ports[name] = free_port() if free else DEFAULT_PORTS[name]
+        for name, port in self.ports.items():
+            if port_in_use(port):
+                raise SupervisorError(
+                    f"port {port} for the {name} service is already in use "
+                    f"(use --free-ports or TRUENORTH_{name.upper()}_PORT)"
+                )
+
+    def start(self, free_ports: bool = False, ready_timeout: float = 60.0) -> None:
+        try:
+            ensure_writable_dir(self.data_dir)
+        except EmbeddedNatsError as exc:
+            raise SupervisorError(str(exc)) from None
+        self.plan_ports(free_ports)
+        try:
+            self.nats = EmbeddedNats(self.data_dir / "nats", port=self.nats_port).start()
+        except EmbeddedNatsError as exc:
+            raise SupervisorError(str(exc)) from None
+        for name in SERVICES:
+            self.services.append(self._spawn(name))
+        self._wait_ready(ready_timeout)
+
+    def _env(self, name: str) -> dict[str, str]:
+        assert self.nats is not None
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env["TRUENORTH_NATS_URL"] = self.nats.url
+        env["TRUENORTH_DATA_DIR"] = str(self.data_dir)
+        env[f"TRUENORTH_{name.upper()}_PORT"] = str(self.ports[name])
+        env[f"TRUENORTH_{name.upper()}_HOST"] = "127.0.0.1"
+        if self.database_url and name in {"metrics", "alignment"}:
+            env[f"TRUENORTH_{name.upper()}_DATABASE_URL"] = self.database_url
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _spawn(self, name: str) -> ServiceProcess:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "truenorth.cli", "serve", name],
+            env=self._env(name),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        service = ServiceProcess(name, self.ports[name], process)
+        service.pump = threading.Thread(target=self._pump, args=(service,), daemon=True)
+        service.pump.start()
+        return service
+
+    def _pump(self, service: ServiceProcess) -> None:
+        assert service.process.stdout is not None
+        for raw in service.process.stdout:
+            if self.echo:
+                line = raw.decode(errors="replace").rstrip()
+                sys.stdout.write(f"{service.name:>10} | {line}\n")
+                sys.stdout.flush()
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {s.name: s for s in self.services}
+        while pending and time.monotonic() < deadline:
+            for name, service in list(pending.items()):
+                if service.process.poll() is not None:
+                    self.stop()
+                    raise SupervisorError(
+                        f"the {name} service exited with code {service.process.returncode} at start"
+                    )
+                try:
+                    if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        if pending:
+            self.stop()
+            raise SupervisorError(f"not ready after {timeout:g}s: {', '.join(pending)}")
+
+    def urls(self) -> dict[str, str]:
+        return {s.name: s.url for s in self.services}
+
+    def crashed(self) -> list[str]:
+        return [s.name for s in self.services if s.process.poll() is not None]
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM every service (each drains its broker), then the nats-server."""
+        for service in self.services:
+            if service.process.poll() is None:
+                service.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for service in self.services:
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+                service.process.wait()
+        for service in self.services:
+            if service.pump is not None:
+                service.pump.join(timeout=2)
+        if self.nats is not None:
+            self.nats.stop()
