@@ -24,31 +24,24 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
-from truenorth.alignment.domain.drift import DriftTracker
-from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
+from truenorth.alignment.folding import (
+    CONSUMER,
+    OUTBOX_KIND,
+    Poison,
+    ProjectionState,
+)
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.replay import SOURCE_STREAMS, DriftLog
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import DLQ, StreamSpec, dlq_subject
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
-from truenorth.contract.registry import decode, decode_dict
-from truenorth.store.db import (
-    Batch,
-    CheckpointConflict,
-    already_processed,
-    commit_batch,
-    read_checkpoints,
-    read_rows,
-)
+from truenorth.contract.registry import decode_dict
+from truenorth.store.db import Batch, CheckpointConflict, commit_batch, read_rows
 
 log = structlog.get_logger()
 
-CONSUMER = "alignment"
-PROJECTION_KIND = "p."
-TRACKER_KIND = "d."
-OUTBOX_KIND = "outbox"
 TRANSITION_EVENTS = {"detected": DriftDetected, "updated": DriftUpdated, "resolved": DriftResolved}
 
 Clock = Callable[[], datetime]
@@ -78,7 +71,7 @@ class Projector:
         batch_size: int = 1000,
         ack_wait: float = 30.0,
         stall_seconds: float = 30.0,
-        workspace_for_dlq: str = "default",
+        dlq_workspace: str = "default",
     ) -> None:
         self.js = js
         self.store = EventStore(js)
@@ -88,49 +81,26 @@ class Projector:
         self.batch_size = batch_size
         self.ack_wait = ack_wait
         self.stall_seconds = stall_seconds
-        self.dlq_workspace = workspace_for_dlq
-        self.projection = Projection()
-        self.tracker = DriftTracker()
+        self.dlq_workspace = dlq_workspace
+        self.state = ProjectionState()
         self.drift_log = DriftLog()
-        self.positions: dict[str, int] = {}
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
-        self.snapshot: Snapshot = build_snapshot(self.projection, clock())
+        self.snapshot: Snapshot = build_snapshot(self.state.projection, clock())
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._snapshot_dirty = asyncio.Event()
 
-    # -- state ---------------------------------------------------------------------------
-
-    def load(self) -> None:
-        """Projection, drift tracker and checkpoints as committed (blocking: run in a thread)."""
-        rows = read_rows(self.engine, CONSUMER)
-        projection_rows = [
-            (k[len(PROJECTION_KIND) :], key, p)
-            for k, key, p in rows
-            if k.startswith(PROJECTION_KIND)
-        ]
-        tracker_rows = [
-            (k[len(TRACKER_KIND) :], key, p) for k, key, p in rows if k.startswith(TRACKER_KIND)
-        ]
-        self.projection = Projection.from_rows(projection_rows)
-        self.tracker = DriftTracker.from_rows(tracker_rows)
-        self.positions = read_checkpoints(self.engine, CONSUMER)
+    @property
+    def positions(self) -> dict[str, int]:
+        return self.state.positions
 
     def _pending_outbox(self) -> list[dict[str, Any]]:
         return [p for k, _key, p in read_rows(self.engine, CONSUMER) if k == OUTBOX_KIND]
 
-    def _dirty_upserts(self) -> list[tuple[str, str, Any]]:
-        upserts = [(PROJECTION_KIND + k, key, p) for k, key, p in self.projection.dirty_rows()]
-        upserts += [(TRACKER_KIND + k, key, p) for k, key, p in self.tracker.dirty_rows()]
-        return upserts
-
-    def _clear_dirty(self) -> None:
-        self.projection.clear_dirty()
-        self.tracker.clear_dirty()
-
     async def _reload(self) -> None:
-        await asyncio.to_thread(self.load)
+        """Memory must never run ahead of the store: after any failed commit, reload."""
+        self.state = await asyncio.to_thread(ProjectionState.load, self.engine)
         self._snapshot_dirty.set()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -213,7 +183,7 @@ class Projector:
         next_seq = position + 1
         for msg in msgs:
             seq = msg.metadata.sequence.stream
-            if msg.metadata.num_delivered and msg.metadata.num_delivered > 1:
+            if (msg.metadata.num_delivered or 1) > 1:
                 self.metrics.redeliveries.labels(stream).inc()
             if seq <= position:
                 stale.append(msg)
@@ -224,16 +194,14 @@ class Projector:
                 early.append(msg)  # another instance holds the messages before these
         if contiguous:
             try:
-                await self._fold_and_commit(stream, position, contiguous)
+                await self._fold_and_commit(stream, contiguous)
             except CheckpointConflict:
                 log.warning("checkpoint moved by another writer: reloading", stream=stream)
                 await self._reload()
-                for msg in contiguous + early:
-                    with contextlib.suppress(Exception):
-                        await msg.nak(delay=0.2)
-                return
+                early = contiguous + early
+                contiguous = []
             except Exception:
-                await self._reload()  # memory must never run ahead of the store
+                await self._reload()
                 raise
         last_done = contiguous[-1] if contiguous else (stale[-1] if stale else None)
         if last_done is not None:
@@ -242,61 +210,35 @@ class Projector:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=0.2)
 
-    async def _fold_and_commit(self, stream: str, position: int, msgs: list[Msg]) -> None:
-        events: list[tuple[str, Any]] = []
-        poison: list[tuple[Msg, str]] = []
-        for msg in msgs:
-            try:
-                event = decode(msg.data)
-            except ValueError as exc:
-                poison.append((msg, str(exc)))
-                continue
-            events.append((str(event.event_id), event))
-        ids = [event_id for event_id, _ in events]
-        seen = (
-            await asyncio.to_thread(already_processed, self.engine, CONSUMER, ids) if ids else set()
-        )
-        fresh_ids: list[str] = []
-        for event_id, event in events:
-            if event_id in seen:
-                continue
-            seen.add(event_id)
-            self.projection.apply(event)
-            fresh_ids.append(event_id)
-        for msg, error in poison:
-            await self._dead_letter(stream, msg, error)
-        new_position = msgs[-1].metadata.sequence.stream
-        batch = Batch(
-            CONSUMER,
-            positions={stream: (position, new_position)},
-            upserts=self._dirty_upserts(),
-            processed_ids=fresh_ids,
-        )
+    async def _fold_and_commit(self, stream: str, msgs: list[Msg]) -> None:
+        messages = [
+            (m.metadata.sequence.stream, m.subject, m.data, m.metadata.num_delivered or 1)
+            for m in msgs
+        ]
+        folded = await asyncio.to_thread(self.state.fold, self.engine, stream, messages)
+        for poison in folded.poison:
+            await self._dead_letter(stream, poison)
         started = time.perf_counter()
-        await asyncio.to_thread(commit_batch, self.engine, batch)
+        await asyncio.to_thread(commit_batch, self.engine, folded.batch)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        self._clear_dirty()
-        self.positions[stream] = new_position
-        self.metrics.applied.labels(stream).inc(len(fresh_ids))
-        self.metrics.last_sequence.labels(stream).set(new_position)
+        self.state.committed(folded.batch)
+        self.metrics.applied.labels(stream).inc(folded.applied)
+        self.metrics.last_sequence.labels(stream).set(self.positions[stream])
         self._snapshot_dirty.set()
 
-    async def _dead_letter(self, stream: str, msg: Msg, error: str) -> None:
+    async def _dead_letter(self, stream: str, poison: Poison) -> None:
         headers = {
-            "Truenorth-Error": error[:1000].replace("\n", " "),
-            "Truenorth-Original-Subject": msg.subject,
+            "Truenorth-Error": poison.error[:1000].replace("\n", " "),
+            "Truenorth-Original-Subject": poison.subject,
             "Truenorth-Original-Stream": stream,
-            "Truenorth-Original-Sequence": str(msg.metadata.sequence.stream),
-            "Truenorth-Attempts": str(msg.metadata.num_delivered or 1),
-            "Nats-Msg-Id": f"dlq-{stream}-{msg.metadata.sequence.stream}",
+            "Truenorth-Original-Sequence": str(poison.sequence),
+            "Truenorth-Attempts": str(poison.attempts),
+            "Nats-Msg-Id": f"dlq-{stream}-{poison.sequence}",
         }
-        await self.js.publish(dlq_subject(self.dlq_workspace, CONSUMER), msg.data, headers=headers)
-        log.warning(
-            "poison event dead-lettered",
-            stream=stream,
-            sequence=msg.metadata.sequence.stream,
-            error=error[:200],
+        await self.js.publish(
+            dlq_subject(self.dlq_workspace, CONSUMER), poison.payload, headers=headers
         )
+        log.warning("poison event dead-lettered", stream=stream, sequence=poison.sequence)
 
     # -- drift, tick and snapshot --------------------------------------------------------
 
@@ -304,12 +246,12 @@ class Projector:
         """Evaluate drift at the clock's now, commit transitions with an outbox, publish."""
         async with self._lock:
             now = self.clock()
-            transitions = self.tracker.evaluate(self.projection, now)
+            transitions = self.state.tracker.evaluate(self.state.projection, now)
             outbox = [self._transition_event(kind, data, now) for kind, data in transitions]
-            if transitions or self.tracker.dirty_rows():
+            if transitions or self.state.tracker.dirty_rows():
                 batch = Batch(
                     CONSUMER,
-                    upserts=self._dirty_upserts()
+                    upserts=self.state.dirty_upserts()
                     + [(OUTBOX_KIND, str(e.event_id), e.model_dump(mode="json")) for e in outbox],
                 )
                 try:
@@ -317,7 +259,7 @@ class Projector:
                 except Exception:
                     await self._reload()
                     raise
-                self._clear_dirty()
+                self.state.clear_dirty()
             self.metrics.last_tick.set(now.timestamp())
             self._snapshot_dirty.set()
         await self._publish_outbox()
@@ -338,7 +280,7 @@ class Projector:
         workspace = getattr(data, "workspace", None)
         if workspace:
             return str(workspace)
-        return self.tracker.workspace_of(data.drift_id)
+        return self.state.tracker.workspace_of(data.drift_id)
 
     async def _publish_outbox(self) -> None:
         pending = await asyncio.to_thread(self._pending_outbox)
@@ -399,4 +341,4 @@ class Projector:
             await asyncio.sleep(0.05)
 
     def refresh_snapshot(self) -> None:
-        self.snapshot = build_snapshot(self.projection, self.clock())
+        self.snapshot = build_snapshot(self.state.projection, self.clock())

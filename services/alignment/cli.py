@@ -1,0 +1,97 @@
+"""Operations commands of the alignment service: rebuild and digest."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console()
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from truenorth.settings import AlignmentSettings, SharedSettings, load, sqlite_url
+    from truenorth.store.db import make_engine, migrate
+
+    shared = load(SharedSettings)
+    settings = load(AlignmentSettings)
+    engine = make_engine(settings.database_url or sqlite_url(shared.data_dir, "alignment"))
+    migrate(engine)
+    return shared, engine
+
+
+def rebuild_command(
+    batch_size: Annotated[int, typer.Option(min=1, help="events per transaction")] = 5000,
+) -> None:
+    """Drop the alignment projection and replay every event from zero (stop the service first)."""
+    from truenorth.alignment.rebuild import rebuild, stream_heads
+    from truenorth.bus.eventstore import connect
+
+    shared, engine = _engine()
+
+    async def run() -> tuple[int, float, str]:
+        nc = await connect(shared.nats_url, user=shared.nats_user, password=shared.nats_password)
+        js = nc.jetstream()
+        heads = await stream_heads(js)
+        total = sum(heads.values())
+        started = time.perf_counter()
+        with Progress(
+            TextColumn("[bold]rebuild[/bold] {task.fields[stream]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>10} events/s"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("rebuild", total=total, stream="", rate="-")
+
+            def advance(stream: str, count: int) -> None:
+                done = bar.tasks[0].completed + count
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                bar.update(task, advance=count, stream=stream, rate=f"{rate:,.0f}")
+
+            state = await rebuild(js, engine, batch_size, advance)
+        await nc.drain()
+        return total, time.perf_counter() - started, state.projection.digest()
+
+    total, seconds, digest = asyncio.run(run())
+    console.print(
+        f"rebuilt from {total:,} events in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f}/s)"
+    )
+    console.print(f"digest {digest}")
+
+
+def digest_command(
+    replay: Annotated[
+        bool, typer.Option("--replay", help="digest of a fresh in-memory replay of the log")
+    ] = False,
+) -> None:
+    """Print a stable hash of the alignment projection (stored, or replayed from the log)."""
+    if not replay:
+        from truenorth.alignment.folding import ProjectionState
+
+        _shared, engine = _engine()
+        typer.echo(ProjectionState.load(engine).projection.digest())
+        return
+    from truenorth.alignment.replay import replay_projection
+    from truenorth.bus.eventstore import EventStore, connect
+    from truenorth.settings import SharedSettings, load
+
+    shared = load(SharedSettings)
+
+    async def run() -> str:
+        nc = await connect(shared.nats_url, user=shared.nats_user, password=shared.nats_password)
+        projection = await replay_projection(EventStore(nc.jetstream()))
+        await nc.drain()
+        return projection.digest()
+
+    typer.echo(asyncio.run(run()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rebuild")(rebuild_command)
+    app.command("digest")(digest_command)
