@@ -341,4 +341,4 @@ class Projector:
             await asyncio.sleep(0.05)
 
     def refresh_snapshot(self) -> None:
-        self.snapshot = build_snapshot(self.state.projection, self.clock())
+        self.snapshot = build_snapshot(self.state.projection, self.clock(), self.state.tracker)

@@ -51,11 +51,14 @@ class DriftLog:
 
     def __init__(self) -> None:
         self.drifts: dict[str, tuple[str, DriftData, datetime]] = {}
+        self.workspaces: dict[str, str] = {}
 
     def record(self, state: str, data: DriftData, at: datetime) -> None:
         self.drifts[data.drift_id] = (state, data, at)
 
     def apply(self, event: object) -> None:
+        if isinstance(event, DriftDetected | DriftUpdated | DriftResolved):
+            self.workspaces[event.data.drift_id] = event.workspace
         if isinstance(event, DriftDetected | DriftUpdated):
             self.record("open", event.data, event.occurred_at)
         elif isinstance(event, DriftResolved):

@@ -1,0 +1,195 @@
+"""The alignment service: projector + drift ticks + Prometheus collector + read API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from pydantic import AwareDatetime
+
+from truenorth.alignment.collector import SnapshotCollector
+from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
+from truenorth.alignment.pipeline_metrics import PipelineMetrics
+from truenorth.alignment.projector import Projector
+from truenorth.alignment.replay import DriftLog, replay_drifts, replay_projection
+from truenorth.bus.eventstore import EventStore
+from truenorth.runtime import Runtime, build_runtime, create_app
+from truenorth.settings import AlignmentSettings, SharedSettings, sqlite_url
+from truenorth.store.db import make_engine, migrate
+
+log = structlog.get_logger()
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_app(
+    shared: SharedSettings, settings: AlignmentSettings, clock: Clock = utc_now
+) -> FastAPI:
+    runtime = build_runtime("alignment", shared, settings)
+    engine = make_engine(settings.database_url or sqlite_url(shared.data_dir, "alignment"))
+    metrics = PipelineMetrics.register(runtime.registry)
+    holder: dict[str, Projector] = {}
+
+    def current_snapshot() -> Snapshot:
+        projector = holder.get("projector")
+        return projector.snapshot if projector else build_snapshot_empty(clock())
+
+    runtime.registry.register(SnapshotCollector(current_snapshot))
+
+    async def on_start(rt: Runtime) -> None:
+        await asyncio.to_thread(migrate, engine)
+        projector = Projector(
+            rt.js,
+            engine,
+            metrics,
+            clock,
+            batch_size=settings.batch_size,
+            ack_wait=settings.ack_wait_seconds,
+            stall_seconds=settings.stall_seconds,
+            dlq_workspace=shared.workspace,
+        )
+        projector.drift_log = await replay_drifts(EventStore(rt.js))
+        await projector.start()
+        holder["projector"] = projector
+        rt.state["ticker"] = asyncio.create_task(_tick_forever(projector, settings.tick_seconds))
+        rt.checks["consumers"] = lambda: _consumers_flowing(projector)
+
+    async def on_stop(rt: Runtime) -> None:
+        ticker = rt.state.get("ticker")
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        if "projector" in holder:
+            await holder["projector"].stop()
+        engine.dispose()
+
+    app = create_app(
+        runtime,
+        title="truenorth alignment",
+        description="Live objective progress, drift detection and Prometheus exposition.",
+        on_start=on_start,
+        on_stop=on_stop,
+    )
+    app.state.projector = holder
+    app.state.clock = clock
+    app.include_router(read_api())
+    return app
+
+
+def build_snapshot_empty(now: datetime) -> Snapshot:
+    return Snapshot(at=now)
+
+
+def _consumers_flowing(projector: Projector) -> tuple[bool, str]:
+    stalled = projector.stalled_streams()
+    return (not stalled, "stalled: " + ", ".join(stalled) if stalled else "flowing")
+
+
+async def _tick_forever(projector: Projector, seconds: float) -> None:
+    while True:
+        try:
+            await projector.tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("drift tick failed", error=repr(exc))
+        await asyncio.sleep(seconds)
+
+
+# -- read API --------------------------------------------------------------------------------
+
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="Replay the log up to this time: the plan then, against the facts then"),
+]
+
+
+def read_api() -> APIRouter:
+    router = APIRouter(prefix="/v1/workspaces/{workspace}", tags=["read"])
+
+    @router.get("/objectives", summary="Objectives with progress, status, forecast, campaigns")
+    async def objectives(request: Request, workspace: str, as_of: AsOf = None) -> dict[str, Any]:
+        snapshot = await _snapshot(request, as_of)
+        return {
+            "as_of": snapshot.at.isoformat(),
+            "objectives": [_objective(o) for o in snapshot.objectives_of(workspace)],
+        }
+
+    @router.get("/objectives/{objective_id}", summary="One objective's progress")
+    async def objective(
+        request: Request, workspace: str, objective_id: str, as_of: AsOf = None
+    ) -> dict[str, Any]:
+        snapshot = await _snapshot(request, as_of)
+        found = snapshot.objective(workspace, objective_id)
+        if found is None:
+            raise HTTPException(404, f"objective {objective_id!r} not found in {workspace!r}")
+        return {"as_of": snapshot.at.isoformat(), **_objective(found)}
+
+    @router.get("/drifts", summary="Drifts (open, resolved, by kind or objective)")
+    async def drifts(
+        request: Request,
+        workspace: str,
+        status: Literal["open", "resolved", "all"] = "open",
+        kind: str | None = None,
+        objective: str | None = None,
+        as_of: AsOf = None,
+    ) -> dict[str, Any]:
+        drift_log = await _drift_log(request, as_of)
+        items = []
+        for state, data, at in drift_log.drifts.values():
+            if status != "all" and state != status:
+                continue
+            if kind and data.kind != kind:
+                continue
+            if objective and data.objective_id != objective:
+                continue
+            if not _drift_in_workspace(request, data.drift_id, workspace, drift_log):
+                continue
+            items.append({"status": state, "since": at.isoformat(), **data.model_dump(mode="json")})
+        items.sort(key=lambda d: (d["status"], d["kind"], d["drift_id"]))
+        return {"as_of": (as_of or request.app.state.clock()).isoformat(), "drifts": items}
+
+    return router
+
+
+async def _snapshot(request: Request, as_of: datetime | None) -> Snapshot:
+    projector: Projector | None = request.app.state.projector.get("projector")
+    if projector is None:
+        raise HTTPException(503, "projection is loading")
+    if as_of is None:
+        return projector.snapshot
+    projection = await replay_projection(projector.store, until=as_of)
+    return build_snapshot(projection, as_of)
+
+
+async def _drift_log(request: Request, as_of: datetime | None) -> DriftLog:
+    projector: Projector | None = request.app.state.projector.get("projector")
+    if projector is None:
+        raise HTTPException(503, "projection is loading")
+    if as_of is None:
+        return projector.drift_log
+    return await replay_drifts(projector.store, until=as_of)
+
+
+def _drift_in_workspace(
+    request: Request, drift_id: str, workspace: str, drift_log: DriftLog
+) -> bool:
+    return drift_log.workspaces.get(drift_id, workspace) == workspace
+
+
+def _objective(o: Any) -> dict[str, Any]:
+    body = asdict(o)
+    body["start"] = o.start.isoformat()
+    body["deadline"] = o.deadline.isoformat()
+    body["spend_by_channel"] = dict(o.spend_by_channel)
+    return body

@@ -1,0 +1,188 @@
+"""The folded state of one workspace: strategies, objectives, campaigns, observation ids."""
+
+from __future__ import annotations
+
+from truenorth.alignment.domain.series import Series
+from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.contract.common import SPEND_METRIC, Guardrails, ObjectiveSpec, PeriodPlan
+
+
+class StrategyState:
+    __slots__ = (
+        "allowed_channels",
+        "change_counts",
+        "defined",
+        "guardrails",
+        "last_change",
+        "last_event_id",
+        "name",
+        "owner",
+        "periods",
+        "strategy_id",
+        "target_segments",
+    )
+
+    def __init__(self, strategy_id: str) -> None:
+        self.strategy_id = strategy_id
+        self.defined = False
+        self.name = ""
+        self.owner = ""
+        self.target_segments: tuple[str, ...] = ()
+        self.allowed_channels: tuple[str, ...] = ()
+        self.guardrails: Guardrails | None = None
+        """The strategy's defaults (GuardrailsSet without objective_id)."""
+        self.periods: dict[str, PeriodPlan] = {}
+        self.change_counts: dict[str, int] = {}
+        """Strategy events per type, for change annotations."""
+        self.last_change = 0
+        self.last_event_id = ""
+
+    def current_period(self, at: int) -> PeriodPlan | None:
+        """The planning period containing `at` (the latest-starting one if several do)."""
+        best: PeriodPlan | None = None
+        for period in self.periods.values():
+            if to_micros(period.start) <= at < to_micros(period.end) and (
+                best is None or (period.start, period.period_id) > (best.start, best.period_id)
+            ):
+                best = period
+        return best
+
+
+class ObjectiveState:
+    __slots__ = ("deadline", "objective_id", "override", "retired", "spec", "start", "strategy_id")
+
+    def __init__(self, objective_id: str) -> None:
+        self.objective_id = objective_id
+        self.strategy_id = ""
+        self.spec: ObjectiveSpec | None = None
+        self.retired = False
+        self.override: Guardrails | None = None
+        """GuardrailsSet for this objective (latest wins)."""
+        self.start = 0
+        self.deadline = 0
+
+    @property
+    def active(self) -> bool:
+        return self.spec is not None and not self.retired
+
+
+class CampaignState:
+    __slots__ = (
+        "budget",
+        "campaign_id",
+        "channel",
+        "end",
+        "last_report",
+        "launched",
+        "name",
+        "objective_ids",
+        "owner",
+        "segment",
+        "series",
+        "start",
+        "status",
+        "stopped",
+        "went_live",
+    )
+
+    def __init__(self, campaign_id: str) -> None:
+        self.campaign_id = campaign_id
+        self.launched = False
+        """False while only metrics have been seen for this id."""
+        self.name = ""
+        self.owner = ""
+        self.objective_ids: tuple[str, ...] = ()
+        self.channel = ""
+        self.segment = ""
+        self.budget = 0.0
+        self.start = 0
+        self.end = 0
+        self.status = "planned"
+        self.went_live: int | None = None
+        """When it last went live."""
+        self.stopped: int | None = None
+        """When it last stopped being live (paused or ended while live)."""
+        self.last_report: int | None = None
+        """Latest recorded_at of its metric observations."""
+        self.series: list[Series] = []
+
+    def series_of(self, metric: str) -> Series | None:
+        for series in self.series:
+            if series.metric == metric:
+                return series
+        return None
+
+    def ensure_series(self, metric: str) -> Series:
+        series = self.series_of(metric)
+        if series is None:
+            series = Series(self.campaign_id, metric)
+            self.series.append(series)
+        return series
+
+    @property
+    def spend_series(self) -> Series | None:
+        return self.series_of(SPEND_METRIC)
+
+
+class WorkspaceState:
+    __slots__ = ("acknowledged", "campaigns", "links", "objectives", "observations", "strategies")
+
+    def __init__(self) -> None:
+        self.strategies: dict[str, StrategyState] = {}
+        self.objectives: dict[str, ObjectiveState] = {}
+        self.campaigns: dict[str, CampaignState] = {}
+        self.observations: dict[str, int] = {}
+        """observation_id -> index into the projection's ObservationArrays."""
+        self.acknowledged: dict[str, int] = {}
+        """drift_id -> latest acknowledgement time."""
+        self.links: dict[str, set[str]] = {}
+        """objective_id -> ids of campaigns linked to it (derived from campaigns)."""
+
+    def strategy(self, strategy_id: str) -> StrategyState:
+        state = self.strategies.get(strategy_id)
+        if state is None:
+            state = self.strategies[strategy_id] = StrategyState(strategy_id)
+        return state
+
+    def objective(self, objective_id: str) -> ObjectiveState:
+        state = self.objectives.get(objective_id)
+        if state is None:
+            state = self.objectives[objective_id] = ObjectiveState(objective_id)
+        return state
+
+    def campaign(self, campaign_id: str) -> CampaignState:
+        state = self.campaigns.get(campaign_id)
+        if state is None:
+            state = self.campaigns[campaign_id] = CampaignState(campaign_id)
+        return state
+
+    def set_links(self, campaign: CampaignState, objective_ids: tuple[str, ...]) -> None:
+        for objective_id in campaign.objective_ids:
+            linked = self.links.get(objective_id)
+            if linked is not None:
+                linked.discard(campaign.campaign_id)
+                if not linked:
+                    del self.links[objective_id]
+        campaign.objective_ids = tuple(sorted(set(objective_ids)))
+        for objective_id in campaign.objective_ids:
+            self.links.setdefault(objective_id, set()).add(campaign.campaign_id)
+
+    def linked_campaigns(self, objective_id: str) -> list[CampaignState]:
+        ids = self.links.get(objective_id, ())
+        return [self.campaigns[c] for c in sorted(ids)]
+
+    def active_objective_ids(self, campaign: CampaignState) -> tuple[str, ...]:
+        objectives = self.objectives
+        return tuple(o for o in campaign.objective_ids if o in objectives and objectives[o].active)
+
+    def strategies_of(self, campaign: CampaignState) -> tuple[str, ...]:
+        """Strategies owning the campaign's objectives; a workspace with a single strategy owns
+        every campaign (so untethered spend still shows up in its figures)."""
+        owners = {
+            self.objectives[o].strategy_id
+            for o in campaign.objective_ids
+            if o in self.objectives and self.objectives[o].spec is not None
+        }
+        if not owners and len(self.strategies) == 1:
+            return tuple(self.strategies)
+        return tuple(sorted(owners))

@@ -1,0 +1,396 @@
+"""An immutable, cheap-to-read view of the projection at one instant: what the Prometheus
+collector (metric names in `truenorth.metric_names`) and the read API serve.
+
+Built on change (not per scrape); reading it never touches the projection again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from truenorth.alignment.domain.entities import CampaignState, StrategyState, WorkspaceState
+from truenorth.alignment.domain.progress import (
+    ChannelShare,
+    ObjectiveProgress,
+    Status,
+    aligned_spend_ratio,
+    channel_shares,
+    cost_per_outcome,
+    evaluate_objective,
+    outcome_per_dollar,
+)
+from truenorth.alignment.domain.projection import Projection
+from truenorth.alignment.domain.queries import (
+    Window,
+    campaign_outcome,
+    objective_readings,
+    spend_within,
+)
+from truenorth.alignment.domain.series import ObservationArrays
+from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, to_micros
+from truenorth.contract.alignment import DriftData
+from truenorth.contract.common import ObjectiveSpec, PeriodPlan
+
+if TYPE_CHECKING:
+    from truenorth.alignment.domain.drift import DriftTracker
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignContribution:
+    """A campaign linked to an objective: its spend and KPI outcome over the objective's
+    window."""
+
+    campaign_id: str
+    name: str
+    channel: str
+    segment: str
+    status: str
+    spend: float
+    outcome: float
+    outcome_per_dollar: float | None
+    cost_per_outcome: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveSnapshot:
+    """Labels: workspace, strategy_id, objective_id, kpi (+ status for the status gauge)."""
+
+    workspace: str
+    strategy_id: str
+    objective_id: str
+    name: str
+    kpi: str
+    owner: str
+    aggregation: str
+    direction: str
+    actual: float
+    target: float
+    baseline: float
+    progress: float
+    expected: float
+    pace: float | None
+    run_rate_per_day: float
+    forecast: float
+    forecast_attainment: float
+    required_rate_per_day: float | None
+    status: Status
+    start: datetime
+    deadline: datetime
+    spend: float
+    spend_by_channel: tuple[tuple[str, float], ...]
+    """(channel, spend) over the objective's window: `truenorth_objective_spend`."""
+    campaigns: tuple[CampaignContribution, ...]
+
+    @property
+    def deadline_seconds(self) -> float:
+        return self.deadline.timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelShareSnapshot:
+    """`truenorth_channel_spend_share` / `truenorth_channel_planned_share` (0–1)."""
+
+    workspace: str
+    strategy_id: str
+    period_id: str | None
+    """The current planning period; None when none is current (then all-time spend)."""
+    channel: str
+    spend: float
+    actual_share: float
+    planned_share: float | None
+    planned_spend: float | None
+    allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlignedSpendSnapshot:
+    """`truenorth_aligned_spend_ratio`; strategy_id None is the whole workspace."""
+
+    workspace: str
+    strategy_id: str | None
+    period_id: str | None
+    aligned_spend: float
+    total_spend: float
+    ratio: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDrift:
+    workspace: str
+    drift: DriftData
+    opened_at: datetime
+    acknowledged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyChanges:
+    """`truenorth_strategy_changes_total` (per event type) and its last change time."""
+
+    workspace: str
+    strategy_id: str
+    name: str
+    counts: tuple[tuple[str, int], ...]
+    last_change_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    at: datetime
+    objectives: tuple[ObjectiveSnapshot, ...] = ()
+    channels: tuple[ChannelShareSnapshot, ...] = ()
+    aligned_spend: tuple[AlignedSpendSnapshot, ...] = ()
+    drifts: tuple[OpenDrift, ...] = ()
+    strategies: tuple[StrategyChanges, ...] = ()
+    _by_objective: dict[tuple[str, str], ObjectiveSnapshot] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def objective(self, workspace: str, objective_id: str) -> ObjectiveSnapshot | None:
+        return self._by_objective.get((workspace, objective_id))
+
+    def objectives_of(self, workspace: str) -> tuple[ObjectiveSnapshot, ...]:
+        return tuple(o for o in self.objectives if o.workspace == workspace)
+
+
+def build_snapshot(
+    projection: Projection, now: datetime, tracker: DriftTracker | None = None
+) -> Snapshot:
+    """Everything the collector and the read API need, computed once at `now`."""
+    at = to_micros(now)
+    objectives: list[ObjectiveSnapshot] = []
+    channels: list[ChannelShareSnapshot] = []
+    aligned: list[AlignedSpendSnapshot] = []
+    strategies: list[StrategyChanges] = []
+    for name in sorted(projection.workspaces):
+        workspace = projection.workspaces[name]
+        objectives.extend(_objective_snapshots(projection, name, workspace, at))
+        spend = _spend_by_strategy(workspace, projection.arrays, at)
+        channels.extend(spend.channel_snapshots(name, workspace))
+        aligned.extend(spend.aligned_snapshots(name))
+        strategies.extend(_strategy_changes(name, workspace))
+    drifts = tuple(tracker.open_drifts(projection)) if tracker is not None else ()
+    return Snapshot(
+        at=now,
+        objectives=tuple(objectives),
+        channels=tuple(channels),
+        aligned_spend=tuple(aligned),
+        drifts=drifts,
+        strategies=tuple(strategies),
+        _by_objective={(o.workspace, o.objective_id): o for o in objectives},
+    )
+
+
+def _objective_snapshots(
+    projection: Projection, name: str, workspace: WorkspaceState, at: int
+) -> Iterable[ObjectiveSnapshot]:
+    arrays = projection.arrays
+    for objective_id in sorted(workspace.objectives):
+        objective = workspace.objectives[objective_id]
+        spec = objective.spec
+        if spec is None or objective.retired:
+            continue
+        guardrails = projection.effective_guardrails(name, objective)
+        figures = evaluate_objective(
+            spec, objective_readings(workspace, objective, arrays), at, guardrails
+        )
+        contributions = tuple(
+            _contribution(c, spec, arrays) for c in workspace.linked_campaigns(objective_id)
+        )
+        yield _objective_snapshot(name, objective.strategy_id, spec, figures, contributions)
+
+
+def _contribution(
+    campaign: CampaignState, spec: ObjectiveSpec, arrays: ObservationArrays
+) -> CampaignContribution:
+    window = (to_micros(spec.start), to_micros(spec.deadline))
+    spend = spend_within(campaign, window, arrays)
+    outcome = campaign_outcome(campaign, spec, arrays)
+    return CampaignContribution(
+        campaign_id=campaign.campaign_id,
+        name=campaign.name,
+        channel=campaign.channel,
+        segment=campaign.segment,
+        status=campaign.status,
+        spend=spend,
+        outcome=outcome,
+        outcome_per_dollar=outcome_per_dollar(outcome, spend),
+        cost_per_outcome=cost_per_outcome(spend, outcome),
+    )
+
+
+def _objective_snapshot(
+    workspace: str,
+    strategy_id: str,
+    spec: ObjectiveSpec,
+    figures: ObjectiveProgress,
+    contributions: tuple[CampaignContribution, ...],
+) -> ObjectiveSnapshot:
+    by_channel: dict[str, float] = defaultdict(float)
+    for contribution in contributions:
+        by_channel[contribution.channel] += contribution.spend
+    return ObjectiveSnapshot(
+        workspace=workspace,
+        strategy_id=strategy_id,
+        objective_id=spec.objective_id,
+        name=spec.name,
+        kpi=spec.kpi,
+        owner=spec.owner,
+        aggregation=spec.aggregation,
+        direction=spec.direction,
+        actual=figures.actual,
+        target=spec.target,
+        baseline=spec.baseline,
+        progress=figures.progress,
+        expected=figures.expected,
+        pace=figures.pace,
+        run_rate_per_day=figures.run_rate_per_day,
+        forecast=figures.forecast,
+        forecast_attainment=figures.forecast_attainment,
+        required_rate_per_day=figures.required_rate_per_day,
+        status=figures.status,
+        start=spec.start,
+        deadline=spec.deadline,
+        spend=sum(by_channel.values()),
+        spend_by_channel=tuple(sorted(by_channel.items())),
+        campaigns=contributions,
+    )
+
+
+# -- spend per strategy ----------------------------------------------------------------------
+
+
+class StrategySpend:
+    """Spend of one strategy's campaigns inside its current period (or all time)."""
+
+    __slots__ = (
+        "aligned",
+        "by_channel",
+        "campaigns_by_channel",
+        "period",
+        "strategy",
+        "total",
+        "window",
+    )
+
+    def __init__(self, strategy: StrategyState, at: int) -> None:
+        self.strategy = strategy
+        self.period: PeriodPlan | None = strategy.current_period(at)
+        self.window: Window = (
+            None
+            if self.period is None
+            else (to_micros(self.period.start), to_micros(self.period.end))
+        )
+        self.by_channel: dict[str, float] = defaultdict(float)
+        self.campaigns_by_channel: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        self.aligned = 0.0
+        self.total = 0.0
+
+    def add(self, campaign: CampaignState, spend: float, tethered: bool) -> None:
+        channel = campaign.channel
+        self.by_channel[channel] += spend
+        self.campaigns_by_channel[channel].append((campaign.campaign_id, spend))
+        self.total += spend
+        if tethered:
+            self.aligned += spend
+
+    def shares(self) -> tuple[ChannelShare, ...]:
+        return channel_shares({c: s for c, s in self.by_channel.items() if s != 0}, self.period)
+
+
+class WorkspaceSpend:
+    """Per-strategy spend plus the workspace's own totals (over the hull of the strategies'
+    current periods, or all time when none is current)."""
+
+    def __init__(self, strategies: dict[str, StrategySpend], window: Window) -> None:
+        self.strategies = strategies
+        self.window = window
+        self.aligned = 0.0
+        self.total = 0.0
+        self.untethered: list[tuple[CampaignState, float]] = []
+        """Untethered campaigns with spend inside the workspace window."""
+
+    def channel_snapshots(
+        self, name: str, workspace: WorkspaceState
+    ) -> Iterable[ChannelShareSnapshot]:
+        for strategy_id in sorted(self.strategies):
+            spend = self.strategies[strategy_id]
+            allowed = set(spend.strategy.allowed_channels)
+            for share in spend.shares():
+                yield ChannelShareSnapshot(
+                    workspace=name,
+                    strategy_id=strategy_id,
+                    period_id=None if spend.period is None else spend.period.period_id,
+                    channel=share.channel,
+                    spend=share.spend,
+                    actual_share=share.actual_share,
+                    planned_share=share.planned_share,
+                    planned_spend=share.planned_spend,
+                    allowed=not allowed or share.channel in allowed,
+                )
+
+    def aligned_snapshots(self, name: str) -> Iterable[AlignedSpendSnapshot]:
+        for strategy_id in sorted(self.strategies):
+            spend = self.strategies[strategy_id]
+            yield AlignedSpendSnapshot(
+                workspace=name,
+                strategy_id=strategy_id,
+                period_id=None if spend.period is None else spend.period.period_id,
+                aligned_spend=spend.aligned,
+                total_spend=spend.total,
+                ratio=aligned_spend_ratio(spend.aligned, spend.total),
+            )
+        yield AlignedSpendSnapshot(
+            workspace=name,
+            strategy_id=None,
+            period_id=None,
+            aligned_spend=self.aligned,
+            total_spend=self.total,
+            ratio=aligned_spend_ratio(self.aligned, self.total),
+        )
+
+
+def _spend_by_strategy(
+    workspace: WorkspaceState, arrays: ObservationArrays, at: int
+) -> WorkspaceSpend:
+    strategies = {sid: StrategySpend(s, at) for sid, s in workspace.strategies.items()}
+    windows = [s.window for s in strategies.values() if s.window is not None]
+    hull: Window = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
+    result = WorkspaceSpend(strategies, hull)
+    for campaign in workspace.campaigns.values():
+        series = campaign.spend_series
+        if series is None or not series.members:
+            continue
+        tethered = bool(workspace.active_objective_ids(campaign))
+        for strategy_id in workspace.strategies_of(campaign):
+            spend = strategies.get(strategy_id)
+            if spend is not None:
+                amount = spend_within(campaign, spend.window, arrays)
+                if amount:
+                    spend.add(campaign, amount, tethered)
+        amount = spend_within(campaign, hull, arrays)
+        result.total += amount
+        if tethered:
+            result.aligned += amount
+        elif amount:
+            result.untethered.append((campaign, amount))
+    return result
+
+
+def spend_by_strategy(projection: Projection, workspace: str, at: int) -> WorkspaceSpend:
+    return _spend_by_strategy(projection.workspaces[workspace], projection.arrays, at)
+
+
+def _strategy_changes(name: str, workspace: WorkspaceState) -> Iterable[StrategyChanges]:
+    for strategy_id in sorted(workspace.strategies):
+        strategy = workspace.strategies[strategy_id]
+        yield StrategyChanges(
+            workspace=name,
+            strategy_id=strategy_id,
+            name=strategy.name,
+            counts=tuple(sorted(strategy.change_counts.items())),
+            last_change_seconds=strategy.last_change / MICROS_PER_SECOND,
+        )

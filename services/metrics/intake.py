@@ -1,0 +1,140 @@
+"""The NATS door for metric observations.
+
+Tools publish to ``tn.<workspace>.intake.metrics`` (captured by the INTAKE work-queue stream)
+either one observation object per message or a JSON array of them. A durable pull consumer
+runs each message through the same validation and `Ingestor` as HTTP:
+
+- valid rows are stored (observed / restated / duplicate), then the message is acked;
+- if any row is invalid (or the message is not JSON at all), the ORIGINAL message bytes go to
+  the DLQ once, with the subject, the per-row errors, the reason and the JetStream delivery
+  count, and the rejection is counted in ``truenorth_intake_rejected_total{service,reason}``.
+  Replaying such a dead letter later is safe: its valid rows are duplicates by then;
+- JetStream or the ledger unavailable: nak with a delay, so JetStream redelivers the message
+  (rows stored before the failure are deduplicated by their deterministic ids).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsMessage, PullSub
+from nats.js.api import ConsumerConfig
+
+from truenorth.bus.eventstore import StoreUnavailable
+from truenorth.bus.streams import INTAKE, SUBJECT_ROOT
+from truenorth.campaigns.deadletter import IntakeCounters, dead_letter_headers, dead_letter_subject
+from truenorth.campaigns.intake import check_slug
+from truenorth.metrics.domain import BodyError, split_rows, validate_rows
+from truenorth.metrics.ingest import Ingestor
+from truenorth.runtime import Runtime
+
+log = structlog.get_logger()
+
+SERVICE = "metrics"
+DURABLE = "metrics-intake"
+FILTER = f"{SUBJECT_ROOT}.*.intake.{SERVICE}"
+RETRY_DELAY_SECONDS = 2.0
+
+
+def register_intake(
+    runtime: Runtime, ingestor: Ingestor, counters: IntakeCounters, max_rows: int
+) -> None:
+    @runtime.broker.subscriber(
+        FILTER,
+        stream=JStream(INTAKE.name, declare=False),
+        durable=DURABLE,
+        pull_sub=PullSub(batch_size=64, timeout=1.0),
+        config=ConsumerConfig(ack_wait=60, max_ack_pending=1024, filter_subject=FILTER),
+        ack_policy=AckPolicy.MANUAL,
+        title="metrics-intake",
+        description="Metric observations from tools that speak NATS",
+    )
+    async def metrics_intake(msg: NatsMessage) -> None:
+        await handle_message(runtime, ingestor, counters, msg, max_rows)
+
+
+async def handle_message(
+    runtime: Runtime, ingestor: Ingestor, counters: IntakeCounters, msg: Any, max_rows: int
+) -> None:
+    raw = msg.raw_message
+    subject: str = raw.subject
+    workspace = subject.split(".")[1]
+    attempts = int(raw.metadata.num_delivered or 1)
+    if check_slug(workspace, "workspace"):
+        await _dead_letter(runtime, counters, msg, workspace, "invalid",
+                           f"invalid workspace {workspace!r} in the subject", [], attempts)
+        return
+    try:
+        rows = split_rows(raw.data, "json", max_rows)
+    except BodyError as exc:
+        reason = "too_large" if exc.status == 413 else "malformed"
+        await _dead_letter(runtime, counters, msg, workspace, reason, exc.message, [], attempts)
+        return
+    validated = validate_rows(rows)
+    try:
+        result = await ingestor.ingest(
+            workspace,
+            validated.valid,
+            validated.rejected,
+            door="nats",
+            origin=subject,
+            actor="metrics-nats",
+            dead_letter_rows=False,
+        )
+    except StoreUnavailable as exc:
+        log.warning("metrics intake: will retry", subject=subject, attempts=attempts,
+                    error=str(exc))
+        await msg.nack(delay=RETRY_DELAY_SECONDS)
+        return
+    except Exception as exc:  # a bug must not poison the queue forever: keep it, explain it
+        log.exception("metrics intake: unexpected error", subject=subject)
+        await _dead_letter(runtime, counters, msg, workspace, "internal_error",
+                           f"{type(exc).__name__}: {exc}", [], attempts)
+        return
+    if result.rejected:
+        errors = [
+            {"index": r.index, "field": e["field"], "message": e["message"]}
+            for r in result.rejected
+            for e in r.errors
+        ]
+        message = f"{len(result.rejected)} of {len(rows)} rows rejected"
+        await _dead_letter(runtime, counters, msg, workspace, "invalid_row", message, errors,
+                           attempts, count=len(result.rejected))
+        return
+    await msg.ack()
+
+
+async def _dead_letter(
+    runtime: Runtime,
+    counters: IntakeCounters,
+    msg: Any,
+    workspace: str,
+    reason: str,
+    message: str,
+    errors: list[dict[str, Any]],
+    attempts: int,
+    count: int = 1,
+) -> None:
+    raw = msg.raw_message
+    headers = dead_letter_headers(
+        service=SERVICE,
+        door="nats",
+        subject=raw.subject,
+        reason=reason,
+        error=message,
+        errors=errors,
+        attempts=attempts,
+        body=raw.data,
+    )
+    try:
+        await runtime.js.publish(dead_letter_subject(workspace, SERVICE), raw.data,
+                                 headers=headers, timeout=5)
+    except Exception as exc:  # DLQ unavailable: keep the original for redelivery
+        log.warning("metrics intake: DLQ unavailable, will retry", error=str(exc))
+        await msg.nack(delay=RETRY_DELAY_SECONDS)
+        return
+    counters.rejected.labels(SERVICE, reason).inc(count)
+    log.info("metrics intake: dead-lettered", subject=raw.subject, reason=reason, error=message)
+    await msg.ack()
