@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 console = Console()
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine():
     from truenorth.settings import AlignmentSettings, SharedSettings, load, sqlite_url
     from truenorth.store.db import make_engine, migrate
 

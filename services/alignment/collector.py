@@ -104,7 +104,7 @@ class SnapshotCollector(Collector):
     def _drifts(snapshot: Snapshot) -> Iterator[Metric]:
         labels = ["workspace", "strategy", "objective", "kind", "severity"]
         gauge = GaugeMetricFamily(m.DRIFT_OPEN, "Open drifts", labels=labels)
-        counts: dict[tuple[str, str, str, str, str], int] = {}
+        counts: dict[tuple[str, ...], int] = {}
         for open_drift in snapshot.drifts:
             d = open_drift.drift
             key = (

@@ -267,7 +267,7 @@ class Projector:
 
     def _transition_event(self, kind: str, data: Any, now: datetime) -> EnvelopeFields:
         event_cls = TRANSITION_EVENTS[kind]
-        return event_cls(  # type: ignore[call-arg]
+        return event_cls(
             workspace=self._workspace_of(data),
             aggregate_id=data.drift_id,
             occurred_at=now,

@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from truenorth.alignment.folding import CONSUMER, ProjectionState
 from truenorth.alignment.replay import SOURCE_STREAMS
 from truenorth.bus.eventstore import EventStore
-from truenorth.store.db import commit_batch, reset_consumer
+from truenorth.bus.streams import ALIGNMENT
+from truenorth.store.db import Batch, commit_batch, reset_consumer
 
 Progress = Callable[[str, int], None]
 
@@ -43,7 +44,17 @@ async def rebuild(
                 pending = []
         if pending:
             _commit(state, engine, spec.name, pending, seen, progress)
+    await _restore_drift_tracker(state, engine, store)
     return state
+
+
+async def _restore_drift_tracker(state: ProjectionState, engine: Engine, store: EventStore) -> None:
+    """Drifts already published stay open/resolved as published: a rebuild must not announce
+    them a second time."""
+    async for stored in store.read(ALIGNMENT.name):
+        state.tracker.observe(stored.event)
+    commit_batch(engine, Batch(CONSUMER, upserts=state.dirty_upserts()))
+    state.clear_dirty()
 
 
 def _commit(

@@ -74,6 +74,7 @@ class CampaignState:
         "end",
         "last_report",
         "launched",
+        "memo",
         "name",
         "objective_ids",
         "owner",
@@ -82,6 +83,7 @@ class CampaignState:
         "start",
         "status",
         "stopped",
+        "version",
         "went_live",
     )
 
@@ -105,6 +107,10 @@ class CampaignState:
         self.last_report: int | None = None
         """Latest recorded_at of its metric observations."""
         self.series: list[Series] = []
+        self.version = 0
+        """Bumped on every change (derived caches compare it; not persisted)."""
+        self.memo: object = None
+        """A derived cache owned by the snapshot (not persisted)."""
 
     def series_of(self, metric: str) -> Series | None:
         for series in self.series:
@@ -125,7 +131,15 @@ class CampaignState:
 
 
 class WorkspaceState:
-    __slots__ = ("acknowledged", "campaigns", "links", "objectives", "observations", "strategies")
+    __slots__ = (
+        "acknowledged",
+        "campaigns",
+        "links",
+        "objectives",
+        "observations",
+        "plan_version",
+        "strategies",
+    )
 
     def __init__(self) -> None:
         self.strategies: dict[str, StrategyState] = {}
@@ -137,6 +151,8 @@ class WorkspaceState:
         """drift_id -> latest acknowledgement time."""
         self.links: dict[str, set[str]] = {}
         """objective_id -> ids of campaigns linked to it (derived from campaigns)."""
+        self.plan_version = 0
+        """Bumped on every strategy event (derived caches compare it; not persisted)."""
 
     def strategy(self, strategy_id: str) -> StrategyState:
         state = self.strategies.get(strategy_id)

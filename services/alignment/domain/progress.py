@@ -216,10 +216,13 @@ def evaluate_objective(
     readings: Readings,
     at: int | datetime,
     guardrails: Guardrails = DEFAULT_GUARDRAILS,
+    actual: float | None = None,
 ) -> ObjectiveProgress:
-    """Everything of DESIGN §4 for one objective at time `at`."""
+    """Everything of DESIGN §4 for one objective at time `at` (`actual` when the caller
+    already has A(t), which does not depend on the clock)."""
     now = at if isinstance(at, int) else to_micros(at)
-    actual = actual_value(spec, readings)
+    if actual is None:
+        actual = actual_value(spec, readings)
     progress = progress_ratio(spec, actual)
     expected = expected_ratio(spec, now)
     pace = pace_ratio(progress, expected)

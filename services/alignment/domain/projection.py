@@ -75,13 +75,16 @@ class Projection:
     """Folded state of every workspace. Not thread-safe: one writer folds, readers take a
     snapshot (`truenorth.alignment.domain.snapshot.build_snapshot`)."""
 
-    __slots__ = ("_dirty", "_guardrails_cache", "arrays", "workspaces")
+    __slots__ = ("_changes", "_dirty", "_guardrails_cache", "arrays", "memo", "workspaces")
 
     def __init__(self) -> None:
         self.workspaces: dict[str, WorkspaceState] = {}
         self.arrays = ObservationArrays()
         self._dirty: set[tuple[str, str, str]] = set()
         self._guardrails_cache: dict[tuple[str, str, str], Guardrails] = {}
+        self._changes = 0
+        self.memo: dict[Any, Any] = {}
+        """Derived caches of readers (snapshot); never part of the state or the digest."""
 
     # -- folding -------------------------------------------------------------------------
 
@@ -104,10 +107,17 @@ class Projection:
     def _mark(self, kind: str, workspace: str, ident: str) -> None:
         self._dirty.add((kind, workspace, ident))
 
+    def _bump(self, campaign: CampaignState) -> None:
+        self._changes += 1
+        campaign.version = self._changes
+
     def _touch_strategy(self, event: EnvelopeFields) -> StrategyState:
         """Every strategy event counts as a change of its strategy (once per event id)."""
         self._guardrails_cache.clear()
-        strategy = self.workspace(event.workspace).strategy(event.aggregate_id)
+        self._changes += 1
+        workspace = self.workspace(event.workspace)
+        workspace.plan_version = self._changes
+        strategy = workspace.strategy(event.aggregate_id)
         event_id = str(event.event_id)
         if event_id != strategy.last_event_id:
             event_type = str(getattr(event, "type", type(event).__name__))
@@ -170,7 +180,9 @@ class Projection:
 
     def _campaign(self, event: EnvelopeFields, campaign_id: str) -> CampaignState:
         self._mark(CAMPAIGN_ROW, event.workspace, campaign_id)
-        return self.workspace(event.workspace).campaign(campaign_id)
+        campaign = self.workspace(event.workspace).campaign(campaign_id)
+        self._bump(campaign)
+        return campaign
 
     def _campaign_launched(self, event: CampaignLaunched) -> None:
         data = event.data
@@ -218,6 +230,7 @@ class Projection:
         workspace = self.workspace(event.workspace)
         recorded = to_micros(event.recorded_at)
         campaign = workspace.campaign(data.campaign_id)
+        self._bump(campaign)
         if campaign.last_report is None or campaign.last_report < recorded:
             campaign.last_report = recorded
             self._mark(CAMPAIGN_ROW, event.workspace, campaign.campaign_id)
@@ -235,11 +248,12 @@ class Projection:
             return  # a stale redelivery: a later value is already in place
         arrays.recorded[index] = recorded
         self._mark(OBSERVATION_ROW, event.workspace, data.observation_id)
-        self._replace_observation(index, campaign, data.metric, data.value, start, end)
+        self._replace_observation(index, workspace, campaign, data.metric, data.value, start, end)
 
     def _replace_observation(
         self,
         index: int,
+        workspace: WorkspaceState,
         campaign: CampaignState,
         metric: str,
         value: float,
@@ -258,6 +272,7 @@ class Projection:
             series.remove(index, arrays)
         else:
             series.remove(index, arrays)
+            self._bump(workspace.campaign(series.campaign_id))
             series = campaign.ensure_series(metric)
         arrays.values[index] = value
         arrays.starts[index] = start

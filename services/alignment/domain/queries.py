@@ -69,14 +69,17 @@ def spend_within(campaign: CampaignState, window: Window, arrays: ObservationArr
 
 
 def campaign_outcome(
-    campaign: CampaignState, spec: ObjectiveSpec, arrays: ObservationArrays
+    campaign: CampaignState,
+    spec: ObjectiveSpec,
+    arrays: ObservationArrays,
+    window: tuple[int, int] | None = None,
 ) -> float:
     """The campaign's contribution to the objective's KPI over the objective's window (its
     latest level for `latest` objectives, 0 when it has none)."""
     series = campaign.series_of(spec.kpi)
     if series is None:
         return 0.0
-    low, high = to_micros(spec.start), to_micros(spec.deadline)
+    low, high = window or (to_micros(spec.start), to_micros(spec.deadline))
     if spec.aggregation == "sum":
         return series.sum_within(low, high, arrays)
     latest = series.latest_within(low, high, arrays)

@@ -12,11 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from truenorth.alignment.domain.entities import CampaignState, StrategyState, WorkspaceState
+from truenorth.alignment.domain.entities import (
+    CampaignState,
+    ObjectiveState,
+    StrategyState,
+    WorkspaceState,
+)
 from truenorth.alignment.domain.progress import (
     ChannelShare,
     ObjectiveProgress,
     Status,
+    actual_value,
     aligned_spend_ratio,
     channel_shares,
     cost_per_outcome,
@@ -25,12 +31,13 @@ from truenorth.alignment.domain.progress import (
 )
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.queries import (
+    SeriesReadings,
     Window,
     campaign_outcome,
-    objective_readings,
+    series_of,
     spend_within,
 )
-from truenorth.alignment.domain.series import ObservationArrays
+from truenorth.alignment.domain.series import ObservationArrays, Series
 from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, to_micros
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import ObjectiveSpec, PeriodPlan
@@ -193,22 +200,53 @@ def _objective_snapshots(
         spec = objective.spec
         if spec is None or objective.retired:
             continue
+        stable = _stable_figures(projection, name, objective, workspace)
         guardrails = projection.effective_guardrails(name, objective)
-        figures = evaluate_objective(
-            spec, objective_readings(workspace, objective, arrays), at, guardrails
-        )
-        contributions = tuple(
-            _contribution(c, spec, arrays) for c in workspace.linked_campaigns(objective_id)
-        )
-        yield _objective_snapshot(name, objective.strategy_id, spec, figures, contributions)
+        readings = SeriesReadings(stable.kpi_series, arrays)
+        figures = evaluate_objective(spec, readings, at, guardrails, actual=stable.actual)
+        yield _objective_snapshot(name, objective.strategy_id, spec, figures, stable.campaigns)
+
+
+@dataclass(frozen=True, slots=True)
+class _StableFigures:
+    actual: float
+    campaigns: tuple[CampaignContribution, ...]
+    kpi_series: list[Series]
+
+
+def _stable_figures(
+    projection: Projection, name: str, objective: ObjectiveState, workspace: WorkspaceState
+) -> _StableFigures:
+    """Actual and contributions do not depend on the clock: cached until the spec or a linked
+    campaign changes."""
+    spec = objective.spec
+    assert spec is not None
+    linked = workspace.linked_campaigns(objective.objective_id)
+    key = (tuple(c.campaign_id for c in linked), max((c.version for c in linked), default=0))
+    memo_key = ("objective", name, objective.objective_id)
+    cached = projection.memo.get(memo_key)
+    if cached is not None and cached[0] is spec and cached[1] == key:
+        return cached[2]
+    arrays = projection.arrays
+    kpi_series = series_of(linked, spec.kpi)
+    window = (objective.start, objective.deadline)
+    figures = _StableFigures(
+        actual=actual_value(spec, SeriesReadings(kpi_series, arrays)),
+        campaigns=tuple(_contribution(c, spec, window, arrays) for c in linked),
+        kpi_series=kpi_series,
+    )
+    projection.memo[memo_key] = (spec, key, figures)
+    return figures
 
 
 def _contribution(
-    campaign: CampaignState, spec: ObjectiveSpec, arrays: ObservationArrays
+    campaign: CampaignState,
+    spec: ObjectiveSpec,
+    window: tuple[int, int],
+    arrays: ObservationArrays,
 ) -> CampaignContribution:
-    window = (to_micros(spec.start), to_micros(spec.deadline))
     spend = spend_within(campaign, window, arrays)
-    outcome = campaign_outcome(campaign, spec, arrays)
+    outcome = campaign_outcome(campaign, spec, arrays, window)
     return CampaignContribution(
         campaign_id=campaign.campaign_id,
         name=campaign.name,
@@ -360,24 +398,62 @@ def _spend_by_strategy(
     windows = [s.window for s in strategies.values() if s.window is not None]
     hull: Window = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
     result = WorkspaceSpend(strategies, hull)
+    context = (workspace.plan_version, tuple((k, s.window) for k, s in strategies.items()), hull)
     for campaign in workspace.campaigns.values():
         series = campaign.spend_series
         if series is None or not series.members:
             continue
-        tethered = bool(workspace.active_objective_ids(campaign))
-        for strategy_id in workspace.strategies_of(campaign):
-            spend = strategies.get(strategy_id)
-            if spend is not None:
-                amount = spend_within(campaign, spend.window, arrays)
-                if amount:
-                    spend.add(campaign, amount, tethered)
-        amount = spend_within(campaign, hull, arrays)
-        result.total += amount
-        if tethered:
-            result.aligned += amount
-        elif amount:
-            result.untethered.append((campaign, amount))
+        memo = campaign.memo
+        if not (isinstance(memo, _CampaignSpend) and memo.matches(campaign.version, context)):
+            memo = campaign.memo = _campaign_spend(workspace, campaign, strategies, hull, arrays)
+            memo.version, memo.context = campaign.version, context
+        for strategy_id, amount in memo.by_strategy:
+            strategies[strategy_id].add(campaign, amount, memo.tethered)
+        result.total += memo.in_hull
+        if memo.tethered:
+            result.aligned += memo.in_hull
+        elif memo.in_hull:
+            result.untethered.append((campaign, memo.in_hull))
     return result
+
+
+class _CampaignSpend:
+    """A campaign's spend per strategy window, cached on the campaign until it changes."""
+
+    __slots__ = ("by_strategy", "context", "in_hull", "tethered", "version")
+
+    def __init__(
+        self, tethered: bool, by_strategy: tuple[tuple[str, float], ...], in_hull: float
+    ) -> None:
+        self.tethered = tethered
+        self.by_strategy = by_strategy
+        self.in_hull = in_hull
+        self.version = -1
+        self.context: object = None
+
+    def matches(self, version: int, context: object) -> bool:
+        return self.version == version and self.context == context
+
+
+def _campaign_spend(
+    workspace: WorkspaceState,
+    campaign: CampaignState,
+    strategies: dict[str, StrategySpend],
+    hull: Window,
+    arrays: ObservationArrays,
+) -> _CampaignSpend:
+    by_strategy = []
+    for strategy_id in workspace.strategies_of(campaign):
+        spend = strategies.get(strategy_id)
+        if spend is not None:
+            amount = spend_within(campaign, spend.window, arrays)
+            if amount:
+                by_strategy.append((strategy_id, amount))
+    return _CampaignSpend(
+        bool(workspace.active_objective_ids(campaign)),
+        tuple(by_strategy),
+        spend_within(campaign, hull, arrays),
+    )
 
 
 def spend_by_strategy(projection: Projection, workspace: str, at: int) -> WorkspaceSpend:

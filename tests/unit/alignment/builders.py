@@ -20,7 +20,12 @@ from truenorth.contract.campaigns import (
     ObjectiveUnlinked,
 )
 from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
-from truenorth.contract.metrics import MetricObserved, MetricRestated, MetricRestatedData, Observation
+from truenorth.contract.metrics import (
+    MetricObserved,
+    MetricRestated,
+    MetricRestatedData,
+    Observation,
+)
 from truenorth.contract.strategy import (
     BudgetPlanned,
     BudgetPlannedData,
@@ -229,7 +234,7 @@ def launched(
             budget=budget,
             start=start,
             end=end or day(100),
-            status=status,  # type: ignore[arg-type]
+            status=status,
         ),
     )
 
@@ -246,19 +251,19 @@ def _state(cls: Any, campaign_id: str, at: datetime) -> Any:
 
 
 def paused(campaign_id: str, at: datetime) -> CampaignPaused:
-    return _state(CampaignPaused, campaign_id, at)  # type: ignore[no-any-return]
+    return _state(CampaignPaused, campaign_id, at)
 
 
 def resumed(campaign_id: str, at: datetime) -> CampaignResumed:
-    return _state(CampaignResumed, campaign_id, at)  # type: ignore[no-any-return]
+    return _state(CampaignResumed, campaign_id, at)
 
 
 def activated(campaign_id: str, at: datetime) -> CampaignActivated:
-    return _state(CampaignActivated, campaign_id, at)  # type: ignore[no-any-return]
+    return _state(CampaignActivated, campaign_id, at)
 
 
 def ended(campaign_id: str, at: datetime) -> CampaignEnded:
-    return _state(CampaignEnded, campaign_id, at)  # type: ignore[no-any-return]
+    return _state(CampaignEnded, campaign_id, at)
 
 
 def linked(campaign_id: str, objective_id: str, at: datetime = T0) -> ObjectiveLinked:
