@@ -337,8 +337,10 @@ class Projector:
         while not self._stopping.is_set():
             await self._snapshot_dirty.wait()
             self._snapshot_dirty.clear()
+            started = time.perf_counter()
             self.refresh_snapshot()
-            await asyncio.sleep(0.05)
+            # a large projection takes a while to summarise: keep the loop mostly for folding
+            await asyncio.sleep(max(0.05, 2 * (time.perf_counter() - started)))
 
     def refresh_snapshot(self) -> None:
         self.snapshot = build_snapshot(self.state.projection, self.clock(), self.state.tracker)

@@ -1,0 +1,231 @@
+"""The alignment service against a real nats-server and SQLite/PostgreSQL: live folding,
+/metrics, the read API with as_of, drift publication, digest equal to a fresh replay."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from truenorth.alignment.app import build_app
+from truenorth.alignment.folding import ProjectionState
+from truenorth.alignment.replay import replay_projection
+from truenorth.bus.eventstore import EventStore, connect, provision
+from truenorth.contract.campaigns import CampaignLaunched, CampaignLaunchedData
+from truenorth.contract.common import ObjectiveSpec
+from truenorth.contract.envelope import EnvelopeFields
+from truenorth.contract.metrics import (
+    MetricObserved,
+    MetricRestated,
+    MetricRestatedData,
+    Observation,
+)
+from truenorth.contract.strategy import (
+    ObjectiveAdded,
+    ObjectiveRevised,
+    ObjectiveRevisedData,
+    ObjectiveSetData,
+    StrategyDefined,
+    StrategyDefinedData,
+)
+from truenorth.settings import AlignmentSettings, SharedSettings
+from truenorth.store.db import make_engine
+
+NOW = datetime.now(UTC)
+START = NOW - timedelta(days=50)
+DEADLINE = NOW + timedelta(days=50)
+
+
+def objective(target: float = 1000) -> ObjectiveSpec:
+    return ObjectiveSpec(
+        objective_id="leads",
+        name="Leads",
+        kpi="leads",
+        target=target,
+        start=START,
+        deadline=DEADLINE,
+    )
+
+
+def observation(ws: str, oid: str, value: float, metric: str = "leads") -> Observation:
+    day = NOW - timedelta(days=2)
+    return Observation(
+        observation_id=oid,
+        campaign_id="c-1",
+        metric=metric,
+        value=value,
+        period_start=day,
+        period_end=day + timedelta(hours=1),
+        source="test",
+    )
+
+
+def scenario(ws: str) -> list[EnvelopeFields]:
+    return [
+        StrategyDefined(
+            workspace=ws,
+            aggregate_id="acme",
+            data=StrategyDefinedData(
+                name="Acme", target_segments=("smb",), allowed_channels=("search",)
+            ),
+        ),
+        ObjectiveAdded(
+            workspace=ws, aggregate_id="acme", data=ObjectiveSetData(objective=objective())
+        ),
+        CampaignLaunched(
+            workspace=ws,
+            aggregate_id="c-1",
+            data=CampaignLaunchedData(
+                campaign_id="c-1",
+                objective_ids=("leads",),
+                channel="search",
+                segment="smb",
+                budget=10_000,
+                start=START,
+                end=DEADLINE,
+            ),
+        ),
+        MetricObserved(workspace=ws, aggregate_id="c-1", data=observation(ws, "o-1", 100)),
+        MetricObserved(workspace=ws, aggregate_id="c-1", data=observation(ws, "o-2", 100)),
+    ]
+
+
+async def append_all(nats_url: str, events: list[EnvelopeFields]) -> None:
+    nc = await connect(nats_url)
+    store = EventStore(nc.jetstream())
+    await provision(nc.jetstream())
+    for event in events:
+        await store.append(event)
+    await nc.drain()
+
+
+@pytest.fixture
+def alignment(nats_url: str, database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    shared = SharedSettings(nats_url=nats_url, data_dir=tmp_path)
+    settings = AlignmentSettings(database_url=database_url, tick_seconds=0.2, port=0)
+    with TestClient(build_app(shared, settings)) as client:
+        yield client
+
+
+def metric(text: str, name: str, ws: str) -> float | None:
+    match = re.search(rf'^{name}\{{[^}}]*workspace="{ws}"[^}}]*\}} (\S+)$', text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def wait_for(
+    client: TestClient, name: str, ws: str, value: float, timeout: float = 15
+) -> float | None:
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = metric(client.get("/metrics").text, name, ws)
+        if seen is not None and abs(seen - value) < 1e-9:
+            return seen
+        time.sleep(0.1)
+    return seen
+
+
+def test_progress_reaches_metrics_and_restatement_counts_latest_once(
+    alignment: TestClient, nats_url: str, workspace: str
+) -> None:
+    asyncio.run(append_all(nats_url, scenario(workspace)))
+    assert wait_for(alignment, "truenorth_objective_actual", workspace, 200) == 200
+    assert wait_for(alignment, "truenorth_objective_progress_ratio", workspace, 0.2) == 0.2
+    original = observation(workspace, "o-1", 100)
+    restated = MetricRestated(
+        workspace=workspace,
+        aggregate_id="c-1",
+        data=MetricRestatedData(**{**original.model_dump(), "value": 150}, previous_value=100),
+    )
+    duplicate = MetricObserved(
+        workspace=workspace, aggregate_id="c-1", data=observation(workspace, "o-2", 100)
+    )
+    asyncio.run(append_all(nats_url, [restated, duplicate]))
+    assert wait_for(alignment, "truenorth_objective_actual", workspace, 250) == 250
+    body = alignment.get(f"/v1/workspaces/{workspace}/objectives").json()
+    [leads] = body["objectives"]
+    assert leads["objective_id"] == "leads"
+    assert leads["actual"] == 250
+    assert leads["campaigns"][0]["campaign_id"] == "c-1"
+
+
+def test_as_of_before_and_after_a_target_revision(
+    alignment: TestClient, nats_url: str, workspace: str
+) -> None:
+    asyncio.run(append_all(nats_url, scenario(workspace)))
+    time.sleep(0.05)
+    before_revision = datetime.now(UTC)
+    time.sleep(0.05)
+    revised = ObjectiveRevised(
+        workspace=workspace,
+        aggregate_id="acme",
+        data=ObjectiveRevisedData(objective=objective(2000), changed_fields=("target",)),
+    )
+    asyncio.run(append_all(nats_url, [revised]))
+    assert wait_for(alignment, "truenorth_objective_target", workspace, 2000) == 2000
+    old = alignment.get(
+        f"/v1/workspaces/{workspace}/objectives/leads",
+        params={"as_of": before_revision.isoformat()},
+    )
+    assert old.status_code == 200, old.text
+    assert old.json()["target"] == 1000
+    new = alignment.get(f"/v1/workspaces/{workspace}/objectives/leads")
+    assert new.json()["target"] == 2000
+
+
+def test_off_pace_objective_opens_a_drift_on_the_bus(
+    alignment: TestClient, nats_url: str, workspace: str
+) -> None:
+    asyncio.run(append_all(nats_url, scenario(workspace)))
+    deadline = time.monotonic() + 15
+    drifts: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        drifts = alignment.get(f"/v1/workspaces/{workspace}/drifts").json()["drifts"]
+        if any(d["kind"] == "objective_off_pace" for d in drifts):
+            break
+        time.sleep(0.2)
+    off_pace = [d for d in drifts if d["kind"] == "objective_off_pace"]
+    assert off_pace, drifts
+    assert "Leads" in str(off_pace[0]["explanation"])
+    text = alignment.get("/metrics").text
+    assert re.search(
+        rf'truenorth_drift_open\{{[^}}]*kind="objective_off_pace"[^}}]*workspace="{workspace}"|'
+        rf'truenorth_drift_open\{{[^}}]*workspace="{workspace}"[^}}]*kind="objective_off_pace"',
+        text,
+    )
+
+
+def test_stored_projection_equals_a_fresh_replay(
+    alignment: TestClient, nats_url: str, database_url: str, workspace: str
+) -> None:
+    asyncio.run(append_all(nats_url, scenario(workspace)))
+    assert wait_for(alignment, "truenorth_objective_actual", workspace, 200) == 200
+
+    async def replayed() -> str:
+        nc = await connect(nats_url)
+        projection = await replay_projection(EventStore(nc.jetstream()))
+        await nc.drain()
+        return projection.digest()
+
+    # the shared server holds other tests' workspaces too: wait until the service caught up
+    deadline = time.monotonic() + 15
+    stored = fresh = ""
+    while time.monotonic() < deadline:
+        fresh = asyncio.run(replayed())
+        stored = ProjectionState.load(make_engine(database_url)).projection.digest()
+        if stored == fresh:
+            break
+        time.sleep(0.2)
+    assert stored == fresh
+
+
+def test_readiness_reports_consumers(alignment: TestClient) -> None:
+    body = alignment.get("/readyz").json()
+    assert body["checks"]["consumers"]["ok"] is True
+    assert body["checks"]["nats"]["ok"] is True
