@@ -35,7 +35,7 @@ class Inbox:
         if isinstance(event, DriftDetected | DriftUpdated):
             key = (event.workspace, event.data.drift_id)
             known = self.drifts.get(key)
-            if known is None or isinstance(event, DriftDetected) and known.resolved_at:
+            if known is None or (isinstance(event, DriftDetected) and known.resolved_at):
                 self.drifts[key] = InboxDrift(
                     event.workspace, event.data, event.occurred_at, event.occurred_at
                 )

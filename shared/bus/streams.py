@@ -41,6 +41,7 @@ class StreamSpec:
             deny_delete=True,
             deny_purge=self.retention is RetentionPolicy.LIMITS,
             allow_direct=True,
+            allow_atomic=True,  # multi-event commands commit all-or-nothing
         )
 
 
