@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
 from truenorth.bus.eventstore import EventStore, provision
+from truenorth.clock import configure_clock
 from truenorth.http import HealthCheck, install_common
 from truenorth.settings import ServiceSettings, SharedSettings
 
@@ -82,6 +83,7 @@ def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistr
 
 
 def build_runtime(service: str, shared: SharedSettings, settings: ServiceSettings) -> Runtime:
+    configure_clock(shared)
     registry = CollectorRegistry()
     broker = make_broker(shared, service, registry)
     runtime = Runtime(service, shared, settings, broker, registry)

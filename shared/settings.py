@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from truenorth.contract.envelope import Slug
@@ -34,6 +34,11 @@ class SharedSettings(BaseSettings):
     workspace: Slug = "default"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+    clock_origin: AwareDatetime | None = None
+    """Simulated time at clock_started_at (the demo plays a quarter at accelerated speed)."""
+    clock_speed: float = Field(default=1.0, gt=0, le=1e7)
+    clock_started_at: AwareDatetime | None = None
+    """Wall time the simulated clock started; shared so every service reads the same time."""
 
     @field_validator("log_level", mode="before")
     @classmethod

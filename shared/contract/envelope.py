@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -23,8 +24,21 @@ def new_event_id() -> uuid.UUID:
     return uuid.UUID(str(uuid_utils.uuid7()))
 
 
-def utcnow() -> datetime:
+def _wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+_clock: Callable[[], datetime] = _wall_clock
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Replace the process's notion of now (the demo's accelerated quarter, tests)."""
+    global _clock
+    _clock = clock or _wall_clock
+
+
+def utcnow() -> datetime:
+    return _clock()
 
 
 class Frozen(BaseModel):
