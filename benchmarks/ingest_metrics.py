@@ -9,9 +9,12 @@ metrics service with uvicorn in a subprocess against it, and measures:
 1. raw: nats-py `publish_async` of pre-encoded MetricObserved events (same size, same
    `Nats-Msg-Id` header) into the METRICS stream, awaiting every ack — the ceiling for a Python
    producer on this machine;
-2. http: `batches` 1 000-row batches of new rows POSTed by `concurrency` client tasks; an observation
-   counts when its request returned 2xx (i.e. after JetStream acked every row and the ledger was
-   written). Request latency p50/p99 is reported per batch.
+2. http: `batches` 1 000-row batches of new rows POSTed by `concurrency` client tasks; an
+   observation counts when its request returned 2xx (i.e. after JetStream acked every row and
+   the ledger was written). Request latency p50/p99 is reported per batch;
+3. raw atomic: nats-py atomic batches of 1 000 (what the service uses), for reference.
+
+The service's CPU time is printed too: on a 2-core machine it is the limit.
 """
 
 from __future__ import annotations
@@ -115,12 +118,17 @@ async def bench_raw_atomic(url: str, total: int, batch: int = 1000) -> float:
                 "Nats-Batch-Sequence": str(n),
             }
             if n < size:
-                await nc.publish(f"tn.bench-raw.metrics.c{i % 16}", payloads[i % 256],
-                                 headers=headers)
+                await nc.publish(
+                    f"tn.bench-raw.metrics.c{i % 16}", payloads[i % 256], headers=headers
+                )
             else:
                 headers["Nats-Batch-Commit"] = "1"
-                reply = await nc.request(f"tn.bench-raw.metrics.c{i % 16}", payloads[i % 256],
-                                         headers=headers, timeout=10)
+                reply = await nc.request(
+                    f"tn.bench-raw.metrics.c{i % 16}",
+                    payloads[i % 256],
+                    headers=headers,
+                    timeout=10,
+                )
                 assert b'"error"' not in reply.data, reply.data
     elapsed = time.perf_counter() - start
     await nc.close()
@@ -218,16 +226,30 @@ async def main(args: argparse.Namespace) -> None:
             TRUENORTH_LOG_LEVEL="WARNING",
             TRUENORTH_METRICS_MAX_IN_FLIGHT_PUBLISHES=str(args.max_in_flight),
         )
-        child = subprocess.Popen([sys.executable, *(os.environ.get("TN_BENCH_CHILD", __file__).split()), *([] if "TN_BENCH_CHILD" in os.environ else ["--serve"]), str(port)], env=env)
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                *(os.environ.get("TN_BENCH_CHILD", __file__).split()),
+                *([] if "TN_BENCH_CHILD" in os.environ else ["--serve"]),
+                str(port),
+            ],
+            env=env,
+        )
         try:
             raw = await bench_raw(server.url, args.raw_messages, args.max_in_flight)
             base = f"http://127.0.0.1:{port}"
             await wait_ready(base)
-            cpu_before = {"service": cpu_seconds(child.pid), "nats-server": cpu_seconds(
-                server.process.pid), "client": time.process_time()}
+            cpu_before = {
+                "service": cpu_seconds(child.pid),
+                "nats-server": cpu_seconds(server.process.pid),
+                "client": time.process_time(),
+            }
             http = await bench_http(base, args.batches, args.batch, args.concurrency)
-            cpu = {"service": cpu_seconds(child.pid), "nats-server": cpu_seconds(
-                server.process.pid), "client": time.process_time()}
+            cpu = {
+                "service": cpu_seconds(child.pid),
+                "nats-server": cpu_seconds(server.process.pid),
+                "client": time.process_time(),
+            }
             http["cpu"] = {k: cpu[k] - cpu_before[k] for k in cpu}
             raw_after = await bench_raw(server.url, args.raw_messages, args.max_in_flight)
             atomic = await bench_raw_atomic(server.url, args.raw_messages)
@@ -253,11 +275,15 @@ async def main(args: argparse.Namespace) -> None:
         f"latency per {args.batch}-row batch: p50 {http['p50_ms']:.1f} ms, "
         f"p99 {http['p99_ms']:.1f} ms"
     )
-    print("CPU seconds during the HTTP run: " + ", ".join(
-        f"{k} {v:.1f}" for k, v in http["cpu"].items()))
+    print(
+        "CPU seconds during the HTTP run: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in http["cpu"].items())
+    )
     print(f"raw nats-py atomic batches of 1000 (acked, sequential): {atomic:,.0f} msg/s")
-    print(f"ratio http / raw publish_async: {http['rate'] / raw_rate:.0%}; "
-          f"http / raw atomic batches: {http['rate'] / atomic:.0%}")
+    print(
+        f"ratio http / raw publish_async: {http['rate'] / raw_rate:.0%}; "
+        f"http / raw atomic batches: {http['rate'] / atomic:.0%}"
+    )
 
 
 if __name__ == "__main__":

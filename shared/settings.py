@@ -85,7 +85,8 @@ class AlignmentSettings(ServiceSettings):
     """Projection store; default: SQLite under the data dir. PostgreSQL by URL."""
     batch_size: int = Field(default=1_000, gt=0, le=100_000)
     tick_seconds: float = Field(default=5.0, gt=0, le=3600)
-    ack_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
+    ack_wait_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """Redelivery latency after a crash (DESIGN §9); a batch must commit well within it."""
     stall_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 

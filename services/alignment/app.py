@@ -18,6 +18,7 @@ from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.replay import DriftLog, replay_drifts, replay_projection
+from truenorth.alignment.web import web_router
 from truenorth.bus.eventstore import EventStore
 from truenorth.contract.envelope import utcnow
 from truenorth.runtime import Runtime, build_runtime, create_app
@@ -84,6 +85,7 @@ def build_app(
     app.state.projector = holder
     app.state.clock = clock
     app.include_router(read_api())
+    app.include_router(web_router())
     return app
 
 

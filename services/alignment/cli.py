@@ -95,3 +95,6 @@ def digest_command(
 def register(app: typer.Typer) -> None:
     app.command("rebuild")(rebuild_command)
     app.command("digest")(digest_command)
+    from truenorth.alignment.demo.cli import demo_command
+
+    app.command("demo")(demo_command)

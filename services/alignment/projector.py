@@ -134,9 +134,12 @@ class Projector:
         position = self.positions.get(stream, 0)
         try:
             info = await self.js.consumer_info(stream, durable)
-            if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > position:
-                # The consumer acked beyond what the store holds (store reset or rebuilt
-                # elsewhere): start it again from the checkpoint.
+            acked = info.ack_floor.stream_seq if info.ack_floor else 0
+            delivered = info.delivered.stream_seq if info.delivered else 0
+            if (acked or 0) > position or (delivered or 0) > position:
+                # Acked beyond the store (store reset or rebuilt elsewhere), or messages
+                # still held by a dead instance, which JetStream would only hand back after
+                # ack_wait, after the newer ones: start again right after the checkpoint.
                 await self.js.delete_consumer(stream, durable)
                 raise NotFoundError
         except NotFoundError:

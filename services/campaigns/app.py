@@ -1,7 +1,5 @@
 """The campaigns service's HTTP door (OpenAPI at /docs) and wiring."""
 
-
-
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Path, Request
@@ -147,26 +145,47 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
     base = "/v1/workspaces/{ws}/campaigns"
     tags = ["campaigns"]
 
-    @app.post(base, tags=tags, status_code=201, response_model=CommandResult, responses=ERRORS,
-              summary="Launch a campaign (status planned or live)")
+    @app.post(
+        base,
+        tags=tags,
+        status_code=201,
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary="Launch a campaign (status planned or live)",
+    )
     async def launch(ws: Workspace, command: LaunchCampaign) -> Any:
         return await run(ws, command.campaign_id, command, 201)
 
-    @app.get(base + "/{campaign_id}", tags=tags, response_model=CampaignView, responses=ERRORS,
-             summary="A campaign's current state, rebuilt from its events")
+    @app.get(
+        base + "/{campaign_id}",
+        tags=tags,
+        response_model=CampaignView,
+        responses=ERRORS,
+        summary="A campaign's current state, rebuilt from its events",
+    )
     async def get_campaign(ws: Workspace, campaign_id: CampaignId) -> Any:
         state = await service.load(ws, campaign_id)
         if state is None:
             return problem(404, f"campaign {campaign_id!r} not found")
         return state.as_dict(follower.directory)
 
-    @app.post(base + "/{campaign_id}/objectives", tags=tags, response_model=CommandResult,
-              responses=ERRORS, summary="Link an active objective")
+    @app.post(
+        base + "/{campaign_id}/objectives",
+        tags=tags,
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary="Link an active objective",
+    )
     async def link_objective(ws: Workspace, campaign_id: CampaignId, command: LinkObjective) -> Any:
         return await run(ws, campaign_id, command)
 
-    @app.delete(base + "/{campaign_id}/objectives/{objective_id}", tags=tags,
-                response_model=CommandResult, responses=ERRORS, summary="Unlink an objective")
+    @app.delete(
+        base + "/{campaign_id}/objectives/{objective_id}",
+        tags=tags,
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary="Unlink an objective",
+    )
     async def unlink_objective(
         ws: Workspace,
         campaign_id: CampaignId,
@@ -176,8 +195,13 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
         command = UnlinkObjective(objective_id=objective_id, **_meta(meta))
         return await run(ws, campaign_id, command)
 
-    @app.post(base + "/{campaign_id}/budget", tags=tags, response_model=CommandResult,
-              responses=ERRORS, summary="Change the campaign's budget")
+    @app.post(
+        base + "/{campaign_id}/budget",
+        tags=tags,
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary="Change the campaign's budget",
+    )
     async def change_budget(ws: Workspace, campaign_id: CampaignId, command: ChangeBudget) -> Any:
         return await run(ws, campaign_id, command)
 
@@ -189,14 +213,25 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
     ):
         _state_route(app, base, verb, model, summary, run)
 
-    @app.post(base + "/{campaign_id}/creatives", tags=tags, response_model=CommandResult,
-              responses=ERRORS, summary="A creative (variant, message) was launched")
-    async def launch_creative(ws: Workspace, campaign_id: CampaignId,
-                              command: LaunchCreative) -> Any:
+    @app.post(
+        base + "/{campaign_id}/creatives",
+        tags=tags,
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary="A creative (variant, message) was launched",
+    )
+    async def launch_creative(
+        ws: Workspace, campaign_id: CampaignId, command: LaunchCreative
+    ) -> Any:
         return await run(ws, campaign_id, command)
 
-    @app.post(base + "/{campaign_id}/creatives/{creative_id}/retire", tags=tags,
-              response_model=CommandResult, responses=ERRORS, summary="A creative was retired")
+    @app.post(
+        base + "/{campaign_id}/creatives/{creative_id}/retire",
+        tags=tags,
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary="A creative was retired",
+    )
     async def retire_creative(
         ws: Workspace,
         campaign_id: CampaignId,
@@ -205,10 +240,16 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
     ) -> Any:
         return await run(ws, campaign_id, RetireCreative(creative_id=creative_id, **_meta(meta)))
 
-    @app.post(base + "/{campaign_id}/experiments", tags=tags, response_model=CommandResult,
-              responses=ERRORS, summary="An A/B experiment concluded (winner and losers)")
-    async def conclude_experiment(ws: Workspace, campaign_id: CampaignId,
-                                  command: ConcludeExperiment) -> Any:
+    @app.post(
+        base + "/{campaign_id}/experiments",
+        tags=tags,
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary="An A/B experiment concluded (winner and losers)",
+    )
+    async def conclude_experiment(
+        ws: Workspace, campaign_id: CampaignId, command: ConcludeExperiment
+    ) -> Any:
         return await run(ws, campaign_id, command)
 
     return app
@@ -218,12 +259,21 @@ def _meta(meta: CommandMeta | None) -> dict[str, Any]:
     return meta.model_dump(exclude_unset=True) if meta is not None else {}
 
 
-def _state_route(app: FastAPI, base: str, verb: str, model: type[CommandMeta], summary: str,
-                 run: Any) -> None:
-    async def endpoint(ws: Workspace, campaign_id: CampaignId,
-                       command: Annotated[model | None, Body()] = None) -> Any:  # type: ignore[valid-type]
+def _state_route(
+    app: FastAPI, base: str, verb: str, model: type[CommandMeta], summary: str, run: Any
+) -> None:
+    async def endpoint(
+        ws: Workspace,
+        campaign_id: CampaignId,
+        command: Annotated[model | None, Body()] = None,  # type: ignore[valid-type]
+    ) -> Any:
         return await run(ws, campaign_id, command if command is not None else model())
 
     endpoint.__name__ = f"{verb}_campaign"
-    app.post(base + "/{campaign_id}/" + verb, tags=["campaigns"], response_model=CommandResult,
-             responses=ERRORS, summary=summary)(endpoint)
+    app.post(
+        base + "/{campaign_id}/" + verb,
+        tags=["campaigns"],
+        response_model=CommandResult,
+        responses=ERRORS,
+        summary=summary,
+    )(endpoint)

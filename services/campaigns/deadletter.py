@@ -49,8 +49,11 @@ def dead_letter_headers(
     errors_json = orjson.dumps(list(errors)).decode()
     if len(errors_json) > MAX_ERRORS_HEADER:
         errors_json = errors_json[: MAX_ERRORS_HEADER - 3] + "..."
-    digest = hashlib.sha256(b"\x1f".join([service.encode(), subject.encode(), reason.encode(),
-                                          str(row_index).encode(), body])).hexdigest()
+    digest = hashlib.sha256(
+        b"\x1f".join(
+            [service.encode(), subject.encode(), reason.encode(), str(row_index).encode(), body]
+        )
+    ).hexdigest()
     headers = {
         "Nats-Msg-Id": f"dlq-{digest[:48]}",
         "Tn-Service": service,
@@ -71,7 +74,8 @@ def dead_letter_subject(workspace: str, service: str) -> str:
 
 
 class IntakeCounters:
-    """`truenorth_intake_rejected_total{service,reason}` and `..._accepted_total{service,reason}`."""
+    """`truenorth_intake_rejected_total{service,reason}` and
+    `truenorth_intake_accepted_total{service,reason}`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.rejected = Counter(

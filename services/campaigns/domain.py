@@ -87,7 +87,9 @@ class ObjectivesRejected(ReferenceRejected):
             {"field": path, "message": f"objective {oid!r} is retired", "type": "retired_objective"}
             for oid, path in retired.items()
         ]
-        names = ", ".join([*(f"{o} (unknown)" for o in unknown), *(f"{o} (retired)" for o in retired)])
+        names = ", ".join(
+            [*(f"{o} (unknown)" for o in unknown), *(f"{o} (retired)" for o in retired)]
+        )
         super().__init__(f"objective(s) cannot be linked: {names}", errors)
 
 
@@ -411,9 +413,7 @@ def rebuild(events: Iterable[tuple[EnvelopeFields, int]]) -> Campaign | None:
 # Decisions
 
 
-def _check_objectives(
-    workspace: str, named: dict[str, str], lookup: ObjectiveLookup
-) -> None:
+def _check_objectives(workspace: str, named: dict[str, str], lookup: ObjectiveLookup) -> None:
     unknown: dict[str, str] = {}
     retired: dict[str, str] = {}
     for objective_id, path in named.items():
@@ -428,9 +428,7 @@ def _check_objectives(
 
 def _require_open(state: Campaign, action: str) -> None:
     if state.status == "ended":
-        raise InvalidTransition(
-            f"campaign {state.campaign_id!r} has ended: cannot {action}"
-        )
+        raise InvalidTransition(f"campaign {state.campaign_id!r} has ended: cannot {action}")
 
 
 def decide(
@@ -540,8 +538,13 @@ def decide(
         if creative is None:
             raise ReferenceRejected(
                 f"unknown creative {command.creative_id!r}",
-                [{"field": "creative_id", "message": f"unknown creative {command.creative_id!r}",
-                  "type": "unknown_creative"}],
+                [
+                    {
+                        "field": "creative_id",
+                        "message": f"unknown creative {command.creative_id!r}",
+                        "type": "unknown_creative",
+                    }
+                ],
             )
         if creative.status == "retired":
             raise InvalidTransition(f"creative {command.creative_id!r} is already retired")
@@ -564,8 +567,9 @@ def decide(
             if cid not in state.creatives
         ]
         if missing:
-            raise ReferenceRejected("experiment names creatives this campaign never launched",
-                                    missing)
+            raise ReferenceRejected(
+                "experiment names creatives this campaign never launched", missing
+            )
         return ExperimentConcluded, ExperimentConcludedData(
             campaign_id=campaign_id,
             experiment_id=command.experiment_id,
@@ -588,7 +592,7 @@ def build_event(
     event_id: uuid.UUID,
     now: datetime,
 ) -> EnvelopeFields:
-    return event_type(  # type: ignore[call-arg]
+    return event_type(
         event_id=event_id,
         workspace=workspace,
         aggregate_id=campaign_id,

@@ -78,8 +78,13 @@ def parse_command(payload: bytes) -> tuple[str, CommandMeta]:
         raise Rejected(
             "invalid",
             f"unknown command {name!r}",
-            [{"field": "command", "message": f"must be one of {', '.join(COMMANDS)}",
-              "type": "enum"}],
+            [
+                {
+                    "field": "command",
+                    "message": f"must be one of {', '.join(COMMANDS)}",
+                    "type": "enum",
+                }
+            ],
         )
     model = COMMANDS[name]
     campaign_id = raw.get("campaign_id") if name == "launch" else raw.pop("campaign_id", None)
@@ -98,7 +103,7 @@ def register_intake(runtime: Runtime, service: CampaignService, counters: Intake
         FILTER,
         stream=JStream(INTAKE.name, declare=False),
         durable=DURABLE,
-        pull_sub=PullSub(batch_size=32, timeout=1.0),
+        pull_sub=PullSub(batch_size=32, timeout=5.0),
         config=ConsumerConfig(ack_wait=30, max_ack_pending=256, filter_subject=FILTER),
         ack_policy=AckPolicy.MANUAL,
         title="campaigns-intake",
@@ -130,19 +135,30 @@ async def handle_message(
         counters.accepted.labels(SERVICE, "duplicate" if outcome.duplicate else "accepted").inc()
         await msg.ack()
     except Rejected as exc:
-        await _dead_letter(runtime, counters, msg, workspace, exc.reason, exc.message, exc.errors,
-                           attempts)
+        await _dead_letter(
+            runtime, counters, msg, workspace, exc.reason, exc.message, exc.errors, attempts
+        )
     except DomainError as exc:
-        await _dead_letter(runtime, counters, msg, workspace, exc.reason, exc.message,
-                           exc.errors or [], attempts)
+        await _dead_letter(
+            runtime, counters, msg, workspace, exc.reason, exc.message, exc.errors or [], attempts
+        )
     except (StoreUnavailable, ConcurrencyConflict, nats.errors.Error, TimeoutError) as exc:
-        log.warning("campaign intake: will retry", subject=subject, attempts=attempts,
-                    error=str(exc))
+        log.warning(
+            "campaign intake: will retry", subject=subject, attempts=attempts, error=str(exc)
+        )
         await msg.nack(delay=RETRY_DELAY_SECONDS)
     except Exception as exc:  # a bug must not poison the queue forever: keep it, explain it
         log.exception("campaign intake: unexpected error", subject=subject)
-        await _dead_letter(runtime, counters, msg, workspace, "internal_error",
-                           f"{type(exc).__name__}: {exc}", [], attempts)
+        await _dead_letter(
+            runtime,
+            counters,
+            msg,
+            workspace,
+            "internal_error",
+            f"{type(exc).__name__}: {exc}",
+            [],
+            attempts,
+        )
 
 
 async def _dead_letter(
@@ -167,8 +183,9 @@ async def _dead_letter(
         body=raw.data,
     )
     try:
-        await runtime.js.publish(dead_letter_subject(workspace, SERVICE), raw.data,
-                                 headers=headers, timeout=5)
+        await runtime.js.publish(
+            dead_letter_subject(workspace, SERVICE), raw.data, headers=headers, timeout=5
+        )
     except Exception as exc:  # DLQ unavailable: keep the original for redelivery
         log.warning("campaign intake: DLQ unavailable, will retry", error=str(exc))
         await msg.nack(delay=RETRY_DELAY_SECONDS)

@@ -61,10 +61,12 @@ class CampaignService:
         """Decide and append one command. Raises DomainError, ConcurrencyConflict or
         StoreUnavailable; a retry carrying an event_id already applied is a duplicate."""
         state = await self.load(workspace, campaign_id)
-        if command.event_id is not None and state is not None and command.event_id in state.event_ids:
-            return Outcome(
-                state, command.event_id, None, state.version, True, state.untethered
-            )
+        if (
+            command.event_id is not None
+            and state is not None
+            and command.event_id in state.event_ids
+        ):
+            return Outcome(state, command.event_id, None, state.version, True, state.untethered)
         lookup = self.follower.directory
         try:
             event_type, data = decide(workspace, campaign_id, state, command, lookup)
@@ -90,7 +92,7 @@ class CampaignService:
         return Outcome(
             new_state,
             event.event_id,
-            event.type,  # type: ignore[attr-defined]
+            event.type,
             appended.sequence,
             appended.duplicate,
             new_state.untethered,

@@ -6,7 +6,10 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
+from truenorth.bus.streams import METRICS
 from truenorth.campaigns.deadletter import IntakeCounters
 from truenorth.contract.metrics import Observation
 from truenorth.http import problem
@@ -17,7 +20,7 @@ from truenorth.metrics.domain import (
     split_rows,
     validate_rows,
 )
-from truenorth.metrics.ingest import Ingestor
+from truenorth.metrics.ingest import Ingestor, enable_atomic_publish
 from truenorth.metrics.intake import register_intake
 from truenorth.metrics.ledger import Ledger
 from truenorth.runtime import Runtime, build_runtime, create_app
@@ -26,9 +29,7 @@ from truenorth.store.db import make_engine, migrate
 
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 Workspace = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64, description="workspace")]
-ObservationIdPath = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=128)
-]
+ObservationIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=128)]
 VALIDATE_IN_THREAD_ROWS = 5_000
 
 DESCRIPTION = """\
@@ -108,6 +109,20 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def migrate_with_retry(engine: Engine, attempts: int = 8) -> None:
+    """Services sharing one PostgreSQL database migrate at the same moment under `truenorth up`;
+    the loser of the CREATE race fails, and on retry finds the schema at head.
+    TODO(lead): serialise `truenorth.store.db.migrate` with `pg_advisory_xact_lock` instead."""
+    for attempt in range(attempts):
+        try:
+            await asyncio.to_thread(migrate, engine)
+            return
+        except DBAPIError:
+            if attempt + 1 == attempts:
+                raise
+            await asyncio.sleep(0.3 * (attempt + 1))
+
+
 def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
     runtime: Runtime = build_runtime("metrics", shared, settings)
     engine = make_engine(settings.database_url or sqlite_url(shared.data_dir, "metrics"))
@@ -120,7 +135,8 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
     register_intake(runtime, ingestor, counters, settings.max_rows_per_request)
 
     async def on_start(_runtime: Runtime) -> None:
-        await asyncio.to_thread(migrate, engine)
+        await migrate_with_retry(engine)
+        ingestor.atomic = await enable_atomic_publish(runtime.js, METRICS.name)
 
     async def on_stop(_runtime: Runtime) -> None:
         engine.dispose()
@@ -138,13 +154,11 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, definition in _OBSERVATION_SCHEMA.get("$defs", {}).items():
             components.setdefault(name, definition)
-        components["Observation"] = {
-            k: v for k, v in _OBSERVATION_SCHEMA.items() if k != "$defs"
-        }
+        components["Observation"] = {k: v for k, v in _OBSERVATION_SCHEMA.items() if k != "$defs"}
         return schema
 
     original_openapi = app.openapi
-    app.openapi = _add_schema  # type: ignore[method-assign]
+    app.openapi = _add_schema
 
     async def ingest_http(ws: str, request: Request) -> JSONResponse:
         body = await request.body()
@@ -181,27 +195,45 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
 
     tags = ["metrics"]
 
-    @app.post("/v1/workspaces/{ws}/metrics", tags=tags, response_model=IngestResponse,
-              responses=RESPONSES, openapi_extra=REQUEST_BODY,
-              summary="Ingest observations (JSON array or NDJSON, optionally gzip)")
+    @app.post(
+        "/v1/workspaces/{ws}/metrics",
+        tags=tags,
+        response_model=IngestResponse,
+        responses=RESPONSES,
+        openapi_extra=REQUEST_BODY,
+        summary="Ingest observations (JSON array or NDJSON, optionally gzip)",
+    )
     async def post_metrics(ws: Workspace, request: Request) -> Any:
         return await ingest_http(ws, request)
 
-    @app.post("/v1/metrics", tags=tags, response_model=IngestResponse, responses=RESPONSES,
-              openapi_extra=REQUEST_BODY,
-              summary="Ingest observations into the default workspace (TRUENORTH_WORKSPACE)")
+    @app.post(
+        "/v1/metrics",
+        tags=tags,
+        response_model=IngestResponse,
+        responses=RESPONSES,
+        openapi_extra=REQUEST_BODY,
+        summary="Ingest observations into the default workspace (TRUENORTH_WORKSPACE)",
+    )
     async def post_metrics_default(request: Request) -> Any:
         return await ingest_http(shared.workspace, request)
 
-    @app.get("/v1/workspaces/{ws}/metrics/observations/{observation_id}", tags=tags,
-             response_model=LedgerEntry, responses={404: {"model": Problem}},
-             summary="The latest recorded value of an observation (from the ledger)")
+    @app.get(
+        "/v1/workspaces/{ws}/metrics/observations/{observation_id}",
+        tags=tags,
+        response_model=LedgerEntry,
+        responses={404: {"model": Problem}},
+        summary="The latest recorded value of an observation (from the ledger)",
+    )
     async def get_observation(ws: Workspace, observation_id: ObservationIdPath) -> Any:
         entry = await asyncio.to_thread(ledger.get, ws, observation_id)
         if entry is None:
             return problem(404, f"observation {observation_id!r} not recorded in {ws!r}")
         value, event_id = entry
-        return {"workspace": ws, "observation_id": observation_id, "value": value,
-                "event_id": event_id}
+        return {
+            "workspace": ws,
+            "observation_id": observation_id,
+            "value": value,
+            "event_id": event_id,
+        }
 
     return app

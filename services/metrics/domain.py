@@ -6,7 +6,7 @@ No I/O here; `truenorth.metrics.ingest` adds the ledger and JetStream.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +17,6 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from truenorth.bus.streams import aggregate_subject
-from truenorth.contract.envelope import deterministic_uuid7
 from truenorth.contract.metrics import Observation
 from truenorth.http import dotted
 
@@ -76,47 +75,53 @@ def body_format(content_type: str | None) -> Literal["json", "ndjson"]:
     if media in JSON_TYPES or media.endswith("+json"):
         return "json"
     raise BodyError(
-        415, f"unsupported Content-Type {content_type!r}: use application/json or "
-        "application/x-ndjson"
+        415,
+        f"unsupported Content-Type {content_type!r}: use application/json or application/x-ndjson",
     )
 
 
-@dataclass(slots=True)
-class RawRow:
-    index: int
-    item: Any = None
-    raw: bytes | None = None
-    """Original bytes of the row where they exist separately (an NDJSON line)."""
-    line: int | None = None
-    parse_error: str | None = None
+@dataclass
+class Rows:
+    """Parsed rows of one body, index-aligned: `items[i]` is row i (None where it did not
+    parse: see `parse_errors`); `raws[i]`/`lines[i]` exist for NDJSON (original line bytes and
+    1-based line number). Plain lists, not an object per row: this is the hot path."""
 
-    def original_bytes(self) -> bytes:
-        if self.raw is not None:
-            return self.raw
+    items: list[Any]
+    raws: list[bytes] | None = None
+    lines: list[int] | None = None
+    parse_errors: dict[int, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def original_bytes(self, index: int) -> bytes:
+        if self.raws is not None:
+            return self.raws[index]
         try:
-            return orjson.dumps(self.item)
+            return orjson.dumps(self.items[index])
         except TypeError:  # pragma: no cover - orjson parsed it, so it can dump it
-            return repr(self.item).encode()
+            return repr(self.items[index]).encode()
+
+    def line(self, index: int) -> int | None:
+        return self.lines[index] if self.lines is not None else None
 
 
-def split_rows(body: bytes, fmt: Literal["json", "ndjson"], max_rows: int) -> list[RawRow]:
+def split_rows(body: bytes, fmt: Literal["json", "ndjson"], max_rows: int) -> Rows:
     """Rows of a body. The row limit is enforced (413) before any row is validated: NDJSON
     lines are counted before any is parsed; a JSON array's length after the C parser."""
     if fmt == "ndjson":
-        lines = body.split(b"\n")
-        count = sum(1 for line in lines if line.strip())
-        if count > max_rows:
-            raise BodyError(413, f"{count} rows in one request; the limit is {max_rows}")
-        rows: list[RawRow] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            row = RawRow(index=len(rows), raw=line.rstrip(b"\r"), line=number)
+        numbered = [(n, line) for n, line in enumerate(body.split(b"\n"), 1) if line.strip()]
+        if len(numbered) > max_rows:
+            raise BodyError(413, f"{len(numbered)} rows in one request; the limit is {max_rows}")
+        rows = Rows(items=[], raws=[], lines=[])
+        for index, (number, line) in enumerate(numbered):
+            rows.raws.append(line.rstrip(b"\r"))  # type: ignore[union-attr]
+            rows.lines.append(number)  # type: ignore[union-attr]
             try:
-                row.item = orjson.loads(line)
+                rows.items.append(orjson.loads(line))
             except orjson.JSONDecodeError as exc:
-                row.parse_error = f"line {number} is not valid JSON: {exc}"
-            rows.append(row)
+                rows.items.append(None)
+                rows.parse_errors[index] = f"line {number} is not valid JSON: {exc}"
         return rows
     try:
         parsed = orjson.loads(body)
@@ -128,7 +133,7 @@ def split_rows(body: bytes, fmt: Literal["json", "ndjson"], max_rows: int) -> li
         raise BodyError(422, "body must be a JSON array of observations (or one object)")
     if len(parsed) > max_rows:
         raise BodyError(413, f"{len(parsed)} rows in one request; the limit is {max_rows}")
-    return [RawRow(index=i, item=item) for i, item in enumerate(parsed)]
+    return Rows(items=parsed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,43 +162,42 @@ class Validated:
 
 def _row_errors(errors: Sequence[Mapping[str, Any]], skip: int) -> list[dict[str, str]]:
     return [
-        {"field": dotted(list(e.get("loc", ()))[skip:]) or "(row)", "message": str(e.get("msg", ""))}
+        {
+            "field": dotted(list(e.get("loc", ()))[skip:]) or "(row)",
+            "message": str(e.get("msg", "")),
+        }
         for e in errors
     ]
 
 
-def validate_rows(rows: Sequence[RawRow]) -> Validated:
+def validate_rows(rows: Rows) -> Validated:
     """Validate every row; a bad row never stops the others. Fast path: one list validation."""
     result = Validated()
-    candidates: list[RawRow] = []
-    for row in rows:
-        if row.parse_error is not None:
-            result.rejected.append(
-                RowError(row.index, [{"field": "(row)", "message": row.parse_error}],
-                         row.original_bytes(), row.line)
-            )
-        else:
-            candidates.append(row)
-    if not candidates:
-        return result
-    items = [row.item for row in candidates]
+    bad: dict[int, list[dict[str, str]]] = {
+        i: [{"field": "(row)", "message": message}] for i, message in rows.parse_errors.items()
+    }
+    positions = [i for i in range(len(rows.items)) if i not in bad] if bad else None
+    items = rows.items if positions is None else [rows.items[i] for i in positions]
     try:
-        models = OBSERVATIONS.validate_python(items)
+        models = OBSERVATIONS.validate_python(items) if items else []
     except ValidationError as exc:
-        by_position: dict[int, list[Mapping[str, Any]]] = {}
+        failed: dict[int, list[Mapping[str, Any]]] = {}
         for error in exc.errors(include_url=False):
             loc = error.get("loc", ())
-            by_position.setdefault(int(loc[0]) if loc else 0, []).append(error)
-        good = [row for pos, row in enumerate(candidates) if pos not in by_position]
-        for pos, errors in by_position.items():
-            row = candidates[pos]
-            result.rejected.append(
-                RowError(row.index, _row_errors(errors, 1), row.original_bytes(), row.line)
-            )
-        result.rejected.sort(key=lambda r: r.index)
-        models = OBSERVATIONS.validate_python([row.item for row in good]) if good else []
-        candidates = good
-    result.valid = [(row.index, model) for row, model in zip(candidates, models, strict=True)]
+            failed.setdefault(int(loc[0]) if loc else 0, []).append(error)
+        if positions is None:
+            positions = list(range(len(rows.items)))
+        for pos, errors in failed.items():
+            bad[positions[pos]] = _row_errors(errors, 1)
+        positions = [index for pos, index in enumerate(positions) if pos not in failed]
+        models = OBSERVATIONS.validate_python([rows.items[i] for i in positions])
+    result.valid = list(
+        zip(positions if positions is not None else range(len(models)), models, strict=True)
+    )
+    result.rejected = [
+        RowError(index, bad[index], rows.original_bytes(index), rows.line(index))
+        for index in sorted(bad)
+    ]
     return result
 
 
@@ -208,19 +212,36 @@ class Planned:
     index: int
     kind: Kind
     observation: Observation
-    event_id: uuid.UUID | None = None
+    event_id: str | None = None
     previous_value: float | None = None
 
 
-def observed_event_id(workspace: str, obs: Observation) -> uuid.UUID:
-    """Same fact, same id: a client retry is deduplicated by `Nats-Msg-Id` and downstream."""
-    return deterministic_uuid7(obs.period_end, workspace, obs.observation_id, obs.value)
+_MASK48 = (1 << 48) - 1
+_MASK62 = (1 << 62) - 1
+_VERSION_VARIANT = (0x7 << 76) | (0b10 << 62)
 
 
-def restated_event_id(workspace: str, obs: Observation, previous_event_id: str) -> uuid.UUID:
+def deterministic_uuid7_str(moment: datetime, *parts: object) -> str:
+    """`str(truenorth.contract.envelope.deterministic_uuid7(moment, *parts))`, computed without
+    a UUID object (hot path; unit-tested to agree with the contract's function)."""
+    millis = int(moment.timestamp() * 1000) & _MASK48
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    rand = int.from_bytes(digest[:10], "big")
+    value = (millis << 80) | _VERSION_VARIANT | (((rand >> 62) & 0xFFF) << 64) | (rand & _MASK62)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def observed_event_id(workspace: str, obs: Observation) -> str:
+    """Same fact, same id (`deterministic_uuid7(period_end, workspace, observation_id, value)`):
+    a client retry is deduplicated by `Nats-Msg-Id` and downstream by event id."""
+    return deterministic_uuid7_str(obs.period_end, workspace, obs.observation_id, obs.value)
+
+
+def restated_event_id(workspace: str, obs: Observation, previous_event_id: str) -> str:
     """Chained on the event it restates, so A→B→A→B yields four distinct ids while a retry of
     any one step (same ledger state) yields the same id again."""
-    return deterministic_uuid7(
+    return deterministic_uuid7_str(
         obs.period_end, workspace, obs.observation_id, obs.value, previous_event_id
     )
 
@@ -246,7 +267,7 @@ def classify(
         else:
             event_id = restated_event_id(workspace, obs, prior[1])
             planned.append(Planned(index, "restated", obs, event_id, prior[0]))
-        current[obs.observation_id] = (obs.value, str(event_id))
+        current[obs.observation_id] = (obs.value, event_id)
     return planned
 
 
@@ -254,9 +275,7 @@ def subject_for(workspace: str, obs: Observation) -> str:
     return aggregate_subject(workspace, CONTEXT, obs.campaign_id)
 
 
-def encode_event(
-    workspace: str, planned: Planned, recorded_at: datetime, actor: str
-) -> bytes:
+def encode_event(workspace: str, planned: Planned, recorded_at: datetime, actor: str) -> bytes:
     """The JSON of MetricObserved / MetricRestated, built directly (no model instance per row:
     this is the hot path). Unit-tested to decode to the same event as the pydantic models."""
     obs = planned.observation
@@ -273,7 +292,7 @@ def encode_event(
         data["previous_value"] = planned.previous_value
     return orjson.dumps(
         {
-            "event_id": str(planned.event_id),
+            "event_id": planned.event_id,
             "workspace": workspace,
             "aggregate_id": obs.campaign_id,
             "occurred_at": obs.period_end,

@@ -45,7 +45,7 @@ def register_intake(
         FILTER,
         stream=JStream(INTAKE.name, declare=False),
         durable=DURABLE,
-        pull_sub=PullSub(batch_size=64, timeout=1.0),
+        pull_sub=PullSub(batch_size=64, timeout=5.0),
         config=ConsumerConfig(ack_wait=60, max_ack_pending=1024, filter_subject=FILTER),
         ack_policy=AckPolicy.MANUAL,
         title="metrics-intake",
@@ -63,8 +63,16 @@ async def handle_message(
     workspace = subject.split(".")[1]
     attempts = int(raw.metadata.num_delivered or 1)
     if check_slug(workspace, "workspace"):
-        await _dead_letter(runtime, counters, msg, workspace, "invalid",
-                           f"invalid workspace {workspace!r} in the subject", [], attempts)
+        await _dead_letter(
+            runtime,
+            counters,
+            msg,
+            workspace,
+            "invalid",
+            f"invalid workspace {workspace!r} in the subject",
+            [],
+            attempts,
+        )
         return
     try:
         rows = split_rows(raw.data, "json", max_rows)
@@ -84,14 +92,23 @@ async def handle_message(
             dead_letter_rows=False,
         )
     except StoreUnavailable as exc:
-        log.warning("metrics intake: will retry", subject=subject, attempts=attempts,
-                    error=str(exc))
+        log.warning(
+            "metrics intake: will retry", subject=subject, attempts=attempts, error=str(exc)
+        )
         await msg.nack(delay=RETRY_DELAY_SECONDS)
         return
     except Exception as exc:  # a bug must not poison the queue forever: keep it, explain it
         log.exception("metrics intake: unexpected error", subject=subject)
-        await _dead_letter(runtime, counters, msg, workspace, "internal_error",
-                           f"{type(exc).__name__}: {exc}", [], attempts)
+        await _dead_letter(
+            runtime,
+            counters,
+            msg,
+            workspace,
+            "internal_error",
+            f"{type(exc).__name__}: {exc}",
+            [],
+            attempts,
+        )
         return
     if result.rejected:
         errors = [
@@ -100,8 +117,17 @@ async def handle_message(
             for e in r.errors
         ]
         message = f"{len(result.rejected)} of {len(rows)} rows rejected"
-        await _dead_letter(runtime, counters, msg, workspace, "invalid_row", message, errors,
-                           attempts, count=len(result.rejected))
+        await _dead_letter(
+            runtime,
+            counters,
+            msg,
+            workspace,
+            "invalid_row",
+            message,
+            errors,
+            attempts,
+            count=len(result.rejected),
+        )
         return
     await msg.ack()
 
@@ -129,8 +155,9 @@ async def _dead_letter(
         body=raw.data,
     )
     try:
-        await runtime.js.publish(dead_letter_subject(workspace, SERVICE), raw.data,
-                                 headers=headers, timeout=5)
+        await runtime.js.publish(
+            dead_letter_subject(workspace, SERVICE), raw.data, headers=headers, timeout=5
+        )
     except Exception as exc:  # DLQ unavailable: keep the original for redelivery
         log.warning("metrics intake: DLQ unavailable, will retry", error=str(exc))
         await msg.nack(delay=RETRY_DELAY_SECONDS)

@@ -283,7 +283,7 @@ def drift_table(title: str, selector: str, *, w: int = 24, h: int = 9) -> Json:
 # -- annotations and variables ----------------------------------------------------------------
 
 
-def annotations(selector: str) -> Json:
+def strategy_annotations(selector: str) -> Json:
     changes = (
         f"sum by (workspace, strategy, kind) (changes({sel(m.STRATEGY_CHANGES, selector)}[2m])) > 0"
     )
@@ -420,7 +420,7 @@ def dashboard(
         "fiscalYearStartMonth": 0,
         "liveNow": False,
         "weekStart": "",
-        "annotations": annotations(selector),
+        "annotations": strategy_annotations(selector),
         "templating": {"list": variables},
         "links": links or DASHBOARD_LINKS,
         "panels": layout(panels),

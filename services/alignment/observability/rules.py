@@ -199,7 +199,7 @@ def objective_rules(
         "alert": "TruenorthObjectiveMetricsAbsent",
         "expr": f"absent({m.OBJECTIVE_STATUS}{{{selector}}})\n",
         "for": "30m",
-        "labels": {"severity": "ticket", "owner": PLATFORM_OWNER},
+        "labels": {"severity": "ticket", "owner": PLATFORM_OWNER, "objective": oid},
         "annotations": {
             "summary": f"No metrics for objective {oid} of strategy {sid}",
             "description": (
@@ -274,14 +274,16 @@ def drift_description(alignment_url: str) -> str:
         f"{whys}{{{{ end }}}}"
         "The full explanation (which campaigns, which figures) is in the alignment read API: "
         f"{alignment_url}/v1/workspaces/{{{{ $labels.workspace }}}}/drifts"
-        "?kind={{ $labels.kind }}&objective={{ $labels.objective }}"
+        "?kind={{ $labels.kind }}{{ if $labels.objective }}&objective={{ $labels.objective }}"
+        "{{ end }}"
     )
 
 
 def drift_rules(grafana_url: str, alignment_url: str) -> list[Rule]:
     dashboard = (
-        f"{grafana_url}/d/{OBJECTIVE_UID}/objective-detail?var-workspace={{{{ $labels.workspace }}}}"
-        "&var-strategy={{ $labels.strategy }}&var-objective={{ $labels.objective }}"
+        f"{grafana_url}/d/{OBJECTIVE_UID}/objective-detail"
+        "?var-workspace={{ $labels.workspace }}&var-strategy={{ $labels.strategy }}"
+        "&var-objective={{ $labels.objective }}"
     )
     by = "sum by (workspace, strategy, objective, kind, severity)"
     rules: list[Rule] = []
@@ -427,7 +429,7 @@ _Dumper.add_representer(str, _str)
 
 
 def render(document: dict[str, Any]) -> str:
-    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
     return GENERATED_HEADER + body
 
 

@@ -27,7 +27,9 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
 
 
 def observed(workspace: str, observation_id: str, campaign: str = "c-1") -> MetricObserved:
-    data = OBSERVATION.model_copy(update={"observation_id": observation_id, "campaign_id": campaign})
+    data = OBSERVATION.model_copy(
+        update={"observation_id": observation_id, "campaign_id": campaign}
+    )
     return MetricObserved(workspace=workspace, aggregate_id=campaign, data=data)
 
 

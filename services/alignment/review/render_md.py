@@ -1,0 +1,263 @@
+"""The review as Markdown (GitHub-flavoured tables): the same sections as the HTML page, with a
+weekly table where the page has a chart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from truenorth.alignment.review import fmt
+from truenorth.alignment.review.build import (
+    ChannelMix,
+    DriftReview,
+    ObjectiveReview,
+    Review,
+    StrategyChange,
+)
+
+SECTIONS = (
+    "Summary",
+    "Objectives",
+    "Channel mix: plan vs actual",
+    "Drifts and how they were answered",
+    "Strategy changes during the period",
+)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(review: Review) -> str:
+    lines = [f"# Quarterly review — {review.period.label}", ""]
+    strategies = ", ".join(
+        f"{name or sid} (`{sid}`)"
+        for sid, name in zip(review.strategy_ids, review.strategy_names, strict=True)
+    )
+    lines += [
+        f"Workspace `{review.workspace}` · strategy {strategies or '–'} · "
+        f"{fmt.span(review.period)} · as of {fmt.as_of(review.as_of)}",
+        "",
+        f"Built from the event log only ({review.events_considered:,} events counted: strategy, "
+        "campaign and drift events by when they happened, metric observations by the period "
+        "they cover, restatements at their latest value).",
+        "",
+    ]
+    lines += _summary(review)
+    lines += ["## Objectives", ""]
+    if not review.objectives:
+        lines += ["No objective of this strategy overlaps the period.", ""]
+    for objective in review.objectives:
+        lines += _objective(objective, review)
+    lines += [f"## {SECTIONS[2]}", ""]
+    for mix in review.channel_mix:
+        lines += _mix(mix)
+    lines += [f"## {SECTIONS[3]}", ""]
+    lines += _drifts(review.drifts)
+    lines += [f"## {SECTIONS[4]}", ""]
+    lines += _changes(review.changes)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _summary(review: Review) -> list[str]:
+    lines = [f"## {SECTIONS[0]}", ""]
+    lines += _table(
+        [
+            "objective",
+            "KPI",
+            "actual / target",
+            "progress",
+            "expected",
+            "pace",
+            "forecast",
+            "status",
+        ],
+        (
+            (
+                f"{o.name} (`{o.objective_id}`)",
+                o.kpi,
+                f"{fmt.number(o.actual)} / {fmt.number(o.target)}",
+                fmt.pct(o.progress),
+                fmt.pct(o.expected),
+                fmt.ratio(o.pace),
+                f"{fmt.number(o.forecast, 1)} ({fmt.pct(o.forecast_attainment)})",
+                fmt.status(o.status),
+            )
+            for o in review.objectives
+        ),
+    )
+    open_drifts = sum(1 for d in review.drifts if d.state == "open")
+    lines += [
+        "",
+        f"{len(review.drifts)} drift(s) during the period, {open_drifts} still open; "
+        f"{len(review.changes)} strategy change(s).",
+        "",
+    ]
+    return lines
+
+
+def _objective(o: ObjectiveReview, review: Review) -> list[str]:
+    lines = [f"### {o.name} (`{o.objective_id}`) — {fmt.status(o.status)}", ""]
+    lines += [
+        f"- KPI `{o.kpi}` ({o.aggregation}, {o.direction}), owner {o.owner or '–'}, "
+        f"{fmt.day(o.start)} – {fmt.last_day(o.deadline)}",
+        f"- Actual **{fmt.number(o.actual)}** of target {fmt.number(o.target)} "
+        f"(baseline {fmt.number(o.baseline)}): progress **{fmt.pct(o.progress)}**, "
+        f"expected {fmt.pct(o.expected)}, pace {fmt.ratio(o.pace)}",
+        f"- Forecast at the deadline {fmt.number(o.forecast, 1)} "
+        f"({fmt.pct(o.forecast_attainment)} of target) at the trailing run-rate of "
+        f"{fmt.number(o.run_rate_per_day, 2)} {o.kpi}/day"
+        + (
+            f"; {fmt.number(o.required_rate_per_day, 2)} {o.kpi}/day needed"
+            if o.required_rate_per_day
+            else ""
+        ),
+    ]
+    if o.changes_at:
+        when = ", ".join(fmt.moment(t) for t in o.changes_at)
+        lines.append(f"- Changed by the strategy during the period: {when}")
+    lines += ["", "Progress over the period (weekly):", ""]
+    lines += _table(
+        ["date", "actual", "target", "progress", "expected", "forecast attainment"],
+        (
+            (
+                fmt.day(s.at),
+                fmt.number(s.actual),
+                fmt.number(s.target),
+                fmt.pct(s.progress),
+                fmt.pct(s.expected),
+                fmt.pct(s.forecast_attainment),
+            )
+            for s in fmt.weekly(o.samples)
+        ),
+    )
+    lines += [
+        "",
+        f"Campaigns by {o.kpi} per dollar ({fmt.day(o.window_start)} – "
+        f"{fmt.last_day(o.window_end)}):",
+        "",
+    ]
+    if not o.campaigns:
+        lines += ["No campaign is linked to this objective.", ""]
+        return lines
+    lines += _table(
+        ["rank", "campaign", "channel", "spend", o.kpi, f"{o.kpi} per $1k", "cost per outcome"],
+        (
+            (
+                c.rank or "–",
+                f"{c.name or c.campaign_id} (`{c.campaign_id}`)",
+                c.channel,
+                fmt.money(c.spend),
+                fmt.number(c.outcome),
+                fmt.per_thousand(c.outcome_per_dollar),
+                fmt.cents(c.cost_per_outcome),
+            )
+            for c in o.campaigns
+        ),
+    )
+    lines.append("")
+    if o.most_per_dollar:
+        lines.append(f"Most per dollar: {', '.join(f'`{c}`' for c in o.most_per_dollar)}.")
+    if o.least_per_dollar:
+        lines.append(f"Least per dollar: {', '.join(f'`{c}`' for c in o.least_per_dollar)}.")
+    if o.planned_cost_per_outcome is not None:
+        lines.append(f"Planned cost per outcome: {fmt.cents(o.planned_cost_per_outcome)}.")
+    lines.append("")
+    return lines
+
+
+def _mix(mix: ChannelMix) -> list[str]:
+    plan = (
+        f"plan `{mix.period_id}` (budget {fmt.money(mix.budget)})"
+        if mix.period_id
+        else "no budget plan for this period"
+    )
+    lines = [
+        f"### `{mix.strategy_id}` · {plan} · {fmt.day(mix.window_start)} – "
+        f"{fmt.last_day(mix.window_end)}",
+        "",
+    ]
+    lines += _table(
+        ["channel", "spend", "actual share", "planned share", "difference", "allowed"],
+        (
+            (
+                r.channel,
+                fmt.money(r.spend),
+                fmt.pct(r.actual_share),
+                fmt.pct(r.planned_share),
+                fmt.pts(r.delta_pts),
+                "yes" if r.allowed else "**no**",
+            )
+            for r in mix.rows
+        ),
+    )
+    lines += [
+        "",
+        f"Spend {fmt.money(mix.total_spend)}, of which {fmt.money(mix.aligned_spend)} on "
+        f"campaigns tied to an active objective ({fmt.pct(mix.aligned_ratio)} aligned).",
+    ]
+    if mix.untethered:
+        names = ", ".join(f"`{u.campaign_id}` ({fmt.money(u.spend)})" for u in mix.untethered)
+        lines.append(f"Untethered spend: {names}.")
+    lines.append("")
+    return lines
+
+
+def _drifts(drifts: tuple[DriftReview, ...]) -> list[str]:
+    if not drifts:
+        return ["No drift was open during the period.", ""]
+    lines = _table(
+        ["drift", "kind", "severity", "objective", "detected", "resolved", "answered"],
+        (
+            (
+                f"`{d.drift_id}`",
+                d.kind,
+                d.severity,
+                d.objective_id or "–",
+                fmt.moment(d.detected_at),
+                fmt.moment(d.resolved_at),
+                d.outcome,
+            )
+            for d in drifts
+        ),
+    )
+    lines.append("")
+    for d in drifts:
+        lines.append(f"- `{d.drift_id}`: {d.explanation}")
+        for a in d.answers:
+            what = "acknowledged" if a.how == "acknowledged" else f"answered by {a.event_type}"
+            text = f": “{a.text}”" if a.text else ""
+            lines.append(f"  - {what} by {a.actor} on {fmt.moment(a.occurred_at)}{text}")
+        if not d.answers:
+            lines.append("  - not answered by the strategy")
+    lines.append("")
+    return lines
+
+
+def _changes(changes: tuple[StrategyChange, ...]) -> list[str]:
+    if not changes:
+        return ["The strategy did not change during the period.", ""]
+    lines = _table(
+        ["when", "who", "what", "change", "reason", "in response to"],
+        (
+            (
+                fmt.moment(c.occurred_at),
+                c.actor,
+                f"{c.event_type} · {c.subject}",
+                "; ".join(f"{r.field} {r.old} → {r.new}" for r in c.changes) or "–",
+                c.reason or "–",
+                f"`{c.in_response_to}`" if c.in_response_to else "–",
+            )
+            for c in changes
+        ),
+    )
+    lines.append("")
+    return lines

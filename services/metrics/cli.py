@@ -1,0 +1,212 @@
+"""`truenorth emit metrics FILE`: send a CSV or NDJSON file of observations to the metrics
+service, with a progress bar and a summary; exit 1 if any row was rejected."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from truenorth.client import IngestSummary, MetricsClient, TruenorthError, Unavailable
+
+emit_app = typer.Typer(
+    help="Send events to truenorth from files (ops tools, backfills).", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+DEFAULT_URL = "http://127.0.0.1:8103"
+MAX_LISTED_ERRORS = 20
+
+Format = Literal["auto", "csv", "ndjson"]
+
+
+@emit_app.callback()
+def _emit() -> None:
+    """Send events to truenorth from files."""
+
+
+def detect_format(path: Path, fmt: str) -> Literal["csv", "ndjson"]:
+    if fmt in ("csv", "ndjson"):
+        return fmt  # type: ignore[return-value]
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".ndjson", ".jsonl", ".json"):
+        return "ndjson"
+    raise typer.BadParameter(f"cannot tell the format of {path.name}: use --format csv|ndjson")
+
+
+def _csv_value(key: str, value: str) -> Any:
+    if key == "value":
+        try:
+            return float(value)
+        except ValueError:
+            return value  # the service names the field and the problem
+    return value
+
+
+def read_rows(path: Path, fmt: Literal["csv", "ndjson"]) -> Iterator[tuple[int, Any, str | None]]:
+    """(line number, row, local error) for every data row of the file."""
+    with path.open(newline="" if fmt == "csv" else None, encoding="utf-8-sig") as handle:
+        if fmt == "csv":
+            reader = csv.DictReader(handle)
+            line = reader.line_num
+            for record in reader:
+                start = line + 1
+                line = reader.line_num
+                if None in record:
+                    yield start, None, "more fields than the header has columns"
+                    continue
+                row = {
+                    k.strip(): _csv_value(k.strip(), v.strip())
+                    for k, v in record.items()
+                    if k and v is not None and v.strip() != ""
+                }
+                yield start, row, None
+            return
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                yield number, None, f"not valid JSON: {exc}"
+                continue
+            if not isinstance(row, dict):
+                yield number, None, "a line must be one JSON object"
+                continue
+            yield number, row, None
+
+
+def count_rows(path: Path, fmt: str) -> int:
+    with path.open("rb") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    return max(0, lines - 1) if fmt == "csv" else lines
+
+
+@emit_app.command("metrics")
+def metrics(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="CSV (header row) or NDJSON of observations",
+        ),
+    ],
+    url: Annotated[
+        str, typer.Option(help="metrics service base URL", envvar="TRUENORTH_METRICS_URL")
+    ] = DEFAULT_URL,
+    workspace: Annotated[
+        str | None, typer.Option(help="workspace (default: the service's TRUENORTH_WORKSPACE)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="rows per request")] = 1000,
+    fmt: Annotated[str, typer.Option("--format", help="auto | csv | ndjson")] = "auto",
+    gzip: Annotated[bool, typer.Option(help="gzip request bodies")] = False,
+) -> None:
+    """Send metric observations from FILE. Columns/fields: observation_id (optional: derived
+    from campaign, metric, period and source), campaign_id, metric, value, period_start,
+    period_end, source. Rows are batched and retried with the same ids, so re-running the same
+    file is safe: already stored rows come back as duplicates."""
+    kind = detect_format(file, fmt)
+    total_rows = count_rows(file, kind)
+    lines: list[int] = []
+    local_errors: list[tuple[int, str]] = []
+
+    def rows() -> Iterator[Any]:
+        for number, row, problem in read_rows(file, kind):
+            if problem is not None:
+                local_errors.append((number, problem))
+                progress.advance(task)
+                continue
+            lines.append(number)
+            yield row
+
+    summary = IngestSummary()
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "accepted {task.fields[accepted]} · dup {task.fields[duplicates]} · "
+            "restated {task.fields[restated]} · rejected {task.fields[rejected]}"
+        ),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+    def on_batch(batch: IngestSummary, total: IngestSummary) -> None:
+        progress.update(
+            task,
+            advance=batch.rows,
+            accepted=total.accepted,
+            duplicates=total.duplicates,
+            restated=total.restated,
+            rejected=total.rejected + len(local_errors),
+        )
+
+    failure: TruenorthError | None = None
+    with (
+        progress,
+        MetricsClient(url, workspace=workspace, batch_size=batch_size, gzip=gzip) as client,
+    ):
+        task = progress.add_task(
+            file.name, total=total_rows, accepted=0, duplicates=0, restated=0, rejected=0
+        )
+        try:
+            summary = client.send(rows(), raise_on_rejected=False, on_batch=on_batch)
+        except TruenorthError as exc:
+            failure = exc
+    _print_summary(summary, local_errors, lines)
+    if failure is not None:
+        sent = summary.rows
+        where = f"line {lines[sent]}" if sent < len(lines) else "the end of the file"
+        err.print(f"[red]stopped at {where}:[/red] {failure.message}")
+        if isinstance(failure, Unavailable):
+            err.print("the service is unavailable; re-running the same file is safe")
+        raise typer.Exit(2)
+    if summary.rejected or local_errors:
+        raise typer.Exit(1)
+
+
+def _print_summary(
+    summary: IngestSummary, local_errors: list[tuple[int, str]], lines: list[int]
+) -> None:
+    table = Table(title="metrics sent", show_header=True)
+    for column in ("accepted", "duplicates", "restated", "rejected"):
+        table.add_column(column, justify="right")
+    rejected = summary.rejected + len(local_errors)
+    table.add_row(
+        str(summary.accepted),
+        str(summary.duplicates),
+        str(summary.restated),
+        f"[red]{rejected}[/red]" if rejected else "0",
+    )
+    console.print(table)
+    problems = [(number, message) for number, message in local_errors]
+    for error in summary.errors:
+        index = int(error["index"])
+        number = lines[index] if index < len(lines) else -1
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in error.get("errors", []))
+        problems.append((number, detail))
+    problems.sort()
+    for number, message in problems[:MAX_LISTED_ERRORS]:
+        err.print(f"[red]line {number}:[/red] {message}")
+    if len(problems) > MAX_LISTED_ERRORS:
+        err.print(f"… and {len(problems) - MAX_LISTED_ERRORS} more rejected rows")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("COLUMNS", "120")
+    emit_app()
