@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/install-tools.sh
+bash scripts/install-chromium.sh
 bash scripts/lint.sh
 .venv/bin/python -m pytest tests "$@"

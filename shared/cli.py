@@ -152,17 +152,10 @@ def _register_optional() -> None:
         ("truenorth.alignment.observability.cli", "dashboards_app", "dashboards"),
         ("truenorth.alignment.observability.cli", "rules_app", "rules"),
     ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
+        module = importlib.import_module(module_name)
         app.add_typer(getattr(module, attr), name=name)
     for module_name in ("truenorth.strategy.cli", "truenorth.alignment.cli"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        module.register(app)
+        importlib.import_module(module_name).register(app)
 
 
 _register_optional()

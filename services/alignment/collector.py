@@ -107,7 +107,7 @@ class SnapshotCollector(Collector):
         counts: dict[tuple[str, ...], int] = {}
         for open_drift in snapshot.drifts:
             d = open_drift.drift
-            key = (
+            key: tuple[str, ...] = (
                 open_drift.workspace,
                 d.strategy_id or "",
                 d.objective_id or "",
@@ -115,8 +115,8 @@ class SnapshotCollector(Collector):
                 d.severity,
             )
             counts[key] = counts.get(key, 0) + 1
-        for key, value in sorted(counts.items()):
-            gauge.add_metric(list(key), value)
+        for label_values, value in sorted(counts.items()):
+            gauge.add_metric(list(label_values), value)
         yield gauge
 
     @staticmethod

@@ -1,5 +1,6 @@
 """The campaigns service's HTTP door (OpenAPI at /docs) and wiring."""
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Path, Request
@@ -143,7 +144,7 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
         return JSONResponse(outcome.as_dict(follower), status_code=code)
 
     base = "/v1/workspaces/{ws}/campaigns"
-    tags = ["campaigns"]
+    tags: list[str | Enum] = ["campaigns"]
 
     @app.post(
         base,

@@ -382,16 +382,22 @@ def evolve(state: Campaign | None, event: EnvelopeFields, sequence: int = 0) -> 
     elif isinstance(event, CampaignEnded):
         state.status = "ended"
     elif isinstance(event, CreativeLaunched):
-        d = event.data
-        state.creatives[d.creative_id] = Creative(d.creative_id, d.variant, d.message)
+        creative_data = event.data
+        state.creatives[creative_data.creative_id] = Creative(
+            creative_data.creative_id, creative_data.variant, creative_data.message
+        )
     elif isinstance(event, CreativeRetired):
         creative = state.creatives.get(event.data.creative_id)
         if creative is not None:
             creative.status = "retired"
     elif isinstance(event, ExperimentConcluded):
-        d = event.data
-        state.experiments[d.experiment_id] = Experiment(
-            d.experiment_id, d.winner_creative_id, tuple(d.loser_creative_ids), d.metric, d.lift_pct
+        result = event.data
+        state.experiments[result.experiment_id] = Experiment(
+            result.experiment_id,
+            result.winner_creative_id,
+            tuple(result.loser_creative_ids),
+            result.metric,
+            result.lift_pct,
         )
     else:
         return state
@@ -592,7 +598,8 @@ def build_event(
     event_id: uuid.UUID,
     now: datetime,
 ) -> EnvelopeFields:
-    return event_type(
+    factory: Any = event_type  # every concrete event adds a typed `data`
+    return factory(
         event_id=event_id,
         workspace=workspace,
         aggregate_id=campaign_id,

@@ -92,7 +92,7 @@ class CampaignService:
         return Outcome(
             new_state,
             event.event_id,
-            event.type,
+            str(getattr(event, "type", "")),
             appended.sequence,
             appended.duplicate,
             new_state.untethered,

@@ -1,6 +1,7 @@
 """The metrics service's HTTP door (OpenAPI at /docs) and wiring."""
 
 import asyncio
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
@@ -158,7 +159,7 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
         return schema
 
     original_openapi = app.openapi
-    app.openapi = _add_schema
+    app.openapi = _add_schema  # type: ignore[method-assign]
 
     async def ingest_http(ws: str, request: Request) -> JSONResponse:
         body = await request.body()
@@ -193,7 +194,7 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
             return JSONResponse(payload, status_code=422)
         return JSONResponse(payload)
 
-    tags = ["metrics"]
+    tags: list[str | Enum] = ["metrics"]
 
     @app.post(
         "/v1/workspaces/{ws}/metrics",

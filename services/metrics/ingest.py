@@ -151,7 +151,7 @@ class Ingestor:
         claim = await self._claim(workspace, ids)
         try:
             known = await asyncio.to_thread(self.ledger.lookup, workspace, ids) if ids else {}
-            planned = classify(workspace, valid, known)
+            planned = classify(workspace, valid, known)  # type: ignore[arg-type]
             now = utcnow()
             events = [
                 Outgoing(
@@ -175,7 +175,11 @@ class Ingestor:
             ]
             if entries:
                 try:
-                    await asyncio.to_thread(self.ledger.record, workspace, entries)
+                    await asyncio.to_thread(
+                        self.ledger.record,
+                        workspace,
+                        entries,  # type: ignore[arg-type]
+                    )
                 except Exception as exc:  # events are stored; a retry finds them deduplicated
                     log.warning("ledger write failed", error=str(exc))
                     raise StoreUnavailable(f"observation ledger unavailable: {exc}") from exc

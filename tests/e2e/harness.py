@@ -35,9 +35,20 @@ class RunningSystem:
 
 
 def start_system(
-    data_dir: Path, database_url: str | None = None, timeout: float = 90, env: dict[str, str] | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    timeout: float = 90,
+    env: dict[str, str] | None = None,
 ) -> RunningSystem:
-    command = [sys.executable, "-m", "truenorth.cli", "up", "--free-ports", "--data-dir", str(data_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "truenorth.cli",
+        "up",
+        "--free-ports",
+        "--data-dir",
+        str(data_dir),
+    ]
     if database_url:
         command += ["--database-url", database_url]
     process = subprocess.Popen(

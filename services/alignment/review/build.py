@@ -704,7 +704,7 @@ def _what_changed(
         plan = data.period
         old = before_periods.get(plan.period_id)
         return f"period {plan.period_id}", () if old is None else diff_models(old, plan)
-    if isinstance(event, StrategyRevised) and before_header is not None:
+    if isinstance(event, StrategyRevised) and before_header is not None and strategy.header:
         return "strategy", diff_models(before_header, strategy.header)
     if isinstance(event, GuardrailsSet):
         return "guardrails", diff_models(before_guardrails, strategy.guardrails)

@@ -394,7 +394,8 @@ class Strategy:
 
     def new_event(self, event_type: type[_E], data: BaseModel, by: Attribution) -> _E:
         """An event of this aggregate. No invariant checks: commands (or a plan) did them."""
-        return event_type(
+        factory: Any = event_type  # every concrete event adds a typed `data`
+        return factory(
             workspace=self.workspace,
             aggregate_id=self.strategy_id,
             occurred_at=by.occurred_at or utcnow(),

@@ -154,13 +154,13 @@ class _Planner:
             if current == plan:
                 self.unchanged += 1
                 continue
-            data = BudgetPlannedData(period=plan, **self.by.note())
-            event = self.working.new_event(BudgetPlanned, data, self.by)
+            planned = BudgetPlannedData(period=plan, **self.by.note())
+            budget_event = self.working.new_event(BudgetPlanned, planned, self.by)
             if current is None:
-                self.emit([event], PlannedChange("add", "period", period_id))
+                self.emit([budget_event], PlannedChange("add", "period", period_id))
             else:
                 diffs = tuple(diff_models(current, plan, skip=("period_id",)))
-                self.emit([event], PlannedChange("revise", "period", period_id, diffs))
+                self.emit([budget_event], PlannedChange("revise", "period", period_id, diffs))
 
     def objectives(self) -> None:
         specs = {spec.objective_id: spec for spec in self.document.objective_specs()}
