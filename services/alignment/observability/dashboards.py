@@ -960,12 +960,15 @@ def expressions(board: Json) -> Iterator[tuple[str, str]]:
             yield f"{board['uid']}/annotation {a['name']}", a["expr"]
 
 
-_VARIABLE = re.compile(r"\$\{?(\w+)\}?")
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")
+"""A variable name starts with a letter or `_`: `$1` in a `label_replace` replacement is a
+regex back-reference, which Grafana leaves alone (it has no variable of that name)."""
 
 
 def interpolate(expr: str, values: Mapping[str, str], rate_interval: str = "1m") -> str:
     """Replace Grafana variables as Grafana would (`$__rate_interval`, `$__interval`, `$x`).
-    Unknown variables become `.*`, which is what *All* sends for multi-value variables."""
+    Unknown variables become `.*`, which is what *All* sends for multi-value variables;
+    `$1`-style back-references stay as they are."""
     builtins = {"__rate_interval": rate_interval, "__interval": rate_interval}
 
     def replace(match: re.Match[str]) -> str:
