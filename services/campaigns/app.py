@@ -7,7 +7,7 @@ from fastapi import Body, FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from truenorth.campaigns.deadletter import IntakeCounters
+from truenorth.bus.deadletter import IntakeCounters
 from truenorth.campaigns.domain import (
     ActivateCampaign,
     ChangeBudget,

@@ -29,9 +29,9 @@ from faststream.nats import JStream, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
 from pydantic import TypeAdapter, ValidationError
 
+from truenorth.bus.deadletter import IntakeCounters, dead_letter_message
 from truenorth.bus.eventstore import ConcurrencyConflict, StoreUnavailable
 from truenorth.bus.streams import INTAKE, SUBJECT_ROOT
-from truenorth.campaigns.deadletter import IntakeCounters, dead_letter_headers, dead_letter_subject
 from truenorth.campaigns.domain import COMMANDS, CommandMeta, DomainError
 from truenorth.campaigns.service import CampaignService
 from truenorth.contract.envelope import Slug
@@ -171,25 +171,15 @@ async def _dead_letter(
     errors: list[dict[str, Any]],
     attempts: int,
 ) -> None:
-    raw = msg.raw_message
-    headers = dead_letter_headers(
+    await dead_letter_message(
+        runtime.js,
+        counters,
+        msg,
         service=SERVICE,
-        door="nats",
-        subject=raw.subject,
+        workspace=workspace,
         reason=reason,
-        error=message,
+        message=message,
         errors=errors,
         attempts=attempts,
-        body=raw.data,
+        retry_delay=RETRY_DELAY_SECONDS,
     )
-    try:
-        await runtime.js.publish(
-            dead_letter_subject(workspace, SERVICE), raw.data, headers=headers, timeout=5
-        )
-    except Exception as exc:  # DLQ unavailable: keep the original for redelivery
-        log.warning("campaign intake: DLQ unavailable, will retry", error=str(exc))
-        await msg.nack(delay=RETRY_DELAY_SECONDS)
-        return
-    counters.rejected.labels(SERVICE, reason).inc()
-    log.info("campaign intake: dead-lettered", subject=raw.subject, reason=reason, error=message)
-    await msg.ack()

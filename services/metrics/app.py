@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from truenorth.bus.deadletter import IntakeCounters
 from truenorth.bus.streams import METRICS
-from truenorth.campaigns.deadletter import IntakeCounters
 from truenorth.contract.metrics import Observation
 from truenorth.http import problem
 from truenorth.metrics.domain import (

@@ -34,12 +34,12 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from truenorth.bus.eventstore import StoreUnavailable
-from truenorth.campaigns.deadletter import (
+from truenorth.bus.deadletter import (
     IntakeCounters,
     dead_letter_headers,
     dead_letter_subject,
 )
+from truenorth.bus.eventstore import StoreUnavailable
 from truenorth.contract.envelope import utcnow
 from truenorth.metrics.domain import (
     IngestResult,

@@ -22,9 +22,9 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
 
+from truenorth.bus.deadletter import IntakeCounters, dead_letter_message
 from truenorth.bus.eventstore import StoreUnavailable
 from truenorth.bus.streams import INTAKE, SUBJECT_ROOT
-from truenorth.campaigns.deadletter import IntakeCounters, dead_letter_headers, dead_letter_subject
 from truenorth.campaigns.intake import check_slug
 from truenorth.metrics.domain import BodyError, split_rows, validate_rows
 from truenorth.metrics.ingest import Ingestor
@@ -143,25 +143,16 @@ async def _dead_letter(
     attempts: int,
     count: int = 1,
 ) -> None:
-    raw = msg.raw_message
-    headers = dead_letter_headers(
+    await dead_letter_message(
+        runtime.js,
+        counters,
+        msg,
         service=SERVICE,
-        door="nats",
-        subject=raw.subject,
+        workspace=workspace,
         reason=reason,
-        error=message,
+        message=message,
         errors=errors,
         attempts=attempts,
-        body=raw.data,
+        count=count,
+        retry_delay=RETRY_DELAY_SECONDS,
     )
-    try:
-        await runtime.js.publish(
-            dead_letter_subject(workspace, SERVICE), raw.data, headers=headers, timeout=5
-        )
-    except Exception as exc:  # DLQ unavailable: keep the original for redelivery
-        log.warning("metrics intake: DLQ unavailable, will retry", error=str(exc))
-        await msg.nack(delay=RETRY_DELAY_SECONDS)
-        return
-    counters.rejected.labels(SERVICE, reason).inc(count)
-    log.info("metrics intake: dead-lettered", subject=raw.subject, reason=reason, error=message)
-    await msg.ack()

@@ -1,12 +1,13 @@
 """Dead letters: rejected input kept with its original bytes, subject, error and attempt count.
 
-Used by both intake services (campaigns and metrics). The DLQ stream keeps everything (limits
+Used by every door that can reject input: the intake services (campaigns, metrics) and the
+alignment projector (poison events on the bus). The DLQ stream keeps everything (limits
 retention, no age limit); a message's `Nats-Msg-Id` is a hash of what was rejected, so a tool
 retrying the same bad message within the duplicate window does not fill the DLQ twice.
 
 Headers of a dead letter:
-- ``Tn-Service``: campaigns | metrics
-- ``Tn-Door``: nats | http
+- ``Tn-Service``: campaigns | metrics | alignment
+- ``Tn-Door``: nats | http | bus
 - ``Tn-Original-Subject``: the subject it arrived on (HTTP: ``http:<path>``)
 - ``Tn-Reason``: short machine reason (invalid, malformed, conflict, unknown_objective, ...)
 - ``Tn-Error``: one-line human message
@@ -22,12 +23,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from truenorth.bus.streams import dlq_subject
 from truenorth.metric_names import INTAKE_ACCEPTED, INTAKE_REJECTED
 
 MAX_ERRORS_HEADER = 8192
+log = structlog.get_logger()
 
 
 def _one_line(text: str, limit: int = 1000) -> str:
@@ -90,3 +93,44 @@ class IntakeCounters:
             ["service", "reason"],
             registry=registry,
         )
+
+
+async def dead_letter_message(
+    js: Any,
+    counters: IntakeCounters,
+    msg: Any,
+    *,
+    service: str,
+    workspace: str,
+    reason: str,
+    message: str,
+    errors: list[dict[str, Any]],
+    attempts: int,
+    count: int = 1,
+    retry_delay: float = 2.0,
+) -> bool:
+    """Keep a rejected NATS-door message in the DLQ, count it, and ack the original; if the DLQ
+    cannot be written, nak so the original comes back (nothing is ever dropped)."""
+    raw = msg.raw_message
+    headers = dead_letter_headers(
+        service=service,
+        door="nats",
+        subject=raw.subject,
+        reason=reason,
+        error=message,
+        errors=errors,
+        attempts=attempts,
+        body=raw.data,
+    )
+    try:
+        await js.publish(
+            dead_letter_subject(workspace, service), raw.data, headers=headers, timeout=5
+        )
+    except Exception as exc:
+        log.warning("DLQ unavailable, will retry", service=service, error=str(exc))
+        await msg.nack(delay=retry_delay)
+        return False
+    counters.rejected.labels(service, reason).inc(count)
+    log.info("dead-lettered", service=service, subject=raw.subject, reason=reason, error=message)
+    await msg.ack()
+    return True
