@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -69,10 +68,14 @@ def build_app(
         ticker = rt.state.get("ticker")
         if ticker is not None:
             ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            await asyncio.wait([ticker], timeout=settings.shutdown_grace_seconds)
         if "projector" in holder:
-            await holder["projector"].stop()
+            try:
+                await asyncio.wait_for(
+                    holder["projector"].stop(), timeout=settings.shutdown_grace_seconds
+                )
+            except TimeoutError:
+                log.error("projector did not stop in time; its batch in flight is redelivered")
         engine.dispose()
 
     app = create_app(

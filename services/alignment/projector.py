@@ -38,7 +38,13 @@ from truenorth.bus.streams import DLQ, StreamSpec, dlq_subject
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import decode_dict
-from truenorth.store.db import Batch, CheckpointConflict, commit_batch, read_rows
+from truenorth.store.db import (
+    Batch,
+    CheckpointConflict,
+    commit_batch,
+    read_checkpoints,
+    read_rows,
+)
 
 log = structlog.get_logger()
 
@@ -120,13 +126,14 @@ class Projector:
         async with self._lock:  # let the batch in flight commit and ack
             for task in self._tasks:
                 task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=5)
+            for task in pending:
+                log.warning("task ignored cancellation at stop", task=task.get_name())
         for state in self.streams.values():
             if state.subscription is not None:
                 with contextlib.suppress(Exception):
-                    await state.subscription.unsubscribe()
+                    await asyncio.wait_for(state.subscription.unsubscribe(), timeout=2)
 
     async def _subscribe(self, stream: str) -> Any:
         """Bind to the durable consumer, (re)creating it so it starts right after the checkpoint."""
@@ -178,16 +185,72 @@ class Projector:
             await self._handle_batch_locked(stream, msgs)
 
     async def _handle_batch_locked(self, stream: str, msgs: list[Msg]) -> None:
-        position = self.positions.get(stream, 0)
         msgs = sorted(msgs, key=lambda msg: msg.metadata.sequence.stream)
+        for msg in msgs:
+            if (msg.metadata.num_delivered or 1) > 1:
+                self.metrics.redeliveries.labels(stream).inc()
+        contiguous, stale, early = self._classify(stream, msgs)
+        if early and not contiguous and await asyncio.to_thread(self._store_ahead, stream):
+            # Another instance on the same durable consumer committed the messages before
+            # these: reload, or this instance would treat everything it fetches as early.
+            log.info("checkpoint moved by another instance: reloading", stream=stream)
+            await self._reload()
+            contiguous, stale, early = self._classify(stream, msgs)
+        # Messages after a gap: the gap is held by another instance, or was nak'd back to
+        # JetStream. Nak'ing them too scatters the sequence over both instances' fetches until
+        # contiguous runs are a message long (a livelock found by
+        # tests/integration/faults/test_two_instances.py); instead read the gap from the
+        # stream itself and fold the whole range: the checkpoint guard lets one writer win.
+        covered: list[Msg] = []
+        fold = contiguous
+        if early:
+            after = contiguous[-1] if contiguous else None
+            start = after.metadata.sequence.stream if after else self.positions.get(stream, 0)
+            gap = await self._read_range(stream, start + 1, early[-1].metadata.sequence.stream)
+            if gap is not None:
+                fold, covered, early = contiguous + gap, early, []
+        if fold:
+            try:
+                await self._fold_and_commit(stream, fold)
+            except CheckpointConflict:
+                log.warning("checkpoint moved by another writer: reloading", stream=stream)
+                await self._reload()
+                early = contiguous + covered + early
+                contiguous, covered = [], []
+            except Exception:
+                await self._reload()
+                raise
+        done = covered or contiguous or stale
+        if done:
+            await done[-1].ack()  # ack policy ALL: acks everything up to it
+        for msg in early:
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=0.2)
+
+    async def _read_range(self, stream: str, first: int, last: int) -> list[Msg] | None:
+        """Messages first..last straight from the stream (None if they cannot be read whole)."""
+        try:
+            gap = [
+                msg
+                async for msg in self.store.read_raw(
+                    stream, from_sequence=first, until_sequence=last
+                )
+            ]
+        except Exception as exc:
+            log.warning("reading a gap failed", stream=stream, error=repr(exc))
+            return None
+        sequences = [msg.metadata.sequence.stream for msg in gap]
+        return gap if sequences == list(range(first, last + 1)) else None
+
+    def _classify(self, stream: str, msgs: list[Msg]) -> tuple[list[Msg], list[Msg], list[Msg]]:
+        """Sorted messages -> (contiguous after the checkpoint, stale, early)."""
+        position = self.positions.get(stream, 0)
         contiguous: list[Msg] = []
         stale: list[Msg] = []
         early: list[Msg] = []
         next_seq = position + 1
         for msg in msgs:
             seq = msg.metadata.sequence.stream
-            if (msg.metadata.num_delivered or 1) > 1:
-                self.metrics.redeliveries.labels(stream).inc()
             if seq <= position:
                 stale.append(msg)
             elif seq == next_seq:
@@ -195,23 +258,11 @@ class Projector:
                 next_seq += 1
             else:
                 early.append(msg)  # another instance holds the messages before these
-        if contiguous:
-            try:
-                await self._fold_and_commit(stream, contiguous)
-            except CheckpointConflict:
-                log.warning("checkpoint moved by another writer: reloading", stream=stream)
-                await self._reload()
-                early = contiguous + early
-                contiguous = []
-            except Exception:
-                await self._reload()
-                raise
-        last_done = contiguous[-1] if contiguous else (stale[-1] if stale else None)
-        if last_done is not None:
-            await last_done.ack()  # ack policy ALL: acks everything up to it
-        for msg in early:
-            with contextlib.suppress(Exception):
-                await msg.nak(delay=0.2)
+        return contiguous, stale, early
+
+    def _store_ahead(self, stream: str) -> bool:
+        stored = read_checkpoints(self.engine, CONSUMER).get(stream, 0)
+        return stored > self.positions.get(stream, 0)
 
     async def _fold_and_commit(self, stream: str, msgs: list[Msg]) -> None:
         messages = [
@@ -247,6 +298,17 @@ class Projector:
 
     async def tick(self) -> None:
         """Evaluate drift at the clock's now, commit transitions with an outbox, publish."""
+        try:
+            await self._tick()
+        finally:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A cancellation swallowed below (3.11's wait_for can lose one that races a
+                # timeout; nats-py turns some into its own errors) left the ticker looping
+                # and the service's shutdown waiting for it forever: re-raise it.
+                raise asyncio.CancelledError
+
+    async def _tick(self) -> None:
         async with self._lock:
             now = self.clock()
             transitions = self.state.tracker.evaluate(self.state.projection, now)
