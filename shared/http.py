@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from truenorth.auth import ADMIN, READ, SCOPES, Authenticator, AuthUnavailable
 from truenorth.bus.eventstore import ConcurrencyConflict, StoreUnavailable
 
 HealthCheck = Callable[[], tuple[bool, str]]
@@ -58,7 +59,11 @@ def problem(
 
 
 class BodySizeLimit:
-    """413 from Content-Length before any body is read; chunked bodies are cut off too."""
+    """413 from Content-Length before any body is read; chunked bodies are cut off too.
+
+    A chunked body is only found too large while the route reads it; FastAPI turns any error
+    raised by the body read into a 400, so the answer the app sends then is replaced by the
+    413 here."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -75,26 +80,158 @@ class BodySizeLimit:
             await response(scope, receive, send)
             return
         received = 0
+        too_large = False
+        answered = False
 
         async def limited_receive() -> Any:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise BodyTooLarge(self.max_bytes)
             return message
 
+        async def answer_413() -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                response = problem(413, f"request body larger than {self.max_bytes} bytes")
+                await response(scope, receive, send)
+
+        async def guarded_send(message: Any) -> None:
+            nonlocal answered
+            if too_large:
+                await answer_413()  # instead of whatever the app answers to the cut-off body
+                return
+            if message["type"] == "http.response.start":
+                answered = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
-            response = problem(413, f"request body larger than {self.max_bytes} bytes")
-            await response(scope, receive, send)
+            await answer_413()
 
 
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body larger than {limit} bytes")
+
+
+OPEN_PATHS = frozenset(
+    {"/metrics", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+"""Answered without a token (Prometheus, orchestrators, the API docs) and read-only."""
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+class TokenAuth:
+    """`Authorization: Bearer <token>` on every route but `OPEN_PATHS` (see `truenorth.auth`).
+
+    GET/HEAD need the `read` scope, any other method the service's write scope. No or a bad
+    token: 401 with `WWW-Authenticate: Bearer`; a valid token without the scope: 403; the
+    token store unreachable: 503. The verified principal is put on `request.state.principal`.
+    """
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, write_scope: str) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.write_scope = write_scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if scope["path"] in OPEN_PATHS:
+            if method in READ_METHODS:
+                await self.app(scope, receive, send)
+                return
+            refusal = problem(
+                405, "read-only endpoint: only GET is allowed", None, Allow="GET, HEAD"
+            )
+            await refusal(scope, receive, send)
+            return
+        required = READ if method in READ_METHODS else self.write_scope
+        response = await self._check(scope, required)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _check(self, scope: Scope, required: str) -> Response | None:
+        header = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        realm = 'Bearer realm="truenorth"'
+        if not header:
+            return problem(
+                401,
+                "missing bearer token: send Authorization: Bearer <token>",
+                None,
+                **{"WWW-Authenticate": realm},
+            )
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            return problem(
+                401,
+                "malformed Authorization header: expected Bearer <token>",
+                None,
+                **{"WWW-Authenticate": f'{realm}, error="invalid_request"'},
+            )
+        try:
+            principal = await self.authenticator.verify(token.strip())
+        except AuthUnavailable as exc:
+            return problem(503, str(exc), None, **{"Retry-After": RETRY_AFTER_SECONDS})
+        if principal is None:
+            return problem(
+                401,
+                "invalid, expired or revoked token",
+                None,
+                **{"WWW-Authenticate": f'{realm}, error="invalid_token"'},
+            )
+        if required not in principal.scopes and ADMIN not in principal.scopes:
+            return problem(
+                403,
+                f"token {principal.name!r} lacks the {required!r} scope",
+                None,
+                **{
+                    "WWW-Authenticate": (f'{realm}, error="insufficient_scope", scope="{required}"')
+                },
+            )
+        scope.setdefault("state", {})["principal"] = principal
+        return None
+
+
+def document_bearer_auth(app: FastAPI) -> None:
+    """Declare the bearer scheme in the OpenAPI document (the docs' "Authorize" button)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "truenorth API token (`truenorth tokens create`); scopes: "
+            + ", ".join(SCOPES),
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path in OPEN_PATHS:
+                continue
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    operation.setdefault("security", [{"bearer": []}])
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_common(
@@ -103,8 +240,11 @@ def install_common(
     registry: CollectorRegistry,
     checks: dict[str, HealthCheck],
     max_request_bytes: int,
+    authenticator: Authenticator | None = None,
+    write_scope: str = ADMIN,
 ) -> None:
-    """Health, readiness, /metrics and the error handlers every service answers with."""
+    """Health, readiness, /metrics and the error handlers every service answers with; with
+    an `authenticator`, bearer tokens on every other route (`TokenAuth`)."""
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -152,6 +292,11 @@ def install_common(
         )
 
     app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
+    if authenticator is not None:
+        # added last = outermost: a request without a valid token is refused before its
+        # body is read
+        app.add_middleware(TokenAuth, authenticator=authenticator, write_scope=write_scope)
+        document_bearer_auth(app)
 
 
 Handler = Callable[..., Awaitable[Any]]

@@ -7,19 +7,25 @@ uvicorn and drains the broker on SIGTERM/Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats
+import nats.errors
+import nats.js.errors
 import structlog
 from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from faststream.nats.security import NatsSecurity, NatsUserPassword
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
+from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
 from truenorth.bus.eventstore import EventStore, provision
 from truenorth.clock import configure_clock
 from truenorth.http import HealthCheck, install_common
@@ -63,14 +69,82 @@ class Runtime:
         return connected, "connected" if connected else "disconnected"
 
 
+def tls_context(shared: SharedSettings) -> ssl.SSLContext | None:
+    """TLS to NATS when a CA or a client certificate is configured (or the URL is tls://)."""
+    if not shared.nats_tls:
+        return None
+    context = ssl.create_default_context(
+        ssl.Purpose.SERVER_AUTH, cafile=str(shared.nats_tls_ca) if shared.nats_tls_ca else None
+    )
+    if shared.nats_tls_cert and shared.nats_tls_key:
+        context.load_cert_chain(str(shared.nats_tls_cert), str(shared.nats_tls_key))
+    return context
+
+
+def nats_security(shared: SharedSettings) -> NatsSecurity | None:
+    """faststream's security object: user/password and/or TLS."""
+    context = tls_context(shared)
+    if shared.nats_user:
+        return NatsUserPassword(shared.nats_user, shared.nats_password or "", ssl_context=context)
+    if context is not None:
+        return NatsSecurity(ssl_context=context)
+    return None
+
+
+def connect_options(
+    shared: SharedSettings, *, user: str | None = None, password: str | None = None
+) -> dict[str, Any]:
+    """nats-py `connect` keyword arguments for the same credentials and TLS."""
+    options: dict[str, Any] = {}
+    if user or shared.nats_user:
+        options["user"] = user or shared.nats_user
+        options["password"] = password if user else shared.nats_password
+    context = tls_context(shared)
+    if context is not None:
+        options["tls"] = context
+    return options
+
+
+class ProvisioningRefused(RuntimeError):
+    """The streams are missing or differ and this NATS user may not create/update them."""
+
+
+async def provision_streams(runtime: Runtime) -> list[str]:
+    """Create or update the streams: as the provisioner on a short separate connection when
+    its credentials are set, else with the service's own connection (enough when the streams
+    already exist as declared: only STREAM.INFO is called then)."""
+    shared = runtime.shared
+    if not shared.nats_provisioner_user:
+        try:
+            return await provision(runtime.js, shared.nats_replicas)
+        except (nats.errors.TimeoutError, TimeoutError, nats.js.errors.APIError) as exc:
+            raise ProvisioningRefused(
+                f"cannot create or update the streams as NATS user {shared.nats_user!r} "
+                f"({type(exc).__name__}): set TRUENORTH_NATS_PROVISIONER_USER/_PASSWORD"
+            ) from exc
+    nc = await nats.connect(
+        shared.nats_url,
+        name=f"truenorth-{runtime.service}-provisioner",
+        connect_timeout=5,
+        max_reconnect_attempts=3,
+        **connect_options(
+            shared, user=shared.nats_provisioner_user, password=shared.nats_provisioner_password
+        ),
+    )
+    try:
+        changed = await provision(nc.jetstream(), shared.nats_replicas)
+    finally:
+        await nc.close()
+    if changed:
+        log.info("streams provisioned", streams=changed, service=runtime.service)
+    return changed
+
+
 def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistry) -> NatsBroker:
     options: dict[str, Any] = {}
-    if shared.nats_user:
-        from faststream.security import SASLPlaintext
-
-        options["security"] = SASLPlaintext(
-            username=shared.nats_user, password=shared.nats_password or ""
-        )
+    security = nats_security(shared)
+    if security is not None:
+        options["security"] = security
     return NatsBroker(
         shared.nats_url,
         name=f"truenorth-{service}",
@@ -104,7 +178,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.broker.connect()
-        await provision(runtime.js, runtime.shared.nats_replicas)
+        await provision_streams(runtime)
         if on_start is not None:
             await on_start(runtime)
         await runtime.broker.start()
@@ -119,10 +193,18 @@ def create_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    authenticator = None
+    if runtime.shared.auth == "required":
+        authenticator = Authenticator.from_url(
+            runtime.shared.tokens_url(), ttl=runtime.shared.auth_cache_seconds
+        )
+    runtime.state["authenticator"] = authenticator
     install_common(
         app,
         registry=runtime.registry,
         checks=runtime.checks,
         max_request_bytes=runtime.settings.max_request_bytes,
+        authenticator=authenticator,
+        write_scope=WRITE_SCOPE.get(runtime.service, ADMIN),
     )
     return app

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import platformdirs
-from pydantic import AwareDatetime, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from truenorth.contract.envelope import Slug
@@ -28,12 +28,28 @@ class SharedSettings(BaseSettings):
     nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls|ws|wss)://")
     nats_user: str | None = None
     nats_password: str | None = None
+    nats_provisioner_user: str | None = None
+    """Set with its password: streams are created/updated as this user, on a short separate
+    connection at start (the service's own user may not). Unset: with the service's user."""
+    nats_provisioner_password: str | None = None
+    nats_tls_ca: Path | None = None
+    """PEM CA bundle that signs the server's certificate: turns on TLS to NATS."""
+    nats_tls_cert: Path | None = None
+    """Client certificate (PEM) for servers that verify clients; needs nats_tls_key."""
+    nats_tls_key: Path | None = None
     nats_replicas: int = Field(default=1, ge=1, le=5)
     """Stream replicas: 1 embedded, 3 on the compose cluster."""
     data_dir: Path = Field(default_factory=default_data_dir)
     workspace: Slug = "default"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+    auth: Literal["off", "required"] = "off"
+    """HTTP API tokens: `required` (compose) or `off` (`truenorth up` on loopback)."""
+    auth_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """How long a verified token is trusted without asking the token store again: a revoked
+    token stops working within this time."""
+    tokens_database_url: str | None = None
+    """Where API tokens live (hashed); default: SQLite `tokens.db` under the data dir."""
     clock_origin: AwareDatetime | None = None
     """Simulated time at clock_started_at (the demo plays a quarter at accelerated speed)."""
     clock_speed: float = Field(default=1.0, gt=0, le=1e7)
@@ -44,6 +60,28 @@ class SharedSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> SharedSettings:
+        if bool(self.nats_provisioner_user) != bool(self.nats_provisioner_password):
+            raise ValueError(
+                "set both TRUENORTH_NATS_PROVISIONER_USER and TRUENORTH_NATS_PROVISIONER_PASSWORD"
+            )
+        if bool(self.nats_tls_cert) != bool(self.nats_tls_key):
+            raise ValueError("set both TRUENORTH_NATS_TLS_CERT and TRUENORTH_NATS_TLS_KEY")
+        return self
+
+    @property
+    def nats_tls(self) -> bool:
+        return bool(self.nats_tls_ca or self.nats_tls_cert) or self.nats_url.startswith("tls://")
+
+    def tokens_url(self) -> str:
+        return self.tokens_database_url or sqlite_url(self.data_dir, "tokens")
 
 
 class ServiceSettings(BaseSettings):
@@ -114,6 +152,9 @@ def load(cls: type[S]) -> S:
         lines = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
+            if not field:  # a check across fields: its message names the variables
+                lines.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
             lines.append(f"{prefix}{field.upper()}: {error['msg']} (got {error.get('input')!r})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,7 +21,9 @@ from truenorth.bus.embedded import (
     ensure_writable_dir,
     free_port,
     port_in_use,
+    write_private,
 )
+from truenorth.bus.permissions import ALL_USERS, LOCAL, PROVISIONER, render_authorization
 from truenorth.settings import DEFAULT_PORTS, SERVICES
 
 
@@ -47,7 +51,11 @@ class Supervisor:
     database_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     echo: bool = True
+    nats_auth: bool = True
+    """Per-service NATS users with publish/subscribe permissions (`truenorth.bus.permissions`),
+    fresh random passwords every run; a connection without credentials is the `local` user."""
     nats: EmbeddedNats | None = None
+    nats_passwords: dict[str, str] = field(default_factory=dict)
     services: list[ServiceProcess] = field(default_factory=list)
 
     def plan_ports(self, free: bool) -> None:
@@ -67,10 +75,18 @@ class Supervisor:
         except EmbeddedNatsError as exc:
             raise SupervisorError(str(exc)) from None
         self.plan_ports(free_ports)
+        config_extra = ""
+        if self.nats_auth:
+            self.nats_passwords = {user: secrets.token_hex(24) for user in ALL_USERS}
+            config_extra = render_authorization(self.nats_passwords, no_auth_user=LOCAL)
         try:
-            self.nats = EmbeddedNats(self.data_dir / "nats", port=self.nats_port).start()
+            self.nats = EmbeddedNats(
+                self.data_dir / "nats", port=self.nats_port, config_extra=config_extra
+            ).start()
         except EmbeddedNatsError as exc:
             raise SupervisorError(str(exc)) from None
+        if self.nats_auth:
+            self._write_credentials()
         for name in SERVICES:
             self.services.append(self._spawn(name))
         self._wait_ready(ready_timeout)
@@ -80,6 +96,13 @@ class Supervisor:
         env = dict(os.environ)
         env.update(self.extra_env)
         env["TRUENORTH_NATS_URL"] = self.nats.url
+        for key in ("USER", "PASSWORD", "PROVISIONER_USER", "PROVISIONER_PASSWORD"):
+            env.pop(f"TRUENORTH_NATS_{key}", None)
+        if self.nats_passwords:
+            env["TRUENORTH_NATS_USER"] = name
+            env["TRUENORTH_NATS_PASSWORD"] = self.nats_passwords[name]
+            env["TRUENORTH_NATS_PROVISIONER_USER"] = PROVISIONER
+            env["TRUENORTH_NATS_PROVISIONER_PASSWORD"] = self.nats_passwords[PROVISIONER]
         env["TRUENORTH_DATA_DIR"] = str(self.data_dir)
         env[f"TRUENORTH_{name.upper()}_PORT"] = str(self.ports[name])
         env[f"TRUENORTH_{name.upper()}_HOST"] = "127.0.0.1"
@@ -87,6 +110,16 @@ class Supervisor:
             env[f"TRUENORTH_{name.upper()}_DATABASE_URL"] = self.database_url
         env["PYTHONUNBUFFERED"] = "1"
         return env
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "nats-credentials.json"
+
+    def _write_credentials(self) -> None:
+        """This run's NATS users and passwords, readable by the owner only (0600)."""
+        assert self.nats is not None
+        body = {"url": self.nats.url, "users": self.nats_passwords}
+        write_private(self.credentials_path, json.dumps(body, indent=2) + "\n")
 
     def _spawn(self, name: str) -> ServiceProcess:
         process = subprocess.Popen(

@@ -69,6 +69,17 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600 from the first byte: the config may hold
+    passwords), replacing any previous one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(tmp, path)
+
+
 @dataclass
 class EmbeddedNats:
     data_dir: Path
@@ -77,6 +88,7 @@ class EmbeddedNats:
     host: str = "127.0.0.1"
     monitor_port: int = 0
     config_extra: str = ""
+    """Appended to the config: e.g. the `authorization` block of `truenorth.bus.permissions`."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -109,7 +121,7 @@ class EmbeddedNats:
         self.port = self.port or free_port(self.host)
         self.monitor_port = self.monitor_port or free_port(self.host)
         config_path = self.data_dir / "nats-server.conf"
-        config_path.write_text(self._config())
+        write_private(config_path, self._config())
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [str(find_nats_server()), "-c", str(config_path)],

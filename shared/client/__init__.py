@@ -6,6 +6,9 @@
         summary = client.send(rows)          # batches, retries with the same ids
         print(summary.accepted, summary.duplicates, summary.restated)
 
+With auth on (TRUENORTH_AUTH=required), pass `token="tn_…"` (from `truenorth tokens create`) or
+set TRUENORTH_TOKEN: every request carries `Authorization: Bearer <token>`.
+
 Sync (`MetricsClient`, `CampaignsClient`) and asyncio (`AsyncMetricsClient`,
 `AsyncCampaignsClient`) flavours share one behaviour: batches are encoded once and retried
 byte-for-byte on 429/502/503/504 and connection errors (with backoff, honouring Retry-After),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip as gzip_module
 import hashlib
+import os
 import random
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
@@ -29,6 +30,16 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 RETRYABLE_ERRORS = (httpx.TransportError,)
 """Connection refused/reset, timeouts, protocol errors: the request may or may not have been
 applied, so it is retried with the same ids (the services deduplicate)."""
+
+
+TOKEN_ENV = "TRUENORTH_TOKEN"
+
+
+def auth_header(token: str | None) -> str | None:
+    """`Bearer <token>` for an API token (`truenorth tokens create`): the `token=` argument,
+    else the TRUENORTH_TOKEN environment variable, else none (services with auth off)."""
+    token = token or os.environ.get(TOKEN_ENV) or None
+    return f"Bearer {token.strip()}" if token else None
 
 
 @dataclass(frozen=True)

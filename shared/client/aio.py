@@ -14,6 +14,7 @@ from truenorth.client._core import (
     IngestSummary,
     RetryPolicy,
     abatches,
+    auth_header,
     command_body,
     encode_rows,
     error_for,
@@ -35,10 +36,14 @@ class _Base:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
+        token: str | None = None,
     ) -> None:
         self._owns = http is None
         self.http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers)
         self.retry = retry or RetryPolicy()
+        bearer = auth_header(token)
+        if bearer:
+            self.http.headers["Authorization"] = bearer
 
     async def aclose(self) -> None:
         if self._owns:

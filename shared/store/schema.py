@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Float, Index, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -41,3 +41,18 @@ observation_ledger = Table(
 )
 """The metrics service's memory of observation ids: restatement detection beyond the
 JetStream duplicate window."""
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("key", String(16), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("scopes", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_tokens_name", "name"),
+)
+"""HTTP API tokens (`truenorth.auth`): one row per secret, only its sha256 stored; a rotated
+token has two rows under one name while the old secret's grace period runs."""

@@ -153,7 +153,15 @@ def test_three_node_nats_cluster_with_jetstream(services: dict[str, Any]) -> Non
 
 def test_nats_configs_are_valid_for_nats_server() -> None:
     nats_server = require_tool("nats-server")
-    env = {**os.environ, "TRUENORTH_NATS_USER": "u", "TRUENORTH_NATS_PASSWORD": "p4ssw0rd"}
+    env = {
+        **os.environ,
+        "TRUENORTH_NATS_USER": "u",
+        "TRUENORTH_NATS_PASSWORD": "p4ssw0rd",
+        **{
+            f"NATS_{name}_PASSWORD": "p4ssw0rd"
+            for name in ("PROVISIONER", "STRATEGY", "CAMPAIGNS", "METRICS", "ALIGNMENT")
+        },
+    }
     for config in sorted((DEPLOY / "nats").glob("nats-*.conf")):
         assert "is valid" in run(nats_server, "-t", "-c", str(config), env=env)
 
