@@ -19,7 +19,6 @@ import nats.js.errors
 import structlog
 from fastapi import FastAPI
 from faststream.nats import NatsBroker
-from faststream.nats.prometheus import NatsPrometheusMiddleware
 from faststream.nats.security import NatsSecurity, NatsUserPassword
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -27,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
 from truenorth.bus.eventstore import EventStore, provision
+from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
 from truenorth.clock import configure_clock
 from truenorth.http import HealthCheck, install_common
 from truenorth.settings import ServiceSettings, SharedSettings
@@ -151,7 +151,7 @@ def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistr
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         graceful_timeout=10.0,
-        middlewares=[NatsPrometheusMiddleware(registry=registry, app_name=f"truenorth-{service}")],
+        middlewares=[bounded_prometheus_middleware(registry, f"truenorth-{service}")],
         **options,
     )
 
