@@ -151,6 +151,8 @@ def _register_optional() -> None:
         ("truenorth.metrics.cli", "emit_app", "emit"),
         ("truenorth.alignment.observability.cli", "dashboards_app", "dashboards"),
         ("truenorth.alignment.observability.cli", "rules_app", "rules"),
+        ("truenorth.tokens_cli", "tokens_app", "tokens"),
+        ("truenorth.dlq", "dlq_app", "dlq"),
     ):
         module = importlib.import_module(module_name)
         app.add_typer(getattr(module, attr), name=name)

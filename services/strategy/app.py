@@ -16,6 +16,7 @@ from truenorth.strategy.domain import (
     Attribution,
     DocumentInvalid,
     DomainError,
+    FieldError,
     Strategy,
     StrategyEvent,
     StrategyNotFound,
@@ -321,8 +322,14 @@ def routes() -> APIRouter:
         document = await read_document(request)
         if document.id != strategy_id:
             raise DocumentInvalid(
-                f"the document is strategy {document.id!r}, not {strategy_id!r}",
-                [],
+                "request body",
+                [
+                    FieldError(
+                        "id",
+                        f"the document is strategy {document.id!r}, not {strategy_id!r}",
+                        "mismatch",
+                    )
+                ],
             )
         repo = repository(request)
         loaded = await repo.load(workspace, strategy_id)
@@ -400,5 +407,7 @@ async def read_document(request: Request) -> Any:
 
         data = orjson.loads(raw)
     except ValueError as exc:
-        raise DocumentInvalid(f"the body is not valid JSON: {exc}", []) from None
+        raise DocumentInvalid(
+            "request body", [FieldError("(body)", f"not valid JSON: {exc}", "json_invalid")]
+        ) from None
     return parse_document(data, filename="request body")
