@@ -178,7 +178,19 @@ class Projector:
             if msgs:
                 state.last_message_at = time.monotonic()
                 state.stalled = False
-                await self.handle_batch(state.spec.name, msgs)
+                try:
+                    await self.handle_batch(state.spec.name, msgs)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # e.g. the database is briefly unavailable: memory was reloaded, nothing was
+                    # acked, so JetStream hands the batch back after ack_wait; keep consuming
+                    log.error(
+                        "batch failed; it will be redelivered",
+                        stream=state.spec.name,
+                        error=repr(exc),
+                    )
+                    await asyncio.sleep(1.0)
 
     async def handle_batch(self, stream: str, msgs: list[Msg]) -> None:
         async with self._lock:
