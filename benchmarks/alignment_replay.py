@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import tempfile
 import time
@@ -74,10 +75,16 @@ async def raw_pull_rate(js, total: int) -> float:  # type: ignore[no-untyped-def
 async def projection_rate(js, url: str, total: int) -> tuple[float, str]:  # type: ignore[no-untyped-def]
     engine = make_engine(url)
     migrate(engine)
-    started = time.perf_counter()
-    state = await rebuild(js, engine, batch_size=5000)
+    load = os.getloadavg()[0]
+    started, cpu = time.perf_counter(), time.process_time()
+    state = await rebuild(js, engine)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     engine.dispose()
+    print(
+        f"  rebuild: {seconds:.1f}s wall, {cpu:.1f}s CPU of this process "
+        f"({cpu / total * 1e6:.0f} µs/event); 1-min load average before: {load:.1f}"
+    )
     return total / seconds, state.projection.digest()
 
 
@@ -91,6 +98,7 @@ async def main(events: int, campaigns: int, postgres: bool) -> None:
             started = time.perf_counter()
             total = await publish_workload(js, events, campaigns)
             print(f"published {total:,} events in {time.perf_counter() - started:.1f}s")
+            print(f"{os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.1f}")
             raw = await raw_pull_rate(js, total)
             print(f"raw nats-py pull+ack-all : {raw:>10,.0f} events/s")
             sqlite_rate, digest = await projection_rate(js, f"sqlite:///{tmp}/bench.db", total)

@@ -25,7 +25,7 @@ def _engine():
 
 
 def rebuild_command(
-    batch_size: Annotated[int, typer.Option(min=1, help="events per transaction")] = 5000,
+    batch_size: Annotated[int, typer.Option(min=1, help="events per transaction")] = 20_000,
 ) -> None:
     """Drop the alignment projection and replay every event from zero (stop the service first)."""
     from truenorth.alignment.rebuild import rebuild, stream_heads

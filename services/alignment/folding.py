@@ -77,10 +77,17 @@ class ProjectionState:
         stream: str,
         messages: list[tuple[int, str, bytes, int]],
         seen_in_memory: set[str] | None = None,
+        *,
+        check_store: bool = True,
     ) -> Folded:
         """Apply contiguous messages (sequence, subject, payload, attempts) that follow the
         stream's checkpoint; events whose id was processed before are skipped (DESIGN §7).
-        Returns the batch to commit; the caller commits, then calls `committed`."""
+        Returns the batch to commit; the caller commits, then calls `committed`.
+
+        `check_store=False` skips the processed-ids query: only for a rebuild from zero,
+        where the table was just emptied and `seen_in_memory` holds every id folded since."""
+        if not check_store and seen_in_memory is None:
+            raise ValueError("check_store=False needs the set of ids folded so far")
         position = self.positions.get(stream, 0)
         decoded: list[tuple[str, Any]] = []
         poison: list[Poison] = []
@@ -91,18 +98,23 @@ class ProjectionState:
                 poison.append(Poison(sequence, subject, payload, str(exc), attempts))
                 continue
             decoded.append((str(event.event_id), event))
-        ids = [event_id for event_id, _ in decoded]
-        seen = already_processed(engine, CONSUMER, ids) if ids else set()
-        if seen_in_memory is not None:
-            seen |= seen_in_memory.intersection(ids)
+        if check_store:
+            ids = [event_id for event_id, _ in decoded]
+            seen = already_processed(engine, CONSUMER, ids) if ids else set()
+            if seen_in_memory is not None:
+                seen |= seen_in_memory.intersection(ids)
+        else:
+            assert seen_in_memory is not None  # checked above
+            seen = seen_in_memory  # authoritative: see the docstring
+        apply = self.projection.apply
         fresh: list[str] = []
         for event_id, event in decoded:
             if event_id in seen:
                 continue
             seen.add(event_id)
-            self.projection.apply(event)
+            apply(event)
             fresh.append(event_id)
-        if seen_in_memory is not None:
+        if seen_in_memory is not None and seen is not seen_in_memory:
             seen_in_memory.update(fresh)
         new_position = messages[-1][0] if messages else position
         batch = Batch(

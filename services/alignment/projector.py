@@ -166,7 +166,8 @@ class Projector:
     async def _consume(self, state: StreamState) -> None:
         while not self._stopping.is_set():
             try:
-                msgs = await state.subscription.fetch(self.batch_size, timeout=1.0)
+                # a short wait: once caught up, a long one would be the latency floor
+                msgs = await state.subscription.fetch(self.batch_size, timeout=0.1)
             except (nats.errors.TimeoutError, TimeoutError):
                 continue
             except asyncio.CancelledError:

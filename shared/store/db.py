@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, delete, event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from truenorth.store.schema import checkpoints, processed_events, projection_rows
 
@@ -60,30 +61,26 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to head (idempotent)."""
+MIGRATION_LOCK = 7_318_024_117  # pg_advisory_xact_lock key: one migrator at a time
+
+
+def migrate(engine: Engine, attempts: int = 5) -> None:
+    """Bring the schema to head (idempotent). Services sharing a database start together, so
+    migrations are serialised: an advisory lock on PostgreSQL; on SQLite the loser of the race
+    sees "already exists" and retries, finding the schema at head."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-
-def _upsert(
-    connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
-) -> None:
-    if not rows:
-        return
-    dialect = connection.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    non_keys = [c.name for c in table.columns if c.name not in keys]
-    if non_keys:
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={name: statement.excluded[name] for name in non_keys}
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    connection.execute(statement, list(rows))
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            if attempt == attempts or "already exists" not in str(exc):
+                raise
+            time.sleep(0.2 * attempt)
 
 
 @dataclass
@@ -100,40 +97,83 @@ class Batch:
 
 def commit_batch(engine: Engine, batch: Batch) -> None:
     """Rows, checkpoints and processed ids in one transaction. The checkpoint update is
-    guarded (`WHERE position = expected`), so a second writer's batch is refused whole."""
+    guarded (`WHERE position = expected`), so a second writer's batch is refused whole.
+
+    Rows go through the driver's own `executemany` (SQLite) or one `unnest` statement per
+    table (PostgreSQL): SQLAlchemy's per-row parameter processing was most of a rebuild's
+    commit time. Upserts of one key within a batch: the last one wins."""
     now = datetime.now(UTC)
+    consumer = batch.consumer
+    rows: dict[tuple[str, str], str] = {}
+    for kind, key, payload in batch.upserts:
+        rows[(kind, key)] = dumps_payload(payload)
     with engine.begin() as connection:
         for stream, (expected, new) in batch.positions.items():
-            _move_checkpoint(connection, batch.consumer, stream, expected, new, now)
-        _upsert(
-            connection,
-            projection_rows,
-            [
-                {
-                    "consumer": batch.consumer,
-                    "kind": kind,
-                    "key": key,
-                    "payload": json.dumps(payload, sort_keys=True, separators=(",", ":")),
-                }
-                for kind, key, payload in batch.upserts
-            ],
-            ("consumer", "kind", "key"),
-        )
+            _move_checkpoint(connection, consumer, stream, expected, new, now)
+        postgres = connection.dialect.name == "postgresql"
+        if rows:
+            if postgres:
+                connection.exec_driver_sql(
+                    _PG_UPSERT_ROWS,
+                    (
+                        consumer,
+                        [kind for kind, _ in rows],
+                        [key for _, key in rows],
+                        list(rows.values()),
+                    ),
+                )
+            else:
+                connection.exec_driver_sql(
+                    _SQLITE_UPSERT_ROWS,
+                    [(consumer, kind, key, payload) for (kind, key), payload in rows.items()],
+                )
         for kind, key in batch.deletes:
             connection.execute(
                 delete(projection_rows).where(
-                    projection_rows.c.consumer == batch.consumer,
+                    projection_rows.c.consumer == consumer,
                     projection_rows.c.kind == kind,
                     projection_rows.c.key == key,
                 )
             )
         if batch.processed_ids:
-            _upsert(
-                connection,
-                processed_events,
-                [{"consumer": batch.consumer, "event_id": i} for i in batch.processed_ids],
-                ("consumer", "event_id"),
-            )
+            if postgres:
+                connection.exec_driver_sql(
+                    _PG_INSERT_PROCESSED, (consumer, list(batch.processed_ids))
+                )
+            else:
+                connection.exec_driver_sql(
+                    _SQLITE_INSERT_PROCESSED, [(consumer, i) for i in batch.processed_ids]
+                )
+
+
+def dumps_payload(payload: Any) -> str:
+    """Canonical JSON of a row payload: keys sorted, no spaces."""
+    try:
+        return orjson.dumps(payload, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_ROWS = projection_rows.name
+_PROCESSED = processed_events.name
+_SQLITE_UPSERT_ROWS = (
+    f'INSERT INTO {_ROWS} (consumer, kind, "key", payload) VALUES (?, ?, ?, ?) '
+    'ON CONFLICT (consumer, kind, "key") DO UPDATE SET payload = excluded.payload'
+)
+_PG_UPSERT_ROWS = (
+    f'INSERT INTO {_ROWS} (consumer, kind, "key", payload) '
+    "SELECT %s, k, y, p FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(k, y, p) "
+    'ON CONFLICT (consumer, kind, "key") DO UPDATE SET payload = excluded.payload'
+)
+_SQLITE_INSERT_PROCESSED = (
+    f"INSERT INTO {_PROCESSED} (consumer, event_id) VALUES (?, ?) "
+    "ON CONFLICT (consumer, event_id) DO NOTHING"
+)
+_PG_INSERT_PROCESSED = (
+    f"INSERT INTO {_PROCESSED} (consumer, event_id) SELECT %s, unnest(%s::text[]) "
+    "ON CONFLICT (consumer, event_id) DO NOTHING"
+)
 
 
 def _move_checkpoint(
@@ -190,7 +230,7 @@ def read_rows(engine: Engine, consumer: str) -> list[tuple[str, str, Any]]:
             .where(projection_rows.c.consumer == consumer)
             .order_by(projection_rows.c.kind, projection_rows.c.key)
         ).all()
-    return [(kind, key, json.loads(payload)) for kind, key, payload in rows]
+    return [(kind, key, orjson.loads(payload)) for kind, key, payload in rows]
 
 
 def already_processed(engine: Engine, consumer: str, event_ids: Iterable[str]) -> set[str]:

@@ -226,28 +226,35 @@ class Projection:
         campaign.status = status
 
     def _observed(self, event: MetricObserved | MetricRestated) -> None:
+        # the hot path of a replay (nearly every event): lookups inlined
         data = event.data
-        workspace = self.workspace(event.workspace)
+        name = event.workspace
+        workspace = self.workspaces.get(name) or self.workspace(name)
         recorded = to_micros(event.recorded_at)
-        campaign = workspace.campaign(data.campaign_id)
-        self._bump(campaign)
-        if campaign.last_report is None or campaign.last_report < recorded:
+        campaign_id = data.campaign_id
+        campaign = workspace.campaigns.get(campaign_id) or workspace.campaign(campaign_id)
+        self._changes += 1
+        campaign.version = self._changes
+        dirty = self._dirty
+        last_report = campaign.last_report
+        if last_report is None or last_report < recorded:
             campaign.last_report = recorded
-            self._mark(CAMPAIGN_ROW, event.workspace, campaign.campaign_id)
+            dirty.add((CAMPAIGN_ROW, name, campaign_id))
         start, end = to_micros(data.period_start), to_micros(data.period_end)
-        index = workspace.observations.get(data.observation_id)
+        observation_id = data.observation_id
+        index = workspace.observations.get(observation_id)
         arrays = self.arrays
         if index is None:
             series = campaign.ensure_series(data.metric)
-            workspace.observations[data.observation_id] = arrays.append(
+            workspace.observations[observation_id] = arrays.append(
                 data.value, start, end, recorded, series
             )
-            self._mark(OBSERVATION_ROW, event.workspace, data.observation_id)
+            dirty.add((OBSERVATION_ROW, name, observation_id))
             return
         if recorded < arrays.recorded[index]:
             return  # a stale redelivery: a later value is already in place
         arrays.recorded[index] = recorded
-        self._mark(OBSERVATION_ROW, event.workspace, data.observation_id)
+        dirty.add((OBSERVATION_ROW, name, observation_id))
         self._replace_observation(index, workspace, campaign, data.metric, data.value, start, end)
 
     def _replace_observation(
@@ -340,7 +347,10 @@ class Projection:
         if workspace is None:
             return None
         payload: dict[str, Any] | None
-        if kind == STRATEGY_ROW:
+        if kind == OBSERVATION_ROW:  # by far the most frequent
+            index = workspace.observations.get(ident)
+            payload = None if index is None else self._observation_payload(index)
+        elif kind == STRATEGY_ROW:
             strategy = workspace.strategies.get(ident)
             payload = None if strategy is None else _strategy_payload(strategy)
         elif kind == OBJECTIVE_ROW:
@@ -349,13 +359,10 @@ class Projection:
         elif kind == CAMPAIGN_ROW:
             campaign = workspace.campaigns.get(ident)
             payload = None if campaign is None else _campaign_payload(campaign)
-        elif kind == OBSERVATION_ROW:
-            index = workspace.observations.get(ident)
-            payload = None if index is None else self._observation_payload(index)
         else:
             at = workspace.acknowledged.get(ident)
             payload = None if at is None else {"at": at}
-        return None if payload is None else (kind, row_key(workspace_name, ident), payload)
+        return None if payload is None else (kind, f"{workspace_name}/{ident}", payload)
 
     def _observation_payload(self, index: int) -> dict[str, Any]:
         arrays = self.arrays

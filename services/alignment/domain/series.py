@@ -33,7 +33,7 @@ class ObservationArrays:
         self.ends.append(end)
         self.recorded.append(recorded)
         self.series.append(series)
-        series.add(index, self)
+        series.add_new(index, value, start, end, self.ends)
         return index
 
 
@@ -63,6 +63,21 @@ class Series:
             self.last_end = max(self.last_end, end)
         self.members.append(index)
         self.total += arrays.values[index]
+
+    def add_new(self, index: int, value: float, start: int, end: int, ends: array[int]) -> None:
+        """`add` of an index just appended with these figures (fewer array reads)."""
+        members = self.members
+        if not members:
+            self.first_start, self.last_end = start, end
+        else:
+            if ends[members[-1]] > end:
+                self.ordered = False
+            if start < self.first_start:
+                self.first_start = start
+            if end > self.last_end:
+                self.last_end = end
+        members.append(index)
+        self.total += value
 
     def remove(self, index: int, arrays: ObservationArrays) -> None:
         self.members.remove(index)

@@ -1,0 +1,154 @@
+"""Scale of the alignment projection: /metrics scrape time at 1 000 objectives, and resident
+memory at 10 000 objectives / 100 000 campaigns.
+
+Scrape: a projection of 100 strategies x 10 objectives, 10 000 campaigns and 100 000
+observations is folded, its snapshot built, and the exposition the /metrics endpoint serves
+(`prometheus_client.generate_latest` over the service's `SnapshotCollector`, which runs on the
+event loop) is timed; the snapshot build (done off the scrape path, at most every 50 ms) is
+timed too. RSS: a fresh interpreter folds 1 000 strategies x 10 objectives, 100 000 campaigns
+and `--observations` metric events, builds a snapshot, and reports its resident memory.
+
+    .venv/bin/python -m benchmarks.alignment_scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from itertools import chain
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from benchmarks.workload import campaign_events, metric_events, strategy_events
+from truenorth.alignment.collector import SnapshotCollector
+from truenorth.alignment.domain.projection import Projection
+from truenorth.alignment.domain.snapshot import build_snapshot
+
+WORKSPACE = "bench"
+NOW = datetime(2026, 11, 15, tzinfo=UTC)
+"""Inside the workload's planning period (2026-10-01 .. 2026-12-31)."""
+
+
+def fold(
+    strategies: int, objectives: int, campaigns: int, observations: int, projection: Projection
+) -> Projection:
+    """Fold like the service does: dirty marks are dropped after every batch (committed)."""
+    apply = projection.apply
+    events = chain(
+        strategy_events(WORKSPACE, strategies, objectives) if strategies else (),
+        campaign_events(WORKSPACE, campaigns, strategies, objectives) if strategies else (),
+    )
+    for count, event in enumerate(events):
+        apply(event)
+        if count % 20_000 == 0:
+            projection.clear_dirty()
+    for count, event in enumerate(metric_events(WORKSPACE, observations, campaigns)):
+        apply(event)
+        if count % 20_000 == 0:
+            projection.clear_dirty()
+    projection.clear_dirty()
+    return projection
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scrape(objectives_total: int, campaigns: int, observations: int, repeat: int) -> None:
+    strategies = objectives_total // 10
+    started = time.perf_counter()
+    projection = fold(strategies, 10, campaigns, observations, Projection())
+    print(
+        f"folded {strategies * 10:,} objectives, {campaigns:,} campaigns, "
+        f"{observations:,} metric events in {time.perf_counter() - started:.1f}s"
+    )
+    builds = []
+    snapshot = build_snapshot(projection, NOW)
+    for _ in range(repeat):
+        started = time.perf_counter()
+        snapshot = build_snapshot(projection, NOW)
+        builds.append(time.perf_counter() - started)
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(lambda: snapshot))
+    body = generate_latest(registry)
+    scrapes = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        generate_latest(registry)
+        scrapes.append(time.perf_counter() - started)
+    lines = body.count(b"\n")
+    print(
+        f"snapshot build: median {statistics.median(builds) * 1000:.1f} ms "
+        f"(projection unchanged: per-objective caches warm)"
+    )
+    print(
+        f"scrape at {len(snapshot.objectives):,} objectives ({lines:,} lines, "
+        f"{len(body) / 1024:.0f} KiB): median {statistics.median(scrapes) * 1000:.1f} ms, "
+        f"max {max(scrapes) * 1000:.1f} ms"
+    )
+
+
+def rss(objectives_total: int, campaigns: int, observations: int) -> None:
+    baseline = current_rss_mb()
+    gc.collect()
+    strategies = objectives_total // 10
+    started = time.perf_counter()
+    projection = fold(strategies, 10, campaigns, 0, Projection())
+    gc.collect()
+    plan = current_rss_mb()
+    fold(0, 10, campaigns, observations, projection)
+    gc.collect()
+    folded = current_rss_mb()
+    seconds = time.perf_counter() - started
+    snapshot = build_snapshot(projection, NOW)
+    gc.collect()
+    after = current_rss_mb()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"RSS at {strategies * 10:,} objectives / {campaigns:,} campaigns / "
+        f"{len(projection.arrays):,} observations (folded in {seconds:.0f}s): "
+        f"{after:.0f} MB (peak {peak:.0f} MB)"
+    )
+    print(
+        f"  interpreter + imports {baseline:.0f} MB, "
+        f"+ plan and campaigns {plan - baseline:.0f} MB, "
+        f"+ observations {folded - plan:.0f} MB, + snapshot {after - folded:.0f} MB "
+        f"({len(snapshot.objectives):,} objectives in it)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("part", nargs="?", choices=("all", "scrape", "rss"), default="all")
+    parser.add_argument("--scrape-objectives", type=int, default=1000)
+    parser.add_argument("--scrape-campaigns", type=int, default=10_000)
+    parser.add_argument("--scrape-observations", type=int, default=100_000)
+    parser.add_argument("--objectives", type=int, default=10_000)
+    parser.add_argument("--campaigns", type=int, default=100_000)
+    parser.add_argument("--observations", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    if args.part in ("all", "scrape"):
+        scrape(args.scrape_objectives, args.scrape_campaigns, args.scrape_observations, args.repeat)
+    if args.part == "rss":
+        rss(args.objectives, args.campaigns, args.observations)
+    elif args.part == "all":
+        # a fresh interpreter, so that the scrape part's memory does not count
+        command = [sys.executable, "-m", "benchmarks.alignment_scale", "rss"]
+        command += ["--objectives", str(args.objectives), "--campaigns", str(args.campaigns)]
+        command += ["--observations", str(args.observations)]
+        subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main()
