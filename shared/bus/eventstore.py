@@ -172,29 +172,13 @@ class EventStore:
             last = stored.sequence
         return events, last
 
-    async def read(
-        self,
-        stream: str,
-        *,
-        from_sequence: int | None = None,
-        from_time: datetime | None = None,
-        until_sequence: int | None = None,
-        filter_subject: str | None = None,
-        batch: int = 1000,
-    ) -> AsyncIterator[StoredEvent]:
-        """Replay a stream from a sequence or a time, up to the head as it was when called."""
-        batches = self.read_batches(
-            stream,
-            from_sequence=from_sequence,
-            from_time=from_time,
-            until_sequence=until_sequence,
-            filter_subject=filter_subject,
-            batch=batch,
-        )
-        async with contextlib.aclosing(batches):  # a caller stopping early frees the consumer
-            async for msgs in batches:
-                for msg in msgs:
-                    yield StoredEvent(stream, stream_sequence(msg), msg.subject, decode(msg.data))
+    async def read(self, stream: str, **options: Any) -> AsyncIterator[StoredEvent]:
+        """Replay a stream decoded, from a sequence or a time, up to the head as it was when
+        called (options as for `read_batches`)."""
+        messages = self.read_raw(stream, **options)
+        async with contextlib.aclosing(messages):  # type: ignore[type-var]
+            async for msg in messages:
+                yield StoredEvent(stream, stream_sequence(msg), msg.subject, decode(msg.data))
 
     async def read_raw(
         self,
