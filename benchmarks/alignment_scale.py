@@ -2,10 +2,12 @@
 memory at 10 000 objectives / 100 000 campaigns.
 
 Scrape: a projection of 100 strategies x 10 objectives, 10 000 campaigns and 100 000
-observations is folded, its snapshot built, and the exposition the /metrics endpoint serves
-(`prometheus_client.generate_latest` over the service's `SnapshotCollector`, which runs on the
-event loop) is timed; the snapshot build (done off the scrape path, at most every 50 ms) is
-timed too. RSS: a fresh interpreter folds 1 000 strategies x 10 objectives, 100 000 campaigns
+observations is folded; the snapshot build and the rendering of its exposition text (both done
+off the scrape path, in a thread, when the projection changes) are timed, and so is a scrape:
+GET /metrics through the service's own endpoint (`truenorth.http.install_common`, with the
+pipeline metrics registry), which serves the pre-rendered text.
+
+RSS: a fresh interpreter folds 1 000 strategies x 10 objectives, 100 000 campaigns
 and `--observations` metric events, builds a snapshot, and reports its resident memory.
 
     .venv/bin/python -m benchmarks.alignment_scale
@@ -14,6 +16,7 @@ and `--observations` metric events, builds a snapshot, and reports its resident 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import resource
 import statistics
@@ -23,12 +26,16 @@ import time
 from datetime import UTC, datetime
 from itertools import chain
 
-from prometheus_client import CollectorRegistry, generate_latest
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
-from truenorth.alignment.collector import SnapshotCollector
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import build_snapshot
+from truenorth.alignment.exposition import render
+from truenorth.alignment.pipeline_metrics import PipelineMetrics
+from truenorth.http import install_common
 
 WORKSPACE = "bench"
 NOW = datetime(2026, 11, 15, tzinfo=UTC)
@@ -64,6 +71,29 @@ def current_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+async def timed_scrapes(exposition: bytes, repeat: int) -> tuple[list[float], bytes]:
+    """GET /metrics `repeat` times from an app wired like the alignment service's."""
+    app = FastAPI()
+    registry = CollectorRegistry()
+    PipelineMetrics.register(registry)
+    install_common(
+        app,
+        registry=registry,
+        checks={},
+        max_request_bytes=1 << 20,
+        expositions=[lambda: exposition],
+    )
+    scrapes = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = await client.get("/metrics")
+            scrapes.append(time.perf_counter() - started)
+    response.raise_for_status()
+    return scrapes, response.content
+
+
 def scrape(objectives_total: int, campaigns: int, observations: int, repeat: int) -> None:
     strategies = objectives_total // 10
     started = time.perf_counter()
@@ -78,19 +108,18 @@ def scrape(objectives_total: int, campaigns: int, observations: int, repeat: int
         started = time.perf_counter()
         snapshot = build_snapshot(projection, NOW)
         builds.append(time.perf_counter() - started)
-    registry = CollectorRegistry()
-    registry.register(SnapshotCollector(lambda: snapshot))
-    body = generate_latest(registry)
-    scrapes = []
+    renders = []
     for _ in range(repeat):
         started = time.perf_counter()
-        generate_latest(registry)
-        scrapes.append(time.perf_counter() - started)
+        exposition = render(snapshot)
+        renders.append(time.perf_counter() - started)
+    scrapes, body = asyncio.run(timed_scrapes(exposition, repeat))
     lines = body.count(b"\n")
     print(
         f"snapshot build: median {statistics.median(builds) * 1000:.1f} ms "
         f"(projection unchanged: per-objective caches warm)"
     )
+    print(f"exposition render: median {statistics.median(renders) * 1000:.1f} ms")
     print(
         f"scrape at {len(snapshot.objectives):,} objectives ({lines:,} lines, "
         f"{len(body) / 1024:.0f} KiB): median {statistics.median(scrapes) * 1000:.1f} ms, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import nats.errors
@@ -240,6 +240,7 @@ def install_common(
     registry: CollectorRegistry,
     checks: dict[str, HealthCheck],
     max_request_bytes: int,
+    expositions: Sequence[Callable[[], bytes]] = (),
     authenticator: Authenticator | None = None,
     write_scope: str = ADMIN,
 ) -> None:
@@ -262,7 +263,8 @@ def install_common(
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus exposition", response_class=Response)
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        body = b"".join([generate_latest(registry), *(render() for render in expositions)])
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

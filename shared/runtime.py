@@ -46,6 +46,8 @@ class Runtime:
     broker: NatsBroker
     registry: CollectorRegistry
     checks: dict[str, HealthCheck] = field(default_factory=dict)
+    expositions: list[Callable[[], bytes]] = field(default_factory=list)
+    """Pre-rendered Prometheus text appended to the registry's at /metrics."""
     started_at: float = field(default_factory=time.monotonic)
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -203,6 +205,7 @@ def create_app(
         app,
         registry=runtime.registry,
         checks=runtime.checks,
+        expositions=runtime.expositions,
         max_request_bytes=runtime.settings.max_request_bytes,
         authenticator=authenticator,
         write_scope=WRITE_SCOPE.get(runtime.service, ADMIN),

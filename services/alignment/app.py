@@ -1,4 +1,4 @@
-"""The alignment service: projector + drift ticks + Prometheus collector + read API."""
+"""The alignment service: projector + drift ticks + Prometheus exposition + read API."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
-from truenorth.alignment.collector import SnapshotCollector
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
+from truenorth.alignment.exposition import render
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.replay import DriftLog, replay_drifts, replay_projection
@@ -40,11 +40,13 @@ def build_app(
     metrics = PipelineMetrics.register(runtime.registry)
     holder: dict[str, Projector] = {}
 
-    def current_snapshot() -> Snapshot:
-        projector = holder.get("projector")
-        return projector.snapshot if projector else build_snapshot_empty(clock())
+    loading = render(Snapshot(at=clock()))  # every family declared, no samples yet
 
-    runtime.registry.register(SnapshotCollector(current_snapshot))
+    def current_exposition() -> bytes:
+        projector = holder.get("projector")
+        return projector.exposition if projector else loading
+
+    runtime.expositions.append(current_exposition)
 
     async def on_start(rt: Runtime) -> None:
         await asyncio.to_thread(migrate, engine)
@@ -90,10 +92,6 @@ def build_app(
     app.include_router(read_api())
     app.include_router(web_router())
     return app
-
-
-def build_snapshot_empty(now: datetime) -> Snapshot:
-    return Snapshot(at=now)
 
 
 def _consumers_flowing(projector: Projector) -> tuple[bool, str]:

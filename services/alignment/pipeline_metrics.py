@@ -18,6 +18,7 @@ class PipelineMetrics:
     dlq_size: Gauge
     stalled: Gauge
     commit_seconds: Histogram
+    snapshot_seconds: Histogram
     last_tick: Gauge
 
     @classmethod
@@ -57,6 +58,12 @@ class PipelineMetrics:
             commit_seconds=Histogram(
                 m.BATCH_COMMIT_SECONDS,
                 "Time to commit one batch (rows, checkpoint, processed ids)",
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+                registry=registry,
+            ),
+            snapshot_seconds=Histogram(
+                m.SNAPSHOT_BUILD_SECONDS,
+                "Time to rebuild the scrape snapshot and its exposition text",
                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
                 registry=registry,
             ),
