@@ -32,8 +32,9 @@ from pathlib import Path
 import httpx
 
 from benchmarks.workload import END, START, campaign_events, metric_events, strategy_events
+from truenorth.bus.atomic import append_atomic
 from truenorth.bus.embedded import EmbeddedNats, free_port
-from truenorth.bus.eventstore import connect, provision, subject_of
+from truenorth.bus.eventstore import EventStore, connect, provision, subject_of
 from truenorth.contract.campaigns import CampaignLaunched, CampaignLaunchedData
 from truenorth.contract.common import ObjectiveSpec
 from truenorth.contract.envelope import EnvelopeFields
@@ -158,9 +159,17 @@ async def run(args: argparse.Namespace) -> None:
 
                 await wait_until(ready, 60, "the service to fold the setup")
                 latencies, scrapes, sent = await measure(
-                    js, client, args.rate, args.seconds, args.scrape_pause, args.campaigns
+                    js,
+                    client,
+                    args.rate,
+                    args.seconds,
+                    args.scrape_pause,
+                    args.campaigns,
+                    args.publish == "atomic",
                 )
+                pipeline = await pipeline_timings(client)
             report(latencies, scrapes, sent, args.seconds, args.rate)
+            print(pipeline)
         finally:
             service.send_signal(signal.SIGINT)
             try:
@@ -172,9 +181,13 @@ async def run(args: argparse.Namespace) -> None:
             server.stop()
 
 
-async def measure(js, client, rate: int, seconds: float, scrape_pause: float, campaigns: int):  # type: ignore[no-untyped-def]
+async def measure(
+    js, client, rate: int, seconds: float, scrape_pause: float, campaigns: int, atomic: bool
+):  # type: ignore[no-untyped-def]
     sent_at: list[float] = []
     latencies: list[float] = []
+    stored: list[float] = []
+    """Probe publish -> JetStream's ack (stored, fsynced): the floor under freshness."""
     scrapes: list[float] = []
     done = asyncio.Event()
 
@@ -193,12 +206,17 @@ async def measure(js, client, rate: int, seconds: float, scrape_pause: float, ca
             await asyncio.sleep(scrape_pause)
 
     last_sent = [time.perf_counter()]
+
+    def stored_after(sent: float):  # type: ignore[no-untyped-def]
+        return lambda _ack: stored.append(time.perf_counter() - sent)
+
     scraping = asyncio.create_task(scraper())
     background = metric_events(WORKSPACE, 10**9, campaigns, duplicate_share=0, restatement_share=0)
     tick = 0.01
     per_tick = rate * tick
     probe_every = round(1 / (PROBES_PER_SECOND * tick))
-    acks: list[asyncio.Future] = []  # type: ignore[type-arg]
+    pending: set[asyncio.Task] = set()  # type: ignore[type-arg]
+    store = EventStore(js)
     began = time.perf_counter()
     owed = 0.0
     ticks = 0
@@ -207,33 +225,61 @@ async def measure(js, client, rate: int, seconds: float, scrape_pause: float, ca
         owed += per_tick
         burst = int(owed)
         owed -= burst
-        if ticks % probe_every == 0 and burst:
-            event: EnvelopeFields = probe(len(sent_at))
-            last_sent[0] = time.perf_counter()
-            sent_at.append(last_sent[0])
-            acks.append(await js.publish_async(subject_of(event), encode(event)))
-            burst -= 1
-            sent += 1
-        for _ in range(burst):
-            event = next(background)
-            acks.append(await js.publish_async(subject_of(event), encode(event)))
-            sent += 1
-        if len(acks) > 2000:
-            await asyncio.gather(*acks)
-            acks = []
+        events: list[EnvelopeFields] = []
+        probed = ticks % probe_every == 0 and burst
+        if probed:
+            events.append(probe(len(sent_at)))
+        events += [next(background) for _ in range(burst - len(events))]
+        started = time.perf_counter()
+        if probed:
+            last_sent[0] = started
+            sent_at.append(started)
+        for chunk in chunks(events, atomic):
+            task = asyncio.create_task(append_atomic(store, chunk))
+            if probed:
+                task.add_done_callback(stored_after(started))
+                probed = False
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        sent += len(events)
         ticks += 1
         pause = began + ticks * tick - time.perf_counter()
         if pause > 0:
             await asyncio.sleep(pause)
-    await asyncio.gather(*acks)
+    await asyncio.gather(*pending)
     done.set()
     await scraping
+    print(
+        f"probe publish -> stored (JetStream ack): p50 {percentile(stored, 0.5) * 1000:.0f} ms, "
+        f"p99 {percentile(stored, 0.99) * 1000:.0f} ms"
+    )
     return latencies, scrapes, sent
+
+
+def chunks(events: list[EnvelopeFields], atomic: bool) -> list[list[EnvelopeFields]]:
+    """One atomic batch per tick, as the metrics service writes; or one publish each."""
+    return [events] if atomic else [[event] for event in events]
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+HISTOGRAMS = ("truenorth_batch_commit_seconds", "truenorth_snapshot_build_seconds")
+
+
+async def pipeline_timings(client: httpx.AsyncClient) -> str:
+    """Mean batch commit and snapshot build times, from the service's own histograms."""
+    text = (await client.get("/metrics")).text
+    figures = []
+    for name in HISTOGRAMS:
+        total = re.search(rf"^{name}_sum (\S+)$", text, re.MULTILINE)
+        count = re.search(rf"^{name}_count (\S+)$", text, re.MULTILINE)
+        if total and count and float(count.group(1)):
+            mean_ms = float(total.group(1)) / float(count.group(1)) * 1000
+            figures.append(f"{name}: {float(count.group(1)):,.0f} x, mean {mean_ms:.1f} ms")
+    return "; ".join(figures)
 
 
 def report(
@@ -257,4 +303,11 @@ if __name__ == "__main__":
     parser.add_argument("--strategies", type=int, default=10)
     parser.add_argument("--objectives", type=int, default=10, help="per strategy")
     parser.add_argument("--campaigns", type=int, default=1000)
+    parser.add_argument(
+        "--publish",
+        choices=("atomic", "single"),
+        default="atomic",
+        help="each 10 ms tick's events as one atomic batch (how the metrics service writes) "
+        "or one publish per event (one fsync each with sync_interval: always)",
+    )
     asyncio.run(run(parser.parse_args()))

@@ -25,6 +25,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
+from truenorth.alignment.exposition import render
 from truenorth.alignment.folding import (
     CONSUMER,
     OUTBOX_KIND,
@@ -48,6 +49,11 @@ from truenorth.store.db import (
 
 log = structlog.get_logger()
 
+IDLE_FETCH_SECONDS = 1.0
+BUSY_FETCH_SECONDS = 0.02
+"""How long a batch fetch collects messages that are still arriving."""
+MIN_SNAPSHOT_INTERVAL = 0.02
+"""Seconds between snapshot rebuilds at least: at 2 000 events/s a batch lands every few ms."""
 TRANSITION_EVENTS = {"detected": DriftDetected, "updated": DriftUpdated, "resolved": DriftResolved}
 
 Clock = Callable[[], datetime]
@@ -92,6 +98,8 @@ class Projector:
         self.drift_log = DriftLog()
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
         self.snapshot: Snapshot = build_snapshot(self.state.projection, clock())
+        self.exposition: bytes = render(self.snapshot)
+        """`self.snapshot` as Prometheus text: what /metrics serves."""
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -102,7 +110,7 @@ class Projector:
         return self.state.positions
 
     def _pending_outbox(self) -> list[dict[str, Any]]:
-        return [p for k, _key, p in read_rows(self.engine, CONSUMER) if k == OUTBOX_KIND]
+        return [p for _kind, _key, p in read_rows(self.engine, CONSUMER, OUTBOX_KIND)]
 
     async def _reload(self) -> None:
         """Memory must never run ahead of the store: after any failed commit, reload."""
@@ -164,11 +172,12 @@ class Projector:
     # -- consuming -----------------------------------------------------------------------
 
     async def _consume(self, state: StreamState) -> None:
+        caught_up = True
         while not self._stopping.is_set():
             try:
-                # a short wait: once caught up, a long one would be the latency floor
-                msgs = await state.subscription.fetch(self.batch_size, timeout=0.1)
+                msgs = await self._fetch(state, caught_up)
             except (nats.errors.TimeoutError, TimeoutError):
+                caught_up = True
                 continue
             except asyncio.CancelledError:
                 raise
@@ -176,6 +185,7 @@ class Projector:
                 log.warning("fetch failed", stream=state.spec.name, error=repr(exc))
                 await asyncio.sleep(0.5)
                 continue
+            caught_up = False
             if msgs:
                 state.last_message_at = time.monotonic()
                 state.stalled = False
@@ -192,6 +202,17 @@ class Projector:
                         error=repr(exc),
                     )
                     await asyncio.sleep(1.0)
+
+    async def _fetch(self, state: StreamState, caught_up: bool) -> list[Msg]:
+        """Caught up, wait for the next message and return it at once; behind, take a batch.
+
+        nats-py's fetch of n > 1 waits its whole timeout unless n messages are there: with
+        a long timeout that wait is the freshness floor, with a short one an idle service
+        polls. One message ends the idle wait; then short batch fetches follow until one
+        comes back empty."""
+        if caught_up:
+            return await state.subscription.fetch(1, timeout=IDLE_FETCH_SECONDS)
+        return await state.subscription.fetch(self.batch_size, timeout=BUSY_FETCH_SECONDS)
 
     async def handle_batch(self, stream: str, msgs: list[Msg]) -> None:
         async with self._lock:
@@ -324,7 +345,10 @@ class Projector:
     async def _tick(self) -> None:
         async with self._lock:
             now = self.clock()
-            transitions = self.state.tracker.evaluate(self.state.projection, now)
+            # seconds at thousands of objectives: keep the event loop free for scrapes
+            transitions = await asyncio.to_thread(
+                self.state.tracker.evaluate, self.state.projection, now
+            )
             outbox = [self._transition_event(kind, data, now) for kind, data in transitions]
             if transitions or self.state.tracker.dirty_rows():
                 batch = Batch(
@@ -411,14 +435,20 @@ class Projector:
         return [name for name, state in self.streams.items() if state.stalled]
 
     async def _snapshots(self) -> None:
-        """Rebuild the scrape snapshot when the projection changed, at most every 50 ms."""
+        """Rebuild the snapshot and its exposition when the projection changed: in a thread,
+        holding the lock so no batch is folded meanwhile (the build reads the projection),
+        and then leave at least as long again to folding."""
         while not self._stopping.is_set():
             await self._snapshot_dirty.wait()
             self._snapshot_dirty.clear()
-            started = time.perf_counter()
-            self.refresh_snapshot()
-            # a large projection takes a while to summarise: keep the loop mostly for folding
-            await asyncio.sleep(max(0.05, 2 * (time.perf_counter() - started)))
+            async with self._lock:
+                started = time.perf_counter()
+                await asyncio.to_thread(self.refresh_snapshot)
+                elapsed = time.perf_counter() - started
+            self.metrics.snapshot_seconds.observe(elapsed)
+            await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, elapsed))
 
     def refresh_snapshot(self) -> None:
-        self.snapshot = build_snapshot(self.state.projection, self.clock(), self.state.tracker)
+        snapshot = build_snapshot(self.state.projection, self.clock(), self.state.tracker)
+        exposition = render(snapshot)
+        self.snapshot, self.exposition = snapshot, exposition

@@ -223,12 +223,16 @@ def read_checkpoints(engine: Engine, consumer: str) -> dict[str, int]:
     return {stream: int(position) for stream, position in rows}
 
 
-def read_rows(engine: Engine, consumer: str) -> list[tuple[str, str, Any]]:
+def read_rows(engine: Engine, consumer: str, kind: str | None = None) -> list[tuple[str, str, Any]]:
+    """The consumer's rows (of one kind only, if given), ordered by kind and key."""
+    query = select(projection_rows.c.kind, projection_rows.c.key, projection_rows.c.payload).where(
+        projection_rows.c.consumer == consumer
+    )
+    if kind is not None:
+        query = query.where(projection_rows.c.kind == kind)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(projection_rows.c.kind, projection_rows.c.key, projection_rows.c.payload)
-            .where(projection_rows.c.consumer == consumer)
-            .order_by(projection_rows.c.kind, projection_rows.c.key)
+            query.order_by(projection_rows.c.kind, projection_rows.c.key)
         ).all()
     return [(kind, key, orjson.loads(payload)) for kind, key, payload in rows]
 

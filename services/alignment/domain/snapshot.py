@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from truenorth.alignment.domain.entities import (
     CampaignState,
@@ -175,7 +175,7 @@ def build_snapshot(
     for name in sorted(projection.workspaces):
         workspace = projection.workspaces[name]
         objectives.extend(_objective_snapshots(projection, name, workspace, at))
-        spend = _spend_by_strategy(workspace, projection.arrays, at)
+        spend = _spend_by_strategy(projection, name, at)
         channels.extend(spend.channel_snapshots(name, workspace))
         aligned.extend(spend.aligned_snapshots(name))
         strategies.extend(_strategy_changes(name, workspace))
@@ -391,14 +391,17 @@ class WorkspaceSpend:
         )
 
 
-def _spend_by_strategy(
-    workspace: WorkspaceState, arrays: ObservationArrays, at: int
-) -> WorkspaceSpend:
+def _spend_by_strategy(projection: Projection, name: str, at: int) -> WorkspaceSpend:
+    workspace, arrays = projection.workspaces[name], projection.arrays
     strategies = {sid: StrategySpend(s, at) for sid, s in workspace.strategies.items()}
     windows = [s.window for s in strategies.values() if s.window is not None]
     hull: Window = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
     result = WorkspaceSpend(strategies, hull)
-    context = (workspace.plan_version, tuple((k, s.window) for k, s in strategies.items()), hull)
+    context = _interned(
+        projection.memo,
+        ("spend-context", name),
+        (workspace.plan_version, tuple((k, s.window) for k, s in strategies.items()), hull),
+    )
     for campaign in workspace.campaigns.values():
         series = campaign.spend_series
         if series is None or not series.members:
@@ -432,7 +435,17 @@ class _CampaignSpend:
         self.context: object = None
 
     def matches(self, version: int, context: object) -> bool:
-        return self.version == version and self.context == context
+        return self.version == version and self.context is context  # contexts are interned
+
+
+def _interned(memo: dict[Any, Any], key: Any, value: object) -> object:
+    """The object stored under `key` if it equals `value`, else `value` (now stored): lets
+    thousands of memos compare by identity instead of comparing long tuples."""
+    stored = memo.get(key)
+    if stored == value:
+        return stored
+    memo[key] = value
+    return value
 
 
 def _campaign_spend(
@@ -457,7 +470,7 @@ def _campaign_spend(
 
 
 def spend_by_strategy(projection: Projection, workspace: str, at: int) -> WorkspaceSpend:
-    return _spend_by_strategy(projection.workspaces[workspace], projection.arrays, at)
+    return _spend_by_strategy(projection, workspace, at)
 
 
 def _strategy_changes(name: str, workspace: WorkspaceState) -> Iterable[StrategyChanges]:
