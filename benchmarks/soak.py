@@ -1,12 +1,18 @@
 """Soak: metric observations through the whole pipeline at a steady rate, for a long time.
 
     .venv/bin/python -m benchmarks.soak [--events 1000000] [--rate 2000] [--batch 500]
-                                      [--database-url postgresql://...] [--data-dir DIR]
+                                      [--distinct N] [--database-url postgresql://...]
+                                      [--data-dir DIR]
 
 Starts `truenorth up --free-ports` (embedded nats-server, file storage, `sync_interval: always`,
 the four services as processes) in a temp dir, publishes one strategy with one `leads` objective
 and 20 campaigns linked to it, then POSTs `--events` new observations (`leads`, value 1) to the
 metrics service with the python client at `--rate` per second, paced in batches.
+
+With `--distinct N` the ids cycle over N and each pass restates them with a new value: the
+projection's state stops growing after the first pass, so RSS should be flat from there on
+(anything else is a leak). Without it every observation is new and alignment's RSS grows with
+the observations its projection must keep (restatements and windows need them).
 
 Measured and printed:
 
@@ -131,22 +137,48 @@ async def audit(nats_url: str) -> dict[str, int]:
     return {"messages": messages, "distinct": len(ids), "head": head}
 
 
-def rows(start: int, count: int) -> list[dict[str, Any]]:
+def rows(start: int, count: int, distinct: int) -> list[dict[str, Any]]:
+    """Observations start..start+count-1; with `distinct`, ids cycle over that many and every
+    pass restates them with the next value (1, 2, 3, ...): the projection stops growing."""
     out = []
     for i in range(start, start + count):
-        day = START + timedelta(days=i % 50)
+        key = i % distinct if distinct else i
+        day = START + timedelta(days=key % 50)
         out.append(
             {
-                "observation_id": f"soak-{i}",
-                "campaign_id": f"c{i % CAMPAIGNS}",
+                "observation_id": f"soak-{key}",
+                "campaign_id": f"c{key % CAMPAIGNS}",
                 "metric": "leads",
-                "value": 1.0,
+                "value": float(1 + i // distinct) if distinct else 1.0,
                 "period_start": day.isoformat(),
                 "period_end": (day + timedelta(days=1)).isoformat(),
                 "source": "soak",
             }
         )
     return out
+
+
+def expected_actual(sent: int, distinct: int) -> float:
+    """The objective's actual: every id counted once, at its latest value."""
+    if not distinct:
+        return float(sent)
+    return float(sum(1 + (sent - 1 - key) // distinct for key in range(min(distinct, sent))))
+
+
+def print_trajectory(
+    trajectory: list[tuple[int, dict[str, float]]], rss_start: dict[str, float]
+) -> None:
+    """RSS at every tenth of the run, and alignment's growth per observation sent."""
+    if not trajectory:
+        return
+    names = sorted(rss_start)
+    print("  RSS MiB by events sent: " + "  ".join(f"{n:>11}" for n in names))
+    for sent, sizes in trajectory:
+        print(f"  {sent:>22,}  " + "  ".join(f"{sizes.get(n, 0):>11.1f}" for n in names))
+    if len(trajectory) >= 2 and "alignment" in rss_start:
+        (first, start), (last, end) = trajectory[0], trajectory[-1]
+        per_event = (end["alignment"] - start["alignment"]) * 2**20 / max(1, last - first)
+        print(f"  alignment RSS growth from the first tenth to the end: {per_event:.0f} B/event")
 
 
 def main() -> int:
@@ -157,6 +189,12 @@ def main() -> int:
     parser.add_argument("--database-url", default=None, help="PostgreSQL for the projections")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--drain-timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        default=0,
+        help="cycle over this many observation ids, restating them (0: every one new)",
+    )
     args = parser.parse_args()
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="truenorth-soak-"))
@@ -194,15 +232,19 @@ def main() -> int:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         sent = 0
+        trajectory: list[tuple[int, dict[str, float]]] = []
+        """(sent, RSS per process) at every tenth of the run."""
         started = time.monotonic()
         retry = RetryPolicy(attempts=10, backoff=0.2, max_backoff=2)
         with MetricsClient(metrics_url, workspace=WS, batch_size=args.batch, retry=retry) as client:
             while sent < args.events:
                 count = min(args.batch, args.events - sent)
-                summary = client.send(rows(sent, count))
-                if summary.accepted != count:
-                    failures.append(f"batch at {sent}: {summary.accepted} of {count} accepted")
+                summary = client.send(rows(sent, count, args.distinct))
+                if summary.accepted + summary.restated != count:
+                    failures.append(f"batch at {sent}: {summary} for {count} rows")
                 sent += count
+                if sent * 10 // args.events > len(trajectory):
+                    trajectory.append((sent, rss_mib(procs)))
                 due = started + sent / args.rate
                 behind = due - time.monotonic()
                 if behind > 0:
@@ -249,14 +291,16 @@ def main() -> int:
     print("  RSS MiB        start      end      max")
     for name in sorted(rss_start):
         print(f"  {name:<12} {rss_start[name]:>7.1f} {rss_end[name]:>8.1f} {rss_max[name]:>8.1f}")
+    print_trajectory(trajectory, rss_start)
     print(
         f"  METRICS: {checked['messages']:,} messages, {checked['distinct']:,} distinct"
         f" observation ids; objective actual {counted:,.0f}"
     )
-    if checked["messages"] != sent or checked["distinct"] != sent:
-        failures.append(f"stored {checked} for {sent} sent")
-    if counted != sent:
-        failures.append(f"objective actual {counted} != {sent} sent")
+    distinct = min(sent, args.distinct) if args.distinct else sent
+    if checked["messages"] != sent or checked["distinct"] != distinct:
+        failures.append(f"stored {checked} for {sent} sent, {distinct} distinct")
+    if counted != expected_actual(sent, args.distinct):
+        failures.append(f"objective actual {counted} != {expected_actual(sent, args.distinct)}")
     if drain_seconds >= args.drain_timeout:
         failures.append("lag did not return to 0")
     for failure in failures:

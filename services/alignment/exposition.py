@@ -70,11 +70,12 @@ def _objectives(parts: list[str], objectives: Sequence[ObjectiveSnapshot]) -> No
                 parts.append(f"{name}{{{label_text}}} {_number(value)}\n")
     _header(parts, m.OBJECTIVE_STATUS, "1 for the objective's current status")
     for objective in objectives:
-        values = _objective_label_values(objective)
+        before, after = _labels_around(
+            OBJECTIVE_LABELS, _objective_label_values(objective), "status"
+        )
         for candidate in m.STATUSES:
-            label_text = _labels((*OBJECTIVE_LABELS, "status"), (*values, candidate))
             value = "1.0" if objective.status == candidate else "0.0"
-            parts.append(f"{m.OBJECTIVE_STATUS}{{{label_text}}} {value}\n")
+            parts.append(f'{m.OBJECTIVE_STATUS}{{{before}status="{candidate}"{after}}} {value}\n')
 
 
 def _objective_label_values(o: ObjectiveSnapshot) -> tuple[str, ...]:
@@ -133,6 +134,18 @@ def _labels(names: Iterable[str], values: Iterable[str]) -> str:
     """`name="value"` pairs sorted by name, as prometheus-client writes them."""
     pairs = sorted(zip(names, values, strict=True))
     return ",".join(f'{name}="{_escape_label(value)}"' for name, value in pairs)
+
+
+def _labels_around(names: Sequence[str], values: Sequence[str], extra: str) -> tuple[str, str]:
+    """The label text before and after where the label `extra` sorts in, each with its comma:
+    the status series of one objective differ in that label only."""
+    pairs = sorted(zip(names, values, strict=True))
+    before = [pair for pair in pairs if pair[0] < extra]
+    after = [pair for pair in pairs if pair[0] > extra]
+    return (
+        "".join(f'{name}="{_escape_label(value)}",' for name, value in before),
+        "".join(f',{name}="{_escape_label(value)}"' for name, value in after),
+    )
 
 
 def _number(value: float) -> str:
