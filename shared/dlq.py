@@ -336,7 +336,7 @@ async def replay_one(
 
 
 def _run(work: Callable[[Any], Any], nats_url: str | None) -> Any:
-    from truenorth.bus.eventstore import connect
+    from truenorth.runtime import connect_client
     from truenorth.settings import SettingsError, SharedSettings, load
 
     try:
@@ -349,7 +349,7 @@ def _run(work: Callable[[Any], Any], nats_url: str | None) -> Any:
     async def main() -> Any:
         try:
             nc = await asyncio.wait_for(
-                connect(url, user=shared.nats_user, password=shared.nats_password, name="dlq"),
+                connect_client(shared, name="truenorth-dlq", url=url),
                 10,
             )
         except Exception as exc:

@@ -6,6 +6,7 @@ uvicorn and drains the broker on SIGTERM/Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import time
@@ -25,7 +26,7 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
 from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
-from truenorth.bus.eventstore import EventStore, provision
+from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
 from truenorth.clock import configure_clock
 from truenorth.http import HealthCheck, install_common
@@ -105,6 +106,20 @@ def connect_options(
     if context is not None:
         options["tls"] = context
     return options
+
+
+async def connect_client(
+    shared: SharedSettings, *, name: str, url: str | None = None
+) -> NatsClient:
+    """A one-shot nats-py client (for the CLIs) with the service's user and TLS settings;
+    ConnectionError, naming the server, when it cannot connect."""
+    target = url or shared.nats_url
+    try:
+        return await asyncio.wait_for(
+            connect(target, name=name, reconnect=False, **connect_options(shared)), 15
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        raise ConnectionError(f"cannot reach NATS at {target}: {exc!r}") from None
 
 
 class ProvisioningRefused(RuntimeError):

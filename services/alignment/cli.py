@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(soft_wrap=True)
+T = TypeVar("T")
+
+
+def _run_reaching_nats(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; an unreachable NATS is one line and exit code 2."""
+    try:
+        return asyncio.run(work)
+    except ConnectionError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _engine():
@@ -29,12 +40,12 @@ def rebuild_command(
 ) -> None:
     """Drop the alignment projection and replay every event from zero (stop the service first)."""
     from truenorth.alignment.rebuild import rebuild, stream_heads
-    from truenorth.bus.eventstore import connect
+    from truenorth.runtime import connect_client
 
     shared, engine = _engine()
 
     async def run() -> tuple[int, float, str]:
-        nc = await connect(shared.nats_url, user=shared.nats_user, password=shared.nats_password)
+        nc = await connect_client(shared, name="truenorth-rebuild")
         js = nc.jetstream()
         heads = await stream_heads(js)
         total = sum(heads.values())
@@ -58,7 +69,7 @@ def rebuild_command(
         await nc.drain()
         return total, time.perf_counter() - started, state.projection.digest()
 
-    total, seconds, digest = asyncio.run(run())
+    total, seconds, digest = _run_reaching_nats(run())
     console.print(
         f"rebuilt from {total:,} events in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f}/s)"
     )
@@ -78,18 +89,19 @@ def digest_command(
         typer.echo(ProjectionState.load(engine).projection.digest())
         return
     from truenorth.alignment.replay import replay_projection
-    from truenorth.bus.eventstore import EventStore, connect
+    from truenorth.bus.eventstore import EventStore
+    from truenorth.runtime import connect_client
     from truenorth.settings import SharedSettings, load
 
     shared = load(SharedSettings)
 
     async def run() -> str:
-        nc = await connect(shared.nats_url, user=shared.nats_user, password=shared.nats_password)
+        nc = await connect_client(shared, name="truenorth-digest")
         projection = await replay_projection(EventStore(nc.jetstream()))
         await nc.drain()
         return projection.digest()
 
-    typer.echo(asyncio.run(run()))
+    typer.echo(_run_reaching_nats(run()))
 
 
 def register(app: typer.Typer) -> None:

@@ -57,7 +57,8 @@ def apply_command(
 ) -> None:
     """Diff a strategy document against the state rebuilt from the stream, print the plan,
     and append only the change events. Applying the same file twice appends nothing."""
-    from truenorth.bus.eventstore import ConcurrencyConflict, EventStore, connect, provision
+    from truenorth.bus.eventstore import ConcurrencyConflict, EventStore, provision
+    from truenorth.runtime import connect_client
     from truenorth.settings import SharedSettings, load
     from truenorth.strategy.domain import DocumentInvalid, DomainError, load_document, plan_changes
     from truenorth.strategy.repository import StrategyRepository
@@ -73,9 +74,7 @@ def apply_command(
 
     async def run() -> int:
         try:
-            nc = await connect(
-                shared.nats_url, user=shared.nats_user, password=shared.nats_password
-            )
+            nc = await connect_client(shared, name="truenorth-apply")
         except Exception as exc:
             err.print(f"[red]error:[/red] cannot reach NATS at {shared.nats_url}: {exc}")
             return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -76,16 +77,27 @@ def stream_of(event: EnvelopeFields) -> StreamSpec:
 
 
 async def connect(
-    url: str, *, user: str | None = None, password: str | None = None, name: str = "truenorth"
+    url: str,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    name: str = "truenorth",
+    tls: ssl.SSLContext | None = None,
+    reconnect: bool = True,
 ) -> NatsClient:
+    """A nats-py client; `reconnect=False` for one-shot commands, which should fail at once
+    rather than retry forever (e.g. against a TLS-only server without TLS settings)."""
     options: dict[str, Any] = {
         "name": name,
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": 0.5,
         "connect_timeout": 2,
+        "allow_reconnect": reconnect,
     }
     if user:
         options.update(user=user, password=password)
+    if tls is not None:
+        options["tls"] = tls
     return await nats.connect(url, **options)
 
 

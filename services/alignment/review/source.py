@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import nats
@@ -40,6 +41,7 @@ async def load_events(
     *,
     user: str | None = None,
     password: str | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> list[EnvelopeFields]:
     """One-shot read for a command: fail fast (no endless reconnect, no traceback logging)
     when the server is unreachable, unlike the services' long-lived connection."""
@@ -56,6 +58,8 @@ async def load_events(
     }
     if user:
         options.update(user=user, password=password)
+    if tls is not None:
+        options["tls"] = tls
     nc = await nats.connect(url, **options)
     try:
         return await read_events(EventStore(nc.jetstream()), workspace)
