@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -99,15 +101,29 @@ def _consumers_flowing(projector: Projector) -> tuple[bool, str]:
     return (not stalled, "stalled: " + ", ".join(stalled) if stalled else "flowing")
 
 
+EVENT_EVALUATION_GAP = 0.5
+"""Seconds at least between drift evaluations triggered by folded events."""
+
+
 async def _tick_forever(projector: Projector, seconds: float) -> None:
+    """Evaluate drift every `seconds` (time-based conditions move without events) and soon
+    after events are folded: debounced, at least EVENT_EVALUATION_GAP and four times the last
+    evaluation's cost apart, so a large projection is not evaluated back to back."""
     while True:
+        started = time.monotonic()
+        projector.folded.clear()
         try:
             await projector.tick()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.error("drift tick failed", error=repr(exc))
-        await asyncio.sleep(seconds)
+        cost = time.monotonic() - started
+        await asyncio.sleep(min(seconds, max(EVENT_EVALUATION_GAP, 4 * cost)))
+        remaining = seconds - (time.monotonic() - started)
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(projector.folded.wait(), remaining)
 
 
 # -- read API --------------------------------------------------------------------------------

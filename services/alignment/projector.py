@@ -104,6 +104,8 @@ class Projector:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._snapshot_dirty = asyncio.Event()
+        self.folded = asyncio.Event()
+        """Set when a batch added events to the projection: drift is evaluated soon after."""
 
     @property
     def positions(self) -> dict[str, int]:
@@ -311,6 +313,8 @@ class Projector:
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.state.committed(folded.batch)
         self.metrics.applied.labels(stream).inc(folded.applied)
+        if folded.applied:
+            self.folded.set()
         self.metrics.last_sequence.labels(stream).set(self.positions[stream])
         self._snapshot_dirty.set()
 

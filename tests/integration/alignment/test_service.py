@@ -201,6 +201,23 @@ def test_off_pace_objective_opens_a_drift_on_the_bus(
     )
 
 
+def test_drift_is_evaluated_soon_after_events_not_only_on_the_clock_tick(
+    nats_url: str, database_url: str, tmp_path: Path, workspace: str
+) -> None:
+    shared = SharedSettings(nats_url=nats_url, data_dir=tmp_path)
+    settings = AlignmentSettings(database_url=database_url, tick_seconds=3600, port=0)
+    with TestClient(build_app(shared, settings)) as client:
+        time.sleep(1.0)  # the first tick has run: the next one is an hour away
+        asyncio.run(append_all(nats_url, scenario(workspace)))
+        deadline = time.monotonic() + 15
+        kinds: set[str] = set()
+        while time.monotonic() < deadline and "objective_off_pace" not in kinds:
+            drifts = client.get(f"/v1/workspaces/{workspace}/drifts").json()["drifts"]
+            kinds = {d["kind"] for d in drifts}
+            time.sleep(0.2)
+        assert "objective_off_pace" in kinds
+
+
 def test_stored_projection_equals_a_fresh_replay(
     alignment: TestClient, nats_url: str, database_url: str, workspace: str
 ) -> None:
