@@ -447,7 +447,10 @@ class Projector:
             self._snapshot_dirty.clear()
             async with self._lock:
                 started = time.perf_counter()
-                await asyncio.to_thread(self.refresh_snapshot)
+                try:
+                    await asyncio.to_thread(self.refresh_snapshot)
+                except Exception as exc:  # keep serving the last snapshot; retry on change
+                    log.error("snapshot build failed", error=repr(exc))
                 elapsed = time.perf_counter() - started
             self.metrics.snapshot_seconds.observe(elapsed)
             await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, elapsed))

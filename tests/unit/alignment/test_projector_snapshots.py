@@ -1,0 +1,44 @@
+"""The projector's snapshot loop: /metrics must never freeze because one build failed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+from unittest.mock import MagicMock
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import create_engine
+
+from truenorth.alignment.pipeline_metrics import PipelineMetrics
+from truenorth.alignment.projector import Projector
+
+AT = datetime(2025, 11, 1, tzinfo=UTC)
+
+
+async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_change() -> None:
+    projector = Projector(
+        MagicMock(),
+        create_engine("sqlite://"),
+        PipelineMetrics.register(CollectorRegistry()),
+        lambda: AT,
+    )
+    served = projector.exposition
+    builds: list[Any] = []
+
+    def flaky_refresh() -> None:
+        builds.append(1)
+        if len(builds) == 1:
+            raise RuntimeError("a bug in one build")
+
+    projector.refresh_snapshot = flaky_refresh  # type: ignore[method-assign]
+    loop = asyncio.create_task(projector._snapshots())
+    try:
+        projector._snapshot_dirty.set()
+        await asyncio.sleep(0.2)
+        assert builds == [1] and projector.exposition is served  # the last one is still served
+        projector._snapshot_dirty.set()
+        await asyncio.sleep(0.2)
+        assert len(builds) == 2  # the loop survived the failure
+    finally:
+        loop.cancel()
