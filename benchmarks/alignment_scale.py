@@ -81,7 +81,7 @@ async def timed_scrapes(exposition: bytes, repeat: int) -> tuple[list[float], by
         registry=registry,
         checks={},
         max_request_bytes=1 << 20,
-        expositions=[lambda: exposition],
+        expositions=[lambda _names: exposition],
     )
     scrapes = []
     transport = httpx.ASGITransport(app=app)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import nats.errors
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -234,13 +234,17 @@ def document_bearer_auth(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+Exposition = Callable[[frozenset[str] | None], bytes]
+"""Pre-rendered Prometheus text served after the registry's: every family, or only the named."""
+
+
 def install_common(
     app: FastAPI,
     *,
     registry: CollectorRegistry,
     checks: dict[str, HealthCheck],
     max_request_bytes: int,
-    expositions: Sequence[Callable[[], bytes]] = (),
+    expositions: Sequence[Exposition] = (),
     authenticator: Authenticator | None = None,
     write_scope: str = ADMIN,
 ) -> None:
@@ -262,8 +266,15 @@ def install_common(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus exposition", response_class=Response)
-    async def metrics() -> Response:
-        body = b"".join([generate_latest(registry), *(render() for render in expositions)])
+    async def metrics(
+        names: Annotated[
+            list[str] | None,
+            Query(alias="name[]", description="Only these metric families (as prometheus-client)"),
+        ] = None,
+    ) -> Response:
+        wanted = frozenset(names) if names else None
+        source = registry.restricted_registry(wanted) if wanted else registry
+        body = b"".join([generate_latest(source), *(render(wanted) for render in expositions)])
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RequestValidationError)

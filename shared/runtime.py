@@ -29,7 +29,7 @@ from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
 from truenorth.clock import configure_clock
-from truenorth.http import HealthCheck, install_common
+from truenorth.http import Exposition, HealthCheck, install_common
 from truenorth.settings import ServiceSettings, SharedSettings
 
 log = structlog.get_logger()
@@ -47,7 +47,7 @@ class Runtime:
     broker: NatsBroker
     registry: CollectorRegistry
     checks: dict[str, HealthCheck] = field(default_factory=dict)
-    expositions: list[Callable[[], bytes]] = field(default_factory=list)
+    expositions: list[Exposition] = field(default_factory=list)
     """Pre-rendered Prometheus text appended to the registry's at /metrics."""
     started_at: float = field(default_factory=time.monotonic)
     state: dict[str, Any] = field(default_factory=dict)

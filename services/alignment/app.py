@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
-from truenorth.alignment.exposition import render
+from truenorth.alignment.exposition import render_families, select
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.replay import DriftLog, replay_drifts, replay_projection
@@ -42,11 +42,11 @@ def build_app(
     metrics = PipelineMetrics.register(runtime.registry)
     holder: dict[str, Projector] = {}
 
-    loading = render(Snapshot(at=clock()))  # every family declared, no samples yet
+    loading = render_families(Snapshot(at=clock()))  # every family declared, no samples yet
 
-    def current_exposition() -> bytes:
+    def current_exposition(names: frozenset[str] | None) -> bytes:
         projector = holder.get("projector")
-        return projector.exposition if projector else loading
+        return projector.exposition(names) if projector else select(loading, names)
 
     runtime.expositions.append(current_exposition)
 

@@ -11,7 +11,7 @@ against prometheus-client rendering the same families.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from prometheus_client.utils import floatToGoString
 
@@ -48,27 +48,53 @@ OBJECTIVE_GAUGES: tuple[tuple[str, str, str], ...] = (
 
 def render(snapshot: Snapshot) -> bytes:
     """The snapshot's samples in the Prometheus text format."""
-    parts: list[str] = []
+    return b"".join(render_families(snapshot).values())
+
+
+def render_families(snapshot: Snapshot) -> dict[str, bytes]:
+    """The text of each metric family by name, in exposition order (for `name[]` filters)."""
+    parts = _Families()
     _objectives(parts, snapshot.objectives)
     _channels(parts, snapshot)
     _drifts(parts, snapshot)
     _strategy_changes(parts, snapshot)
-    return "".join(parts).encode()
+    return parts.rendered()
 
 
-def _header(parts: list[str], name: str, help_text: str, kind: str = "gauge") -> None:
-    parts.append(f"# HELP {name} {_escape_help(help_text)}\n# TYPE {name} {kind}\n")
+def select(families: dict[str, bytes], names: Collection[str] | None) -> bytes:
+    """The text of the named families (all when `names` is None)."""
+    if names is None:
+        return b"".join(families.values())
+    return b"".join(text for name, text in families.items() if name in names)
 
 
-def _objectives(parts: list[str], objectives: Sequence[ObjectiveSnapshot]) -> None:
+class _Families:
+    """Lines grouped by the metric family they belong to."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, list[str]] = {}
+        self._current: list[str] = []
+
+    def start(self, name: str, help_text: str, kind: str = "gauge") -> None:
+        header = f"# HELP {name} {_escape_help(help_text)}\n# TYPE {name} {kind}\n"
+        self._current = self._lines[name] = [header]
+
+    def append(self, line: str) -> None:
+        self._current.append(line)
+
+    def rendered(self) -> dict[str, bytes]:
+        return {name: "".join(lines).encode() for name, lines in self._lines.items()}
+
+
+def _objectives(parts: _Families, objectives: Sequence[ObjectiveSnapshot]) -> None:
     labels = [_labels(OBJECTIVE_LABELS, _objective_label_values(o)) for o in objectives]
     for name, help_text, attribute in OBJECTIVE_GAUGES:
-        _header(parts, name, help_text)
+        parts.start(name, help_text)
         for objective, label_text in zip(objectives, labels, strict=True):
             value = getattr(objective, attribute)
             if value is not None:
                 parts.append(f"{name}{{{label_text}}} {_number(value)}\n")
-    _header(parts, m.OBJECTIVE_STATUS, "1 for the objective's current status")
+    parts.start(m.OBJECTIVE_STATUS, "1 for the objective's current status")
     for objective in objectives:
         before, after = _labels_around(
             OBJECTIVE_LABELS, _objective_label_values(objective), "status"
@@ -82,39 +108,36 @@ def _objective_label_values(o: ObjectiveSnapshot) -> tuple[str, ...]:
     return (o.workspace, o.strategy_id, o.objective_id, o.kpi)
 
 
-def _channels(parts: list[str], snapshot: Snapshot) -> None:
-    _header(parts, m.CHANNEL_SPEND_SHARE, "Share of period spend per channel (0-1)")
+def _channels(parts: _Families, snapshot: Snapshot) -> None:
+    parts.start(m.CHANNEL_SPEND_SHARE, "Share of period spend per channel (0-1)")
     for c in snapshot.channels:
         labels = _labels(CHANNEL_LABELS, (c.workspace, c.strategy_id, c.channel))
         parts.append(f"{m.CHANNEL_SPEND_SHARE}{{{labels}}} {_number(c.actual_share)}\n")
-    _header(parts, m.CHANNEL_PLANNED_SHARE, "Planned share of period budget per channel (0-1)")
+    parts.start(m.CHANNEL_PLANNED_SHARE, "Planned share of period budget per channel (0-1)")
     for c in snapshot.channels:
         if c.planned_share is not None:
             labels = _labels(CHANNEL_LABELS, (c.workspace, c.strategy_id, c.channel))
             parts.append(f"{m.CHANNEL_PLANNED_SHARE}{{{labels}}} {_number(c.planned_share)}\n")
-    _header(
-        parts, m.ALIGNED_SPEND_RATIO, "Spend on campaigns tied to active objectives / all spend"
-    )
+    parts.start(m.ALIGNED_SPEND_RATIO, "Spend on campaigns tied to active objectives / all spend")
     for a in snapshot.aligned_spend:
         if a.ratio is not None:
             labels = _labels(STRATEGY_LABELS, (a.workspace, a.strategy_id or ""))
             parts.append(f"{m.ALIGNED_SPEND_RATIO}{{{labels}}} {_number(a.ratio)}\n")
 
 
-def _drifts(parts: list[str], snapshot: Snapshot) -> None:
+def _drifts(parts: _Families, snapshot: Snapshot) -> None:
     counts: dict[tuple[str, ...], int] = {}
     for open_drift in snapshot.drifts:
         d = open_drift.drift
         key = (open_drift.workspace, d.strategy_id or "", d.objective_id or "", d.kind, d.severity)
         counts[key] = counts.get(key, 0) + 1
-    _header(parts, m.DRIFT_OPEN, "Open drifts")
+    parts.start(m.DRIFT_OPEN, "Open drifts")
     for label_values, count in sorted(counts.items()):
         parts.append(f"{m.DRIFT_OPEN}{{{_labels(DRIFT_LABELS, label_values)}}} {_number(count)}\n")
 
 
-def _strategy_changes(parts: list[str], snapshot: Snapshot) -> None:
-    _header(
-        parts,
+def _strategy_changes(parts: _Families, snapshot: Snapshot) -> None:
+    parts.start(
         m.STRATEGY_CHANGES,
         "Strategy change events by type (for Grafana annotations)",
         kind="counter",
@@ -123,7 +146,7 @@ def _strategy_changes(parts: list[str], snapshot: Snapshot) -> None:
         for kind, count in s.counts:
             labels = _labels((*STRATEGY_LABELS, "kind"), (s.workspace, s.strategy_id, kind))
             parts.append(f"{m.STRATEGY_CHANGES}{{{labels}}} {_number(count)}\n")
-    _header(parts, m.STRATEGY_LAST_CHANGE, "Unix time of the last strategy change")
+    parts.start(m.STRATEGY_LAST_CHANGE, "Unix time of the last strategy change")
     for s in snapshot.strategies:
         if s.last_change_seconds:
             labels = _labels(STRATEGY_LABELS, (s.workspace, s.strategy_id))

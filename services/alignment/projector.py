@@ -25,7 +25,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
-from truenorth.alignment.exposition import render
+from truenorth.alignment.exposition import render_families, select
 from truenorth.alignment.folding import (
     CONSUMER,
     OUTBOX_KIND,
@@ -98,8 +98,8 @@ class Projector:
         self.drift_log = DriftLog()
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
         self.snapshot: Snapshot = build_snapshot(self.state.projection, clock())
-        self.exposition: bytes = render(self.snapshot)
-        """`self.snapshot` as Prometheus text: what /metrics serves."""
+        self.families: dict[str, bytes] = render_families(self.snapshot)
+        """`self.snapshot` as Prometheus text per metric family: what /metrics serves."""
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -457,5 +457,8 @@ class Projector:
 
     def refresh_snapshot(self) -> None:
         snapshot = build_snapshot(self.state.projection, self.clock(), self.state.tracker)
-        exposition = render(snapshot)
-        self.snapshot, self.exposition = snapshot, exposition
+        families = render_families(snapshot)
+        self.snapshot, self.families = snapshot, families
+
+    def exposition(self, names: frozenset[str] | None = None) -> bytes:
+        return select(self.families, names)

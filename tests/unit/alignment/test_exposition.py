@@ -143,3 +143,32 @@ def test_a_folded_scenario_with_open_drifts_renders_like_prometheus_client() -> 
     snapshot = build_snapshot(projection, day(10), tracker)
     assert snapshot.drifts and snapshot.channels and snapshot.objectives
     assert render(snapshot) == reference(snapshot)
+
+
+def test_a_scrape_can_ask_for_some_families_only() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from truenorth.alignment.exposition import render_families, select
+    from truenorth.http import install_common
+
+    snapshot = Snapshot(at=AT, objectives=(objective("leads-q4"),))
+    families = render_families(snapshot)
+    assert select(families, None) == render(snapshot)
+    app = FastAPI()
+    install_common(
+        app,
+        registry=CollectorRegistry(),
+        checks={},
+        max_request_bytes=1024,
+        expositions=[lambda names: select(families, names)],
+    )
+    with TestClient(app) as client:
+        text = client.get("/metrics", params={"name[]": [m.OBJECTIVE_ACTUAL, m.DRIFT_OPEN]}).text
+        everything = client.get("/metrics").text
+    assert {f.name for f in text_string_to_metric_families(text)} == {
+        m.OBJECTIVE_ACTUAL,
+        m.DRIFT_OPEN,
+    }
+    assert 'objective="leads-q4"' in text
+    assert m.OBJECTIVE_PACE in everything

@@ -23,7 +23,7 @@ async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_c
         PipelineMetrics.register(CollectorRegistry()),
         lambda: AT,
     )
-    served = projector.exposition
+    served = projector.families
     builds: list[Any] = []
 
     def flaky_refresh() -> None:
@@ -36,7 +36,7 @@ async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_c
     try:
         projector._snapshot_dirty.set()
         await asyncio.sleep(0.2)
-        assert builds == [1] and projector.exposition is served  # the last one is still served
+        assert builds == [1] and projector.families is served  # the last one is still served
         projector._snapshot_dirty.set()
         await asyncio.sleep(0.2)
         assert len(builds) == 2  # the loop survived the failure
