@@ -26,8 +26,6 @@ import time
 from datetime import UTC, datetime
 from itertools import chain
 
-import httpx
-from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
@@ -35,7 +33,6 @@ from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import build_snapshot
 from truenorth.alignment.exposition import render
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
-from truenorth.http import install_common
 
 WORKSPACE = "bench"
 NOW = datetime(2026, 11, 15, tzinfo=UTC)
@@ -73,6 +70,12 @@ def current_rss_mb() -> float:
 
 async def timed_scrapes(exposition: bytes, repeat: int) -> tuple[list[float], bytes]:
     """GET /metrics `repeat` times from an app wired like the alignment service's."""
+    # imported here: the RSS part runs in a fresh interpreter and must not count them
+    import httpx
+    from fastapi import FastAPI
+
+    from truenorth.http import install_common
+
     app = FastAPI()
     registry = CollectorRegistry()
     PipelineMetrics.register(registry)

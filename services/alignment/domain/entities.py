@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from truenorth.alignment.domain.series import Series
+import sys
+from bisect import bisect_left
+
+from truenorth.alignment.domain.idindex import IdIndex
+from truenorth.alignment.domain.series import ObservationArrays, Series
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.contract.common import SPEND_METRIC, Guardrails, ObjectiveSpec, PeriodPlan
 
@@ -106,7 +110,7 @@ class CampaignState:
         """When it last stopped being live (paused or ended while live)."""
         self.last_report: int | None = None
         """Latest recorded_at of its metric observations."""
-        self.series: list[Series] = []
+        self.series: tuple[Series, ...] = ()
         self.version = 0
         """Bumped on every change (derived caches compare it; not persisted)."""
         self.memo: object = None
@@ -118,11 +122,11 @@ class CampaignState:
                 return series
         return None
 
-    def ensure_series(self, metric: str) -> Series:
+    def ensure_series(self, metric: str, arrays: ObservationArrays) -> Series:
         series = self.series_of(metric)
         if series is None:
-            series = Series(self.campaign_id, metric)
-            self.series.append(series)
+            series = arrays.new_series(self.campaign_id, sys.intern(metric))
+            self.series = (*self.series, series)
         return series
 
     @property
@@ -145,12 +149,12 @@ class WorkspaceState:
         self.strategies: dict[str, StrategyState] = {}
         self.objectives: dict[str, ObjectiveState] = {}
         self.campaigns: dict[str, CampaignState] = {}
-        self.observations: dict[str, int] = {}
+        self.observations = IdIndex()
         """observation_id -> index into the projection's ObservationArrays."""
         self.acknowledged: dict[str, int] = {}
         """drift_id -> latest acknowledgement time."""
-        self.links: dict[str, set[str]] = {}
-        """objective_id -> ids of campaigns linked to it (derived from campaigns)."""
+        self.links: dict[str, list[str]] = {}
+        """objective_id -> ids of campaigns linked to it, sorted (derived from campaigns)."""
         self.plan_version = 0
         """Bumped on every strategy event (derived caches compare it; not persisted)."""
 
@@ -173,19 +177,20 @@ class WorkspaceState:
         return state
 
     def set_links(self, campaign: CampaignState, objective_ids: tuple[str, ...]) -> None:
+        campaign_id = campaign.campaign_id
         for objective_id in campaign.objective_ids:
-            linked = self.links.get(objective_id)
-            if linked is not None:
-                linked.discard(campaign.campaign_id)
-                if not linked:
-                    del self.links[objective_id]
-        campaign.objective_ids = tuple(sorted(set(objective_ids)))
+            linked = self.links[objective_id]
+            del linked[bisect_left(linked, campaign_id)]
+            if not linked:
+                del self.links[objective_id]
+        # interned: every campaign of an objective shares one copy of its id
+        campaign.objective_ids = tuple(sorted({sys.intern(o) for o in objective_ids}))
         for objective_id in campaign.objective_ids:
-            self.links.setdefault(objective_id, set()).add(campaign.campaign_id)
+            linked = self.links.setdefault(objective_id, [])
+            linked.insert(bisect_left(linked, campaign_id), campaign_id)
 
     def linked_campaigns(self, objective_id: str) -> list[CampaignState]:
-        ids = self.links.get(objective_id, ())
-        return [self.campaigns[c] for c in sorted(ids)]
+        return [self.campaigns[c] for c in self.links.get(objective_id, ())]
 
     def active_objective_ids(self, campaign: CampaignState) -> tuple[str, ...]:
         objectives = self.objectives

@@ -13,6 +13,7 @@ restores a projection from every row written so far.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -80,7 +81,10 @@ class Projection:
     def __init__(self) -> None:
         self.workspaces: dict[str, WorkspaceState] = {}
         self.arrays = ObservationArrays()
-        self._dirty: set[tuple[str, str, str]] = set()
+        self._dirty: dict[tuple[str, str], dict[str, int]] = {}
+        """(kind, workspace) -> {id: index} of the entities changed since `clear_dirty`: index
+        is an observation's in the arrays (its row needs no id lookup), -1 for other kinds.
+        Grouped so that ordering the rows sorts plain ids (tuples sort ~5x slower)."""
         self._guardrails_cache: dict[tuple[str, str, str], Guardrails] = {}
         self._changes = 0
         self.memo: dict[Any, Any] = {}
@@ -104,8 +108,11 @@ class Projection:
             state = self.workspaces[name] = WorkspaceState()
         return state
 
-    def _mark(self, kind: str, workspace: str, ident: str) -> None:
-        self._dirty.add((kind, workspace, ident))
+    def _mark(self, kind: str, workspace: str, ident: str, index: int = -1) -> None:
+        group = self._dirty.get((kind, workspace))
+        if group is None:
+            group = self._dirty[(kind, workspace)] = {}
+        group[ident] = index
 
     def _bump(self, campaign: CampaignState) -> None:
         self._changes += 1
@@ -190,12 +197,12 @@ class Projection:
         campaign.launched = True
         campaign.name = data.name
         campaign.owner = data.owner
-        campaign.channel = data.channel
-        campaign.segment = data.segment
+        campaign.channel = sys.intern(data.channel)
+        campaign.segment = sys.intern(data.segment)
         campaign.budget = data.budget
         campaign.start = to_micros(data.start)
         campaign.end = to_micros(data.end)
-        campaign.status = data.status
+        campaign.status = sys.intern(data.status)
         campaign.went_live = to_micros(event.occurred_at) if data.status == "live" else None
         campaign.stopped = None
         self.workspace(event.workspace).set_links(campaign, data.objective_ids)
@@ -235,27 +242,26 @@ class Projection:
         campaign = workspace.campaigns.get(campaign_id) or workspace.campaign(campaign_id)
         self._changes += 1
         campaign.version = self._changes
-        dirty = self._dirty
         last_report = campaign.last_report
         if last_report is None or last_report < recorded:
             campaign.last_report = recorded
-            dirty.add((CAMPAIGN_ROW, name, campaign_id))
+            self._mark(CAMPAIGN_ROW, name, campaign_id)
         start, end = to_micros(data.period_start), to_micros(data.period_end)
         observation_id = data.observation_id
-        index = workspace.observations.get(observation_id)
         arrays = self.arrays
-        if index is None:
-            series = campaign.ensure_series(data.metric)
-            workspace.observations[observation_id] = arrays.append(
-                data.value, start, end, recorded, series
-            )
-            dirty.add((OBSERVATION_ROW, name, observation_id))
-            return
-        if recorded < arrays.recorded[index]:
+        new_index = len(arrays.values)
+        index = workspace.observations.setdefault(observation_id, new_index)
+        if index == new_index:
+            series = campaign.ensure_series(data.metric, arrays)
+            arrays.append(data.value, start, end, recorded, series)
+        elif recorded < arrays.recorded[index]:
             return  # a stale redelivery: a later value is already in place
-        arrays.recorded[index] = recorded
-        dirty.add((OBSERVATION_ROW, name, observation_id))
-        self._replace_observation(index, workspace, campaign, data.metric, data.value, start, end)
+        else:
+            arrays.recorded[index] = recorded
+            self._replace_observation(
+                index, workspace, campaign, data.metric, data.value, start, end
+            )
+        self._mark(OBSERVATION_ROW, name, observation_id, index)
 
     def _replace_observation(
         self,
@@ -268,24 +274,25 @@ class Projection:
         end: int,
     ) -> None:
         arrays = self.arrays
-        series = arrays.series[index]
+        series = arrays.series_of(index)
         if series.campaign_id == campaign.campaign_id and series.metric == metric:
-            if (arrays.values[index], arrays.starts[index], arrays.ends[index]) == (
-                value,
-                start,
-                end,
-            ):
+            if (arrays.starts[index], arrays.ends[index]) == (start, end):
+                # The usual restatement: only the value moves. Adjusting the total beats
+                # relinking and re-summing a series of thousands (a restated total can differ
+                # from a fresh sum in the last bits; the digest covers the values themselves).
+                series.total += value - arrays.values[index]
+                arrays.values[index] = value
                 return
             series.remove(index, arrays)
         else:
             series.remove(index, arrays)
             self._bump(workspace.campaign(series.campaign_id))
-            series = campaign.ensure_series(metric)
+            series = campaign.ensure_series(metric, arrays)
         arrays.values[index] = value
         arrays.starts[index] = start
         arrays.ends[index] = end
-        arrays.series[index] = series
-        series.add(index, arrays)
+        arrays.series_numbers[index] = series.number
+        series.add(index, value, start, end, arrays)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -321,8 +328,14 @@ class Projection:
     def dirty_rows(self) -> list[Row]:
         """Rows of the entities changed since the last `clear_dirty` (upserts only: nothing is
         ever deleted; removed periods vanish from their strategy's row)."""
-        rows = [self._row(kind, ws, ident) for kind, ws, ident in sorted(self._dirty)]
-        return [row for row in rows if row is not None]
+        rows = []
+        for kind, workspace in sorted(self._dirty):
+            group = self._dirty[(kind, workspace)]
+            for ident in sorted(group):
+                row = self._row(kind, workspace, ident, group[ident])
+                if row is not None:
+                    rows.append(row)
+        return rows
 
     def clear_dirty(self) -> None:
         self._dirty.clear()
@@ -330,27 +343,28 @@ class Projection:
     def rows(self) -> Iterator[Row]:
         """Every row of the current state."""
         for name, workspace in self.workspaces.items():
-            for kind, entities in (
-                (STRATEGY_ROW, workspace.strategies),
-                (OBJECTIVE_ROW, workspace.objectives),
-                (CAMPAIGN_ROW, workspace.campaigns),
-                (OBSERVATION_ROW, workspace.observations),
-                (ACK_ROW, workspace.acknowledged),
-            ):
-                for ident in entities:
-                    row = self._row(kind, name, ident)
-                    if row is not None:
-                        yield row
+            yield from self._rows_of(STRATEGY_ROW, name, workspace.strategies)
+            yield from self._rows_of(OBJECTIVE_ROW, name, workspace.objectives)
+            yield from self._rows_of(CAMPAIGN_ROW, name, workspace.campaigns)
+            for ident, index in workspace.observations.items():
+                yield self._observation_row(name, ident, index)
+            yield from self._rows_of(ACK_ROW, name, workspace.acknowledged)
 
-    def _row(self, kind: str, workspace_name: str, ident: str) -> Row | None:
+    def _rows_of(self, kind: str, workspace_name: str, idents: Iterable[str]) -> Iterator[Row]:
+        for ident in idents:
+            row = self._row(kind, workspace_name, ident)
+            if row is not None:
+                yield row
+
+    def _row(self, kind: str, workspace_name: str, ident: str, index: int = -1) -> Row | None:
+        """The row of one entity (`index`: an observation's, in the arrays)."""
+        if kind == OBSERVATION_ROW:  # by far the most frequent
+            return self._observation_row(workspace_name, ident, index)
         workspace = self.workspaces.get(workspace_name)
         if workspace is None:
             return None
         payload: dict[str, Any] | None
-        if kind == OBSERVATION_ROW:  # by far the most frequent
-            index = workspace.observations.get(ident)
-            payload = None if index is None else self._observation_payload(index)
-        elif kind == STRATEGY_ROW:
+        if kind == STRATEGY_ROW:
             strategy = workspace.strategies.get(ident)
             payload = None if strategy is None else _strategy_payload(strategy)
         elif kind == OBJECTIVE_ROW:
@@ -364,10 +378,10 @@ class Projection:
             payload = None if at is None else {"at": at}
         return None if payload is None else (kind, f"{workspace_name}/{ident}", payload)
 
-    def _observation_payload(self, index: int) -> dict[str, Any]:
+    def _observation_row(self, workspace_name: str, ident: str, index: int) -> Row:
         arrays = self.arrays
-        series = arrays.series[index]
-        return {
+        series = arrays.series_of(index)
+        payload = {
             "c": series.campaign_id,
             "m": series.metric,
             "v": arrays.values[index],
@@ -375,6 +389,7 @@ class Projection:
             "e": arrays.ends[index],
             "r": arrays.recorded[index],
         }
+        return OBSERVATION_ROW, f"{workspace_name}/{ident}", payload
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, Any]]) -> Projection:
@@ -421,12 +436,12 @@ class Projection:
         campaign.launched = bool(payload["launched"])
         campaign.name = payload["name"]
         campaign.owner = payload["owner"]
-        campaign.channel = payload["channel"]
-        campaign.segment = payload["segment"]
+        campaign.channel = sys.intern(payload["channel"])
+        campaign.segment = sys.intern(payload["segment"])
         campaign.budget = float(payload["budget"])
         campaign.start = int(payload["start"])
         campaign.end = int(payload["end"])
-        campaign.status = payload["status"]
+        campaign.status = sys.intern(payload["status"])
         campaign.went_live = payload["went_live"]
         campaign.stopped = payload["stopped"]
         campaign.last_report = payload["last_report"]
@@ -434,7 +449,7 @@ class Projection:
 
     def _restore_observation(self, workspace: str, ident: str, payload: dict[str, Any]) -> None:
         state = self.workspace(workspace)
-        series = state.campaign(payload["c"]).ensure_series(payload["m"])
+        series = state.campaign(payload["c"]).ensure_series(payload["m"], self.arrays)
         state.observations[ident] = self.arrays.append(
             float(payload["v"]), int(payload["s"]), int(payload["e"]), int(payload["r"]), series
         )

@@ -404,7 +404,7 @@ def _spend_by_strategy(projection: Projection, name: str, at: int) -> WorkspaceS
     )
     for campaign in workspace.campaigns.values():
         series = campaign.spend_series
-        if series is None or not series.members:
+        if series is None or series.is_empty(arrays):
             continue
         memo = campaign.memo
         if not (isinstance(memo, _CampaignSpend) and memo.matches(campaign.version, context)):
