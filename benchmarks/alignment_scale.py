@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry
 from benchmarks.workload import campaign_events, metric_events, strategy_events
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import build_snapshot
-from truenorth.alignment.exposition import render
+from truenorth.alignment.exposition import render, render_families
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 
 WORKSPACE = "bench"
@@ -143,6 +143,7 @@ def rss(objectives_total: int, campaigns: int, observations: int) -> None:
     folded = current_rss_mb()
     seconds = time.perf_counter() - started
     snapshot = build_snapshot(projection, NOW)
+    exposition = render_families(snapshot)  # the service keeps both
     gc.collect()
     after = current_rss_mb()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -154,8 +155,9 @@ def rss(objectives_total: int, campaigns: int, observations: int) -> None:
     print(
         f"  interpreter + imports {baseline:.0f} MB, "
         f"+ plan and campaigns {plan - baseline:.0f} MB, "
-        f"+ observations {folded - plan:.0f} MB, + snapshot {after - folded:.0f} MB "
-        f"({len(snapshot.objectives):,} objectives in it)"
+        f"+ observations {folded - plan:.0f} MB, + snapshot and its exposition "
+        f"{after - folded:.0f} MB ({len(snapshot.objectives):,} objectives, "
+        f"{sum(map(len, exposition.values())) / 2**20:.0f} MB of text)"
     )
 
 
