@@ -33,6 +33,31 @@ def leads_actual(projection: Projection, at: int = 30) -> float:
 BASE = (b.strategy_defined(), b.objective_added(), b.launched("c-a"))
 
 
+def test_restating_values_in_a_long_series_keeps_window_sums_exact() -> None:
+    hourly = [
+        b.observed("c-a", "leads", 1, day(0) + timedelta(hours=h), day(0) + timedelta(hours=h + 1))
+        for h in range(24 * 40)
+    ]
+    restatements = [b.restated(hourly[h], 5, day(41)) for h in range(0, len(hourly), 7)]
+    projection = fold(*BASE, *hourly, *restatements)
+    expected = [5 if h % 7 == 0 else 1 for h in range(len(hourly))]
+    assert leads_actual(projection, at=45) == sum(expected)  # the whole series
+    assert leads_actual(projection, at=10) == sum(expected)  # actual covers the window
+    direct = fold(
+        *BASE,
+        *[
+            b.observed("c-a", "leads", v, o.data.period_start, o.data.period_end)
+            for v, o in zip(expected, hourly, strict=True)
+        ],
+    )
+    [series] = projection.workspace(WS).campaign("c-a").series
+    [direct_series] = direct.workspace(WS).campaign("c-a").series
+    window = (to_micros(day(10)), to_micros(day(20)))
+    assert series.sum_within(*window, projection.arrays) == direct_series.sum_within(
+        *window, direct.arrays
+    )
+
+
 def test_duplicate_observation_is_counted_once() -> None:
     observation = b.observed("c-a", "leads", 40, day(1))
     projection = fold(*BASE, observation, observation)
