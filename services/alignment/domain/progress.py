@@ -211,23 +211,30 @@ def objective_status(
     return "off_track"
 
 
+def forecast_window_days(guardrails: Guardrails) -> float:
+    return guardrails.forecast_window_days or 7.0
+
+
 def evaluate_objective(
     spec: ObjectiveSpec,
     readings: Readings,
     at: int | datetime,
     guardrails: Guardrails = DEFAULT_GUARDRAILS,
     actual: float | None = None,
+    run_rate: float | None = None,
 ) -> ObjectiveProgress:
     """Everything of DESIGN §4 for one objective at time `at` (`actual` when the caller
-    already has A(t), which does not depend on the clock)."""
+    already has A(t), which does not depend on the clock; `run_rate` when it has a recent
+    trailing run-rate)."""
     now = at if isinstance(at, int) else to_micros(at)
     if actual is None:
         actual = actual_value(spec, readings)
     progress = progress_ratio(spec, actual)
     expected = expected_ratio(spec, now)
     pace = pace_ratio(progress, expected)
-    window = guardrails.forecast_window_days or 7.0
-    rate = run_rate_per_day(spec, readings, now, window)
+    if run_rate is None:
+        run_rate = run_rate_per_day(spec, readings, now, forecast_window_days(guardrails))
+    rate = run_rate
     days_left = remaining_days(spec, now)
     forecast = forecast_value(actual, rate, days_left)
     return ObjectiveProgress(

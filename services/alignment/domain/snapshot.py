@@ -27,7 +27,9 @@ from truenorth.alignment.domain.progress import (
     channel_shares,
     cost_per_outcome,
     evaluate_objective,
+    forecast_window_days,
     outcome_per_dollar,
+    run_rate_per_day,
 )
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.queries import (
@@ -40,7 +42,7 @@ from truenorth.alignment.domain.queries import (
 from truenorth.alignment.domain.series import ObservationArrays, Series
 from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, to_micros
 from truenorth.contract.alignment import DriftData
-from truenorth.contract.common import ObjectiveSpec, PeriodPlan
+from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
 
 if TYPE_CHECKING:
     from truenorth.alignment.domain.drift import DriftTracker
@@ -203,8 +205,39 @@ def _objective_snapshots(
         stable = _stable_figures(projection, name, objective, workspace)
         guardrails = projection.effective_guardrails(name, objective)
         readings = SeriesReadings(stable.kpi_series, arrays)
-        figures = evaluate_objective(spec, readings, at, guardrails, actual=stable.actual)
+        rate = _recent_run_rate(projection, (name, objective_id), spec, readings, at, guardrails)
+        figures = evaluate_objective(
+            spec, readings, at, guardrails, actual=stable.actual, run_rate=rate
+        )
         yield _objective_snapshot(name, objective.strategy_id, spec, figures, stable.campaigns)
+
+
+RUN_RATE_REUSE_MICROS = 1_000_000
+"""A snapshot reuses an objective's trailing run-rate computed less than a second before:
+summing a 7-day window of long series on every rebuild (tens a second) cost more than all
+the rest of the snapshot, and a second changes a 7-day average by nothing that matters."""
+
+
+def _recent_run_rate(
+    projection: Projection,
+    key: tuple[str, str],
+    spec: ObjectiveSpec,
+    readings: SeriesReadings,
+    at: int,
+    guardrails: Guardrails,
+) -> float:
+    memo_key = ("run-rate", *key)
+    cached = projection.memo.get(memo_key)
+    if (
+        cached is not None
+        and cached[0] is spec
+        and cached[1] is guardrails
+        and 0 <= at - cached[2] < RUN_RATE_REUSE_MICROS
+    ):
+        return cached[3]
+    rate = run_rate_per_day(spec, readings, at, forecast_window_days(guardrails))
+    projection.memo[memo_key] = (spec, guardrails, at, rate)
+    return rate
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,3 +282,21 @@ def test_from_rows_of_accumulated_dirty_rows_restores_the_same_digest(
 def test_unknown_row_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown projection row kind"):
         Projection.from_rows([("bogus", "ws/x", {})])
+
+
+def test_a_live_snapshot_reuses_a_run_rate_younger_than_a_second() -> None:
+    late = b.observed("c-a", "leads", 70, day(19), day(20), observation_id="late")
+    projection = fold(*BASE, *b.daily("c-a", "leads", [10] * 20))
+    first = build_snapshot(projection, day(20)).objective(WS, "leads-q4")
+    projection.apply(late)
+    soon = build_snapshot(projection, day(20) + timedelta(milliseconds=500)).objective(
+        WS, "leads-q4"
+    )
+    later = build_snapshot(projection, day(20) + timedelta(seconds=2)).objective(WS, "leads-q4")
+    fresh = build_snapshot(
+        fold(*BASE, *b.daily("c-a", "leads", [10] * 20), late), day(20) + timedelta(seconds=2)
+    ).objective(WS, "leads-q4")
+    assert first is not None and soon is not None and later is not None and fresh is not None
+    assert soon.actual == first.actual + 70  # the data is live
+    assert soon.run_rate_per_day == first.run_rate_per_day  # the trailing rate is reused
+    assert later.run_rate_per_day == fresh.run_rate_per_day > first.run_rate_per_day
