@@ -120,6 +120,15 @@ async def setup_strategy(nats_url: str) -> None:
     await nc.drain()
 
 
+async def metrics_head(nats_url: str) -> int:
+    """The METRICS stream's last sequence (not `audit`: reading the whole stream takes seconds,
+    and they counted as catch-up time)."""
+    nc = await connect(nats_url)
+    head = (await nc.jetstream().stream_info("METRICS")).state.last_seq
+    await nc.drain()
+    return int(head)
+
+
 async def audit(nats_url: str) -> dict[str, int]:
     """Messages in METRICS for the workspace, and their distinct observation ids."""
     import orjson
@@ -163,6 +172,19 @@ def expected_actual(sent: int, distinct: int) -> float:
     if not distinct:
         return float(sent)
     return float(sum(1 + (sent - 1 - key) // distinct for key in range(min(distinct, sent))))
+
+
+def pipeline_health(url: str) -> str:
+    """Redeliveries and the mean batch commit and snapshot build times of the alignment service."""
+    samples = scrape(url)
+    redelivered = sum(samples.get("truenorth_redeliveries_total", {}).values())
+    figures = [f"{redelivered:,.0f} redeliveries"]
+    for name in ("truenorth_batch_commit_seconds", "truenorth_snapshot_build_seconds"):
+        total = sum(samples.get(f"{name}_sum", {}).values())
+        count = sum(samples.get(f"{name}_count", {}).values())
+        if count:
+            figures.append(f"{name} {count:,.0f} x, mean {total / count * 1000:.1f} ms")
+    return "; ".join(figures)
 
 
 def print_trajectory(
@@ -258,7 +280,7 @@ def main() -> int:
                     )
         send_seconds = time.monotonic() - started
         drained_at = time.monotonic()
-        head = asyncio.run(audit(system.nats_url))["head"]
+        head = asyncio.run(metrics_head(system.nats_url))
         while (
             applied_sequence(alignment_url) < head
             and time.monotonic() - drained_at < args.drain_timeout
@@ -271,6 +293,7 @@ def main() -> int:
         rss_max = {name: max(rss_max[name], rss_end[name]) for name in rss_end}
         time.sleep(1.0)  # the scrape snapshot follows the last commit
         counted = objective_actual(alignment_url)
+        health = pipeline_health(alignment_url)
         checked = asyncio.run(audit(system.nats_url))
     finally:
         system.stop()
@@ -292,6 +315,7 @@ def main() -> int:
     for name in sorted(rss_start):
         print(f"  {name:<12} {rss_start[name]:>7.1f} {rss_end[name]:>8.1f} {rss_max[name]:>8.1f}")
     print_trajectory(trajectory, rss_start)
+    print(f"  alignment: {health}")
     print(
         f"  METRICS: {checked['messages']:,} messages, {checked['distinct']:,} distinct"
         f" observation ids; objective actual {counted:,.0f}"
