@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Installs the tools the observability tests need, when missing:
-#   promtool (Debian package `prometheus`) and amtool (`prometheus-alertmanager`).
+#   promtool (Debian package `prometheus`), amtool (`prometheus-alertmanager`) and openssl
+#   (certificates for the NATS TLS test).
 # Idempotent: does nothing when both are on PATH; runs `apt-get update` only when a package
 # is not installable from the current package lists. Works as root, or through sudo.
 set -euo pipefail
 
-declare -A PACKAGE_OF=([promtool]=prometheus [amtool]=prometheus-alertmanager)
+declare -A PACKAGE_OF=([promtool]=prometheus [amtool]=prometheus-alertmanager [openssl]=openssl)
 
 missing=()
-for tool in promtool amtool; do
+for tool in promtool amtool openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-tools: promtool and amtool already installed"
+  echo "install-tools: promtool, amtool and openssl already installed"
   exit 0
 fi
 
@@ -48,7 +49,7 @@ done
 echo "install-tools: installing ${missing[*]}"
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
-for tool in promtool amtool; do
+for tool in promtool amtool openssl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "install-tools: $tool still missing" >&2; exit 1; }
 done
 echo "install-tools: $(promtool --version 2>&1 | head -n1)"

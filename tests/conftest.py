@@ -78,3 +78,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_installed(installed: bool, what: str, install: str) -> None:
+    """A test needing an outside tool: skipped on a developer machine without it, failed in CI
+    (CI=true), where `scripts/test.sh` has run `install` and a skip would hide a broken setup."""
+    if installed:
+        return
+    message = f"{what} is not installed: run {install}"
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: it is required here)")
+    pytest.skip(message)

@@ -21,10 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 import yaml
 
-from tests.conftest import in_ci
+from tests.conftest import require_installed
 from truenorth.alignment.observability.dashboards import (
     NATS_EXPORTER_PREFIXES,
     expressions,
@@ -63,14 +62,9 @@ LEFTOVER_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
 
 
 def prometheus_binary() -> str:
-    """Debian's prometheus; skip when missing, but fail in CI where it must be installed."""
-    if os.access(PROMETHEUS, os.X_OK):
-        return PROMETHEUS
-    message = f"{PROMETHEUS} is not installed: run scripts/install-tools.sh"
-    if in_ci():
-        pytest.fail(f"{message} (CI=true: it is required here)")
-    pytest.skip(message)
-    raise AssertionError("unreachable")
+    """Debian's prometheus (skipped when missing, failed in CI: `require_installed`)."""
+    require_installed(os.access(PROMETHEUS, os.X_OK), str(PROMETHEUS), "scripts/install-tools.sh")
+    return PROMETHEUS
 
 
 # -- configuration ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import in_ci
+from tests.conftest import require_installed
 from tests.e2e.harness import RunningSystem, start_system
 from truenorth.alignment.demo.scenario import load_example
 from truenorth.strategy.domain import load_document
@@ -29,10 +29,7 @@ NOW = "2026-11-16T00:00:00Z"
 
 @pytest.fixture
 def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail("chromium is missing in CI: run scripts/install-chromium.sh")
-        pytest.skip("chromium not installed (/usr/bin/chromium): run scripts/install-chromium.sh")
+    require_installed(CHROMIUM.exists(), str(CHROMIUM), "scripts/install-chromium.sh")
     return CHROMIUM
 
 

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.conftest import require_installed
 from truenorth.bus.embedded import EmbeddedNats
 from truenorth.bus.eventstore import provision
 from truenorth.bus.permissions import ALL_USERS, PROVISIONER, render_authorization
@@ -73,8 +74,7 @@ class TlsServer:
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[TlsServer]:
     """A TLS-only nats-server that verifies client certificates, with per-service users."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    require_installed(shutil.which("openssl") is not None, "openssl", "scripts/install-tools.sh")
     certs = tmp_path / "certs"
     certs.mkdir()
     make_certificates(certs)

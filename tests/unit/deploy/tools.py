@@ -9,22 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import in_ci
+from tests.conftest import require_installed
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
 
 
 def require_tool(name: str) -> str:
-    """The tool's path; skip when it is missing — but fail in CI, where it must be installed."""
+    """The tool's path (skipped when missing, failed in CI: `require_installed`)."""
     found = shutil.which(name) or _venv_binary(name)
-    if found:
-        return found
-    message = f"{name} is not installed: run scripts/install-tools.sh"
-    if in_ci():
-        pytest.fail(f"{message} (CI=true: the tool is required here)")
-    pytest.skip(message)
-    raise AssertionError("unreachable")
+    require_installed(found is not None, name, "scripts/install-tools.sh")
+    assert found is not None
+    return found
 
 
 def _venv_binary(name: str) -> str | None:
