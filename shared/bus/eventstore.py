@@ -94,11 +94,17 @@ async def connect(
         "connect_timeout": 2,
         "allow_reconnect": reconnect,
     }
+    if not reconnect:
+        options["error_cb"] = _caller_reports  # a failed one-shot connect raises to the caller
     if user:
         options.update(user=user, password=password)
     if tls is not None:
         options["tls"] = tls
     return await nats.connect(url, **options)
+
+
+async def _caller_reports(_error: Exception) -> None:
+    """nats-py's default error callback logs a traceback; a command prints one line instead."""
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:

@@ -63,7 +63,6 @@ def review_command(
     from truenorth.alignment.review.render_html import render_html
     from truenorth.alignment.review.render_md import render_markdown
     from truenorth.alignment.review.source import load_events
-    from truenorth.runtime import tls_context
     from truenorth.settings import SettingsError, SharedSettings, load
 
     try:
@@ -75,15 +74,7 @@ def review_command(
         return
     name = workspace or shared.workspace
     try:
-        events = asyncio.run(
-            load_events(
-                shared.nats_url,
-                name,
-                user=shared.nats_user,
-                password=shared.nats_password,
-                tls=tls_context(shared),
-            )
-        )
+        events = asyncio.run(load_events(shared, name))
     except Exception as exc:
         _fail(f"cannot read the event log at {shared.nats_url}: {exc}")
         return

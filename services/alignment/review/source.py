@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import ssl
-from typing import Any
-
-import nats
-
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import EVENT_STREAMS, SUBJECT_ROOT
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import decode
+from truenorth.runtime import connect_client
+from truenorth.settings import SharedSettings
 
 
 def workspace_filter(workspace: str, context: str) -> str:
@@ -35,32 +32,10 @@ async def read_events(store: EventStore, workspace: str) -> list[EnvelopeFields]
     return events
 
 
-async def load_events(
-    url: str,
-    workspace: str,
-    *,
-    user: str | None = None,
-    password: str | None = None,
-    tls: ssl.SSLContext | None = None,
-) -> list[EnvelopeFields]:
-    """One-shot read for a command: fail fast (no endless reconnect, no traceback logging)
-    when the server is unreachable, unlike the services' long-lived connection."""
-
-    async def quiet(_error: Exception) -> None:
-        return None
-
-    options: dict[str, Any] = {
-        "name": "truenorth-review",
-        "allow_reconnect": False,
-        "max_reconnect_attempts": 1,
-        "connect_timeout": 3,
-        "error_cb": quiet,
-    }
-    if user:
-        options.update(user=user, password=password)
-    if tls is not None:
-        options["tls"] = tls
-    nc = await nats.connect(url, **options)
+async def load_events(shared: SharedSettings, workspace: str) -> list[EnvelopeFields]:
+    """One-shot read for a command, connected like every other operator command
+    (`connect_client`: the services' user and TLS, failing fast when NATS is unreachable)."""
+    nc = await connect_client(shared, name="truenorth-review")
     try:
         return await read_events(EventStore(nc.jetstream()), workspace)
     finally:

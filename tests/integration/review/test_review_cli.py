@@ -15,6 +15,7 @@ from tests.unit.review.fixture_log import build_log
 from truenorth.alignment.review.cli import review_command
 from truenorth.alignment.review.source import load_events
 from truenorth.bus.eventstore import EventStore, connect, provision
+from truenorth.settings import SharedSettings
 
 EXPECTED = Path(__file__).parents[2] / "unit" / "review" / "expected_review_2026q4.json"
 
@@ -55,8 +56,10 @@ def _run(nats_url: str, *args: str) -> str:
     return result.output
 
 
-def test_the_log_read_back_from_jetstream_is_the_fixture(nats_url: str, logged: str) -> None:
-    events = asyncio.run(load_events(nats_url, logged))
+def test_the_log_read_back_from_jetstream_is_the_fixture(
+    nats_url: str, logged: str, tmp_path: Path
+) -> None:
+    events = asyncio.run(load_events(SharedSettings(nats_url=nats_url, data_dir=tmp_path), logged))
     assert [e.event_id for e in events] == [e.event_id for e in build_log(logged)]
 
 
