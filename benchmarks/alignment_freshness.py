@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.pipeline import pipeline_figures
 from benchmarks.workload import END, START, campaign_events, metric_events, strategy_events
 from truenorth.bus.atomic import append_atomic
 from truenorth.bus.embedded import EmbeddedNats, free_port
@@ -280,20 +281,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-HISTOGRAMS = ("truenorth_batch_commit_seconds", "truenorth_snapshot_build_seconds")
-
-
 async def pipeline_timings(client: httpx.AsyncClient) -> str:
-    """Mean batch commit and snapshot build times, from the service's own histograms."""
-    text = (await client.get("/metrics")).text
-    figures = []
-    for name in HISTOGRAMS:
-        total = re.search(rf"^{name}_sum (\S+)$", text, re.MULTILINE)
-        count = re.search(rf"^{name}_count (\S+)$", text, re.MULTILINE)
-        if total and count and float(count.group(1)):
-            mean_ms = float(total.group(1)) / float(count.group(1)) * 1000
-            figures.append(f"{name}: {float(count.group(1)):,.0f} x, mean {mean_ms:.1f} ms")
-    return "; ".join(figures)
+    return pipeline_figures((await client.get("/metrics")).text)
 
 
 def report(

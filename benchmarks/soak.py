@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 import psutil
 
+from benchmarks.pipeline import pipeline_figures
 from benchmarks.workload import START, campaign_events, strategy_events
 from tests.e2e.harness import RunningSystem, start_system
 from truenorth.bus.eventstore import EventStore, connect, subject_of
@@ -174,19 +175,6 @@ def expected_actual(sent: int, distinct: int) -> float:
     return float(sum(1 + (sent - 1 - key) // distinct for key in range(min(distinct, sent))))
 
 
-def pipeline_health(url: str) -> str:
-    """Redeliveries and the mean batch commit and snapshot build times of the alignment service."""
-    samples = scrape(url)
-    redelivered = sum(samples.get("truenorth_redeliveries_total", {}).values())
-    figures = [f"{redelivered:,.0f} redeliveries"]
-    for name in ("truenorth_batch_commit_seconds", "truenorth_snapshot_build_seconds"):
-        total = sum(samples.get(f"{name}_sum", {}).values())
-        count = sum(samples.get(f"{name}_count", {}).values())
-        if count:
-            figures.append(f"{name} {count:,.0f} x, mean {total / count * 1000:.1f} ms")
-    return "; ".join(figures)
-
-
 def print_trajectory(
     trajectory: list[tuple[int, dict[str, float]]], rss_start: dict[str, float]
 ) -> None:
@@ -293,7 +281,7 @@ def main() -> int:
         rss_max = {name: max(rss_max[name], rss_end[name]) for name in rss_end}
         time.sleep(1.0)  # the scrape snapshot follows the last commit
         counted = objective_actual(alignment_url)
-        health = pipeline_health(alignment_url)
+        health = pipeline_figures(httpx.get(f"{alignment_url}/metrics", timeout=5).text)
         checked = asyncio.run(audit(system.nats_url))
     finally:
         system.stop()
