@@ -3,15 +3,25 @@ the rebuild, so both count exactly the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
 from truenorth.alignment.domain.drift import DriftTracker
-from truenorth.alignment.domain.projection import Projection
+from truenorth.alignment.domain.observations import ObservationRecord
+from truenorth.alignment.domain.projection import OBSERVATION_ROW, Projection, digest_rows
+from truenorth.alignment.domain.series import Series
+from truenorth.contract.metrics import MetricObserved, MetricRestated
 from truenorth.contract.registry import decode
-from truenorth.store.db import Batch, already_processed, read_checkpoints, read_rows
+from truenorth.store.db import (
+    Batch,
+    already_processed,
+    iter_rows,
+    read_checkpoints,
+    read_payloads,
+)
 
 CONSUMER = "alignment"
 PROJECTION_KIND = "p."
@@ -35,29 +45,100 @@ class Folded:
     poison: list[Poison] = field(default_factory=list)
 
 
+OBSERVATION_KIND = PROJECTION_KIND + OBSERVATION_ROW
+
+
+class StoredObservations:
+    """The projection's `ObservationLog` over the store's observation rows: the rows a batch
+    names are read before it is folded (`fetch`), and what a fold counted is held until its
+    commit is done. So the service's memory does not grow with observations; the price is one
+    indexed query per batch.
+
+    Two generations are held because the rebuild folds batch n + 1 while batch n commits."""
+
+    __slots__ = ("_committing", "_fetched", "_pending")
+
+    def __init__(self) -> None:
+        self._fetched: dict[str, ObservationRecord] = {}
+        self._pending: dict[str, ObservationRecord] = {}
+        self._committing: dict[str, ObservationRecord] = {}
+
+    def get(self, workspace: str, observation_id: str) -> ObservationRecord | None:
+        key = f"{workspace}/{observation_id}"
+        record = self._pending.get(key)
+        if record is None:
+            record = self._committing.get(key)
+            if record is None:
+                record = self._fetched.get(key)
+        return record
+
+    def put(
+        self, workspace: str, observation_id: str, record: ObservationRecord, series: Series
+    ) -> None:
+        self._pending[f"{workspace}/{observation_id}"] = record
+
+    def restored(
+        self, workspace: str, observation_id: str, record: ObservationRecord, series: Series
+    ) -> None:
+        """Read back on start-up: the store has it, nothing to hold."""
+
+    def everything(self) -> None:
+        return None
+
+    def held(self) -> int:
+        """Records in memory: at most the last two batches' observations."""
+        return len(self._pending) + len(self._committing) + len(self._fetched)
+
+    def fetch(self, engine: Engine, keys: set[str]) -> None:
+        """Read the stored records of `keys` ("workspace/observation_id") that no fold since
+        the last commit has counted."""
+        missing = [k for k in keys if k not in self._pending and k not in self._committing]
+        self._fetched = {
+            key: ObservationRecord.from_payload(payload)
+            for key, payload in read_payloads(engine, CONSUMER, OBSERVATION_KIND, missing).items()
+        }
+
+    def committed(self) -> None:
+        """The folds so far are handed to a commit: the store will answer for them once the
+        next batch is folded."""
+        self._committing, self._pending = self._pending, {}
+        self._fetched = {}
+
+
+def _observation_keys(decoded: list[tuple[str, Any]]) -> set[str]:
+    return {
+        f"{event.workspace}/{event.data.observation_id}"
+        for _, event in decoded
+        if isinstance(event, MetricObserved | MetricRestated)
+    }
+
+
+def stored_projection() -> Projection:
+    return Projection(StoredObservations())
+
+
 @dataclass
 class ProjectionState:
     """The projection, the drift tracker and the checkpoints they correspond to."""
 
-    projection: Projection = field(default_factory=Projection)
+    projection: Projection = field(default_factory=stored_projection)
     tracker: DriftTracker = field(default_factory=DriftTracker)
     positions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, engine: Engine) -> ProjectionState:
-        rows = read_rows(engine, CONSUMER)
-        projection_rows = [
-            (k.removeprefix(PROJECTION_KIND), key, p)
-            for k, key, p in rows
-            if k.startswith(PROJECTION_KIND)
-        ]
-        tracker_rows = [
-            (k.removeprefix(TRACKER_KIND), key, p)
-            for k, key, p in rows
-            if k.startswith(TRACKER_KIND)
-        ]
+        tracker_rows: list[tuple[str, str, Any]] = []
+
+        def projection_rows() -> Iterator[tuple[str, str, Any]]:
+            for kind, key, payload in iter_rows(engine, CONSUMER):
+                if kind.startswith(PROJECTION_KIND):
+                    yield kind.removeprefix(PROJECTION_KIND), key, payload
+                elif kind.startswith(TRACKER_KIND):
+                    tracker_rows.append((kind.removeprefix(TRACKER_KIND), key, payload))
+
+        projection = Projection.from_rows(projection_rows(), StoredObservations())
         return cls(
-            Projection.from_rows(projection_rows),
+            projection,
             DriftTracker.from_rows(tracker_rows),
             read_checkpoints(engine, CONSUMER),
         )
@@ -106,6 +187,9 @@ class ProjectionState:
         else:
             assert seen_in_memory is not None  # checked above
             seen = seen_in_memory  # authoritative: see the docstring
+        observations = self.projection.observations
+        if isinstance(observations, StoredObservations):
+            observations.fetch(engine, _observation_keys(decoded))
         apply = self.projection.apply
         fresh: list[str] = []
         for event_id, event in decoded:
@@ -127,5 +211,17 @@ class ProjectionState:
 
     def committed(self, batch: Batch) -> None:
         self.clear_dirty()
+        observations = self.projection.observations
+        if isinstance(observations, StoredObservations):
+            observations.committed()
         for stream, (_expected, new) in batch.positions.items():
             self.positions[stream] = new
+
+
+def stored_digest(engine: Engine) -> str:
+    """The digest of the stored projection (`Projection.digest` of the same state), read
+    from its rows without loading them."""
+    return digest_rows(
+        (kind.removeprefix(PROJECTION_KIND), key, payload)
+        for kind, key, payload in iter_rows(engine, CONSUMER, PROJECTION_KIND)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -235,6 +235,47 @@ def read_rows(engine: Engine, consumer: str, kind: str | None = None) -> list[tu
             query.order_by(projection_rows.c.kind, projection_rows.c.key)
         ).all()
     return [(kind, key, orjson.loads(payload)) for kind, key, payload in rows]
+
+
+def iter_rows(
+    engine: Engine, consumer: str, kind_prefix: str = "", chunk: int = 5_000
+) -> Iterator[tuple[str, str, Any]]:
+    """The consumer's rows whose kind starts with `kind_prefix`, streamed (a projection of
+    millions of rows is never held as one list), ordered by kind and key by code point (the
+    order `truenorth.alignment.domain.projection.digest_rows` needs, whatever the database's
+    collation)."""
+    kind, key = projection_rows.c.kind, projection_rows.c.key
+    query = select(kind, key, projection_rows.c.payload).where(
+        projection_rows.c.consumer == consumer
+    )
+    if kind_prefix:
+        query = query.where(kind.startswith(kind_prefix, autoescape=True))
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            query = query.order_by(kind.collate("C"), key.collate("C"))
+        else:  # SQLite compares text as bytes: UTF-8 byte order is code point order
+            query = query.order_by(kind, key)
+        result = connection.execution_options(stream_results=True, yield_per=chunk).execute(query)
+        for row_kind, row_key, payload in result:
+            yield row_kind, row_key, orjson.loads(payload)
+
+
+def read_payloads(engine: Engine, consumer: str, kind: str, keys: Iterable[str]) -> dict[str, Any]:
+    """key -> payload of the consumer's rows of `kind` among `keys` (absent keys: no entry)."""
+    wanted = list(keys)
+    found: dict[str, Any] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(wanted), 500):
+            rows = connection.execute(
+                select(projection_rows.c.key, projection_rows.c.payload).where(
+                    projection_rows.c.consumer == consumer,
+                    projection_rows.c.kind == kind,
+                    projection_rows.c.key.in_(wanted[start : start + 500]),
+                )
+            )
+            for key, payload in rows:
+                found[key] = orjson.loads(payload)
+    return found
 
 
 def already_processed(engine: Engine, consumer: str, event_ids: Iterable[str]) -> set[str]:

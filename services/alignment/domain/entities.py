@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from bisect import bisect_left
 
-from truenorth.alignment.domain.idindex import IdIndex
 from truenorth.alignment.domain.series import ObservationArrays, Series
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.contract.common import SPEND_METRIC, Guardrails, ObjectiveSpec, PeriodPlan
@@ -140,7 +139,6 @@ class WorkspaceState:
         "campaigns",
         "links",
         "objectives",
-        "observations",
         "plan_version",
         "strategies",
     )
@@ -149,8 +147,6 @@ class WorkspaceState:
         self.strategies: dict[str, StrategyState] = {}
         self.objectives: dict[str, ObjectiveState] = {}
         self.campaigns: dict[str, CampaignState] = {}
-        self.observations = IdIndex()
-        """observation_id -> index into the projection's ObservationArrays."""
         self.acknowledged: dict[str, int] = {}
         """drift_id -> latest acknowledgement time."""
         self.links: dict[str, list[str]] = {}

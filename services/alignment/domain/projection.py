@@ -4,7 +4,9 @@ Folding is idempotent. An observation is keyed by (workspace, observation_id); a
 for the same id (a MetricRestated, or a MetricObserved resent with another value) replaces the
 previous one, so the latest value counts once. "Later" is the event's `recorded_at`: an event
 recorded before the value the projection already holds is a stale redelivery and only refreshes
-nothing; on equal `recorded_at` the event applied last wins.
+nothing; on equal `recorded_at` the event applied last wins. The projection keeps per-period
+totals only; each observation's last value is asked of an `ObservationLog` (in memory, or the
+store's rows in the service).
 
 Changed entities are tracked so a store can write only them (`dirty_rows`), and `from_rows`
 restores a projection from every row written so far.
@@ -24,6 +26,11 @@ from truenorth.alignment.domain.entities import (
     ObjectiveState,
     StrategyState,
     WorkspaceState,
+)
+from truenorth.alignment.domain.observations import (
+    InMemoryObservations,
+    ObservationLog,
+    ObservationRecord,
 )
 from truenorth.alignment.domain.series import ObservationArrays
 from truenorth.alignment.domain.timeunits import to_micros
@@ -76,15 +83,26 @@ class Projection:
     """Folded state of every workspace. Not thread-safe: one writer folds, readers take a
     snapshot (`truenorth.alignment.domain.snapshot.build_snapshot`)."""
 
-    __slots__ = ("_changes", "_dirty", "_guardrails_cache", "arrays", "memo", "workspaces")
+    __slots__ = (
+        "_changes",
+        "_dirty",
+        "_guardrails_cache",
+        "arrays",
+        "memo",
+        "observations",
+        "workspaces",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, observations: ObservationLog | None = None) -> None:
         self.workspaces: dict[str, WorkspaceState] = {}
         self.arrays = ObservationArrays()
-        self._dirty: dict[tuple[str, str], dict[str, int]] = {}
-        """(kind, workspace) -> {id: index} of the entities changed since `clear_dirty`: index
-        is an observation's in the arrays (its row needs no id lookup), -1 for other kinds.
-        Grouped so that ordering the rows sorts plain ids (tuples sort ~5x slower)."""
+        self.observations: ObservationLog = (
+            InMemoryObservations(self.arrays) if observations is None else observations
+        )
+        self._dirty: dict[tuple[str, str], dict[str, ObservationRecord | None]] = {}
+        """(kind, workspace) -> {id: record} of the entities changed since `clear_dirty`: an
+        observation's record as now counted (its row), None for other kinds. Grouped so that
+        ordering the rows sorts plain ids (tuples sort ~5x slower)."""
         self._guardrails_cache: dict[tuple[str, str, str], Guardrails] = {}
         self._changes = 0
         self.memo: dict[Any, Any] = {}
@@ -108,11 +126,13 @@ class Projection:
             state = self.workspaces[name] = WorkspaceState()
         return state
 
-    def _mark(self, kind: str, workspace: str, ident: str, index: int = -1) -> None:
+    def _mark(
+        self, kind: str, workspace: str, ident: str, record: ObservationRecord | None = None
+    ) -> None:
         group = self._dirty.get((kind, workspace))
         if group is None:
             group = self._dirty[(kind, workspace)] = {}
-        group[ident] = index
+        group[ident] = record
 
     def _bump(self, campaign: CampaignState) -> None:
         self._changes += 1
@@ -249,50 +269,31 @@ class Projection:
         start, end = to_micros(data.period_start), to_micros(data.period_end)
         observation_id = data.observation_id
         arrays = self.arrays
-        new_index = len(arrays.values)
-        index = workspace.observations.setdefault(observation_id, new_index)
-        if index == new_index:
-            series = campaign.ensure_series(data.metric, arrays)
-            arrays.append(data.value, start, end, recorded, series)
-        elif recorded < arrays.recorded[index]:
+        prior = self.observations.get(name, observation_id)
+        if prior is not None and recorded < prior.recorded:
             return  # a stale redelivery: a later value is already in place
+        series = campaign.ensure_series(data.metric, arrays)
+        value = data.value
+        if prior is None:
+            series.add(value, start, end, arrays)
+        elif (
+            prior.campaign_id == campaign_id
+            and prior.metric == series.metric
+            and prior.start == start
+            and prior.end == end
+        ):
+            series.adjust(value - prior.value, start, end, arrays)  # the usual restatement
         else:
-            arrays.recorded[index] = recorded
-            self._replace_observation(
-                index, workspace, campaign, data.metric, data.value, start, end
+            before = workspace.campaign(prior.campaign_id)
+            before.ensure_series(prior.metric, arrays).remove(
+                prior.value, prior.start, prior.end, arrays
             )
-        self._mark(OBSERVATION_ROW, name, observation_id, index)
-
-    def _replace_observation(
-        self,
-        index: int,
-        workspace: WorkspaceState,
-        campaign: CampaignState,
-        metric: str,
-        value: float,
-        start: int,
-        end: int,
-    ) -> None:
-        arrays = self.arrays
-        series = arrays.series_of(index)
-        if series.campaign_id == campaign.campaign_id and series.metric == metric:
-            if (arrays.starts[index], arrays.ends[index]) == (start, end):
-                # The usual restatement: only the value moves. Adjusting the total beats
-                # relinking and re-summing a series of thousands (a restated total can differ
-                # from a fresh sum in the last bits; the digest covers the values themselves).
-                series.total += value - arrays.values[index]
-                arrays.values[index] = value
-                return
-            series.remove(index, arrays)
-        else:
-            series.remove(index, arrays)
-            self._bump(workspace.campaign(series.campaign_id))
-            series = campaign.ensure_series(metric, arrays)
-        arrays.values[index] = value
-        arrays.starts[index] = start
-        arrays.ends[index] = end
-        arrays.series_numbers[index] = series.number
-        series.add(index, value, start, end, arrays)
+            if before is not campaign:
+                self._bump(before)
+            series.add(value, start, end, arrays)
+        record = ObservationRecord(campaign_id, series.metric, value, start, end, recorded)
+        self.observations.put(name, observation_id, record, series)
+        self._mark(OBSERVATION_ROW, name, observation_id, record)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -346,9 +347,14 @@ class Projection:
             yield from self._rows_of(STRATEGY_ROW, name, workspace.strategies)
             yield from self._rows_of(OBJECTIVE_ROW, name, workspace.objectives)
             yield from self._rows_of(CAMPAIGN_ROW, name, workspace.campaigns)
-            for ident, index in workspace.observations.items():
-                yield self._observation_row(name, ident, index)
             yield from self._rows_of(ACK_ROW, name, workspace.acknowledged)
+        observations = self.observations.everything()
+        if observations is None:
+            raise RuntimeError(
+                "this projection's observations are in the store: digest the stored rows"
+            )
+        for name, ident, record in observations:
+            yield OBSERVATION_ROW, f"{name}/{ident}", record.payload()
 
     def _rows_of(self, kind: str, workspace_name: str, idents: Iterable[str]) -> Iterator[Row]:
         for ident in idents:
@@ -356,10 +362,13 @@ class Projection:
             if row is not None:
                 yield row
 
-    def _row(self, kind: str, workspace_name: str, ident: str, index: int = -1) -> Row | None:
-        """The row of one entity (`index`: an observation's, in the arrays)."""
+    def _row(
+        self, kind: str, workspace_name: str, ident: str, record: ObservationRecord | None = None
+    ) -> Row | None:
+        """The row of one entity (`record`: an observation's, as marked dirty)."""
         if kind == OBSERVATION_ROW:  # by far the most frequent
-            return self._observation_row(workspace_name, ident, index)
+            assert record is not None
+            return OBSERVATION_ROW, f"{workspace_name}/{ident}", record.payload()
         workspace = self.workspaces.get(workspace_name)
         if workspace is None:
             return None
@@ -378,23 +387,12 @@ class Projection:
             payload = None if at is None else {"at": at}
         return None if payload is None else (kind, f"{workspace_name}/{ident}", payload)
 
-    def _observation_row(self, workspace_name: str, ident: str, index: int) -> Row:
-        arrays = self.arrays
-        series = arrays.series_of(index)
-        payload = {
-            "c": series.campaign_id,
-            "m": series.metric,
-            "v": arrays.values[index],
-            "s": arrays.starts[index],
-            "e": arrays.ends[index],
-            "r": arrays.recorded[index],
-        }
-        return OBSERVATION_ROW, f"{workspace_name}/{ident}", payload
-
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str, Any]]) -> Projection:
+    def from_rows(
+        cls, rows: Iterable[tuple[str, str, Any]], observations: ObservationLog | None = None
+    ) -> Projection:
         """Restore a projection from rows (all `dirty_rows` ever written, latest per key)."""
-        projection = cls()
+        projection = cls(observations)
         for kind, key, payload in rows:
             restore = _RESTORERS.get(kind)
             if restore is None:
@@ -448,11 +446,11 @@ class Projection:
         state.set_links(campaign, tuple(payload["objective_ids"]))
 
     def _restore_observation(self, workspace: str, ident: str, payload: dict[str, Any]) -> None:
-        state = self.workspace(workspace)
-        series = state.campaign(payload["c"]).ensure_series(payload["m"], self.arrays)
-        state.observations[ident] = self.arrays.append(
-            float(payload["v"]), int(payload["s"]), int(payload["e"]), int(payload["r"]), series
-        )
+        record = ObservationRecord.from_payload(payload)
+        campaign = self.workspace(workspace).campaign(record.campaign_id)
+        series = campaign.ensure_series(record.metric, self.arrays)
+        series.add(record.value, record.start, record.end, self.arrays)
+        self.observations.restored(workspace, ident, record, series)
 
     def _restore_ack(self, workspace: str, ident: str, payload: dict[str, Any]) -> None:
         self.workspace(workspace).acknowledged[ident] = int(payload["at"])
@@ -460,16 +458,22 @@ class Projection:
     # -- identity ------------------------------------------------------------------------
 
     def digest(self) -> str:
-        """sha256 of the canonical folded state: rows sorted by (kind, key), keys sorted."""
-        hasher = hashlib.sha256()
-        for kind, key, payload in sorted(self.rows(), key=lambda row: (row[0], row[1])):
-            hasher.update(kind.encode())
-            hasher.update(b"\x1f")
-            hasher.update(key.encode())
-            hasher.update(b"\x1f")
-            hasher.update(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-            hasher.update(b"\x1e")
-        return hasher.hexdigest()
+        """sha256 of the canonical folded state (`digest_rows`)."""
+        return digest_rows(sorted(self.rows(), key=lambda row: (row[0], row[1])))
+
+
+def digest_rows(rows: Iterable[Row]) -> str:
+    """sha256 of rows given sorted by (kind, key) (by code point), payload keys sorted: the
+    same for a projection in memory and for the rows its store holds."""
+    hasher = hashlib.sha256()
+    for kind, key, payload in rows:
+        hasher.update(kind.encode())
+        hasher.update(b"\x1f")
+        hasher.update(key.encode())
+        hasher.update(b"\x1f")
+        hasher.update(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+        hasher.update(b"\x1e")
+    return hasher.hexdigest()
 
 
 def _set_spec(objective: ObjectiveState, strategy_id: str, spec: ObjectiveSpec) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
-from truenorth.alignment.folding import ProjectionState
+from truenorth.alignment.folding import stored_digest
 from truenorth.alignment.replay import replay_projection
 from truenorth.bus.embedded import EmbeddedNats, free_port
 from truenorth.bus.eventstore import EventStore, connect, provision, subject_of
@@ -150,9 +150,9 @@ def test_kill_9_mid_batch_never_loses_or_double_counts(tmp_path: Path) -> None:
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
-        stored = ProjectionState.load(make_engine(database_url)).projection
+        stored = stored_digest(make_engine(database_url))
         digest, distinct_events = fresh_replay(server.url)
-        assert stored.digest() == digest
+        assert stored == digest
         assert processed_count(database_url) == distinct_events
     finally:
         server.stop()

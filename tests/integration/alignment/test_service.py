@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from truenorth.alignment.app import build_app
-from truenorth.alignment.folding import ProjectionState
+from truenorth.alignment.folding import stored_digest
 from truenorth.alignment.replay import replay_projection
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.contract.campaigns import CampaignLaunched, CampaignLaunchedData
@@ -235,7 +235,7 @@ def test_stored_projection_equals_a_fresh_replay(
     stored = fresh = ""
     while time.monotonic() < deadline:
         fresh = asyncio.run(replayed())
-        stored = ProjectionState.load(make_engine(database_url)).projection.digest()
+        stored = stored_digest(make_engine(database_url))
         if stored == fresh:
             break
         time.sleep(0.2)

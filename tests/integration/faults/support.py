@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from truenorth.alignment.folding import CONSUMER, ProjectionState
+from truenorth.alignment.folding import CONSUMER, stored_digest
 from truenorth.alignment.replay import replay_projection
 from truenorth.bus.eventstore import EventStore, connect, provision, subject_of
 from truenorth.contract.envelope import EnvelopeFields
@@ -105,10 +105,11 @@ def replay_digest(url: str) -> str:
     return run(work())
 
 
-def stored_state(database_url: str) -> ProjectionState:
+def stored_digest_at(database_url: str) -> str:
+    """The digest of the projection the service stored."""
     engine = make_engine(database_url)
     try:
-        return ProjectionState.load(engine)
+        return stored_digest(engine)
     finally:
         engine.dispose()
 

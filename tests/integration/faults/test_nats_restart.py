@@ -30,7 +30,7 @@ from tests.integration.faults.support import (
     scrape,
     start_alignment,
     stop,
-    stored_state,
+    stored_digest_at,
 )
 from truenorth.alignment.projector import durable_name
 from truenorth.bus.embedded import EmbeddedNats, free_port
@@ -152,6 +152,6 @@ def test_restart_idle_and_busy_then_stall_is_reported_and_recovers(tmp_path: Pat
         )
     finally:
         stop(service)
-    assert stored_state(database_url).projection.digest() == replay_digest(url)
+    assert stored_digest_at(database_url) == replay_digest(url)
     server.stop()
     print("\nprocessed after:", {k: f"{v:.2f}s" for k, v in timings.items()})

@@ -23,7 +23,7 @@ from tests.integration.faults.support import (
     raw_messages,
     replay_digest,
     run,
-    stored_state,
+    stored_digest_at,
 )
 from truenorth.alignment.app import build_app
 from truenorth.bus.embedded import EmbeddedNats
@@ -114,7 +114,7 @@ def test_poison_goes_to_the_dlq_and_an_operator_fixes_and_replays_it(
     url = own_nats.url
     run(publish_events(url, scenario()))
     eventually(lambda: caught_up(database_url, run(heads(url))), 15, what="caught up")
-    before = stored_state(database_url).projection.digest()
+    before = stored_digest_at(database_url)
     assert shows(client, 100)
 
     good = json.loads(observation("o-2", 50).model_dump_json())
@@ -150,7 +150,7 @@ def test_poison_goes_to_the_dlq_and_an_operator_fixes_and_replays_it(
     assert "json" in by_subject[poison[0][0]].headers["Truenorth-Error"].lower()
     assert "MetricTeleported" in by_subject[poison[1][0]].headers["Truenorth-Error"]
     assert "value" in by_subject[poison[2][0]].headers["Truenorth-Error"]
-    assert stored_state(database_url).projection.digest() == before == replay_digest(url)
+    assert stored_digest_at(database_url) == before == replay_digest(url)
     assert shows(client, 100)
     eventually(  # the gauge follows at the next tick
         lambda: "truenorth_dlq_messages 3.0" in client.get("/metrics").text, 5, 0.1, "DLQ gauge"
@@ -198,4 +198,4 @@ def test_poison_goes_to_the_dlq_and_an_operator_fixes_and_replays_it(
     assert notes[invalid_seq]["edited"] is True and notes[invalid_seq]["stream"] == "METRICS"
     assert notes[bad_json_seq] is None
     eventually(lambda: caught_up(database_url, run(heads(url))), 10, what="caught up again")
-    assert stored_state(database_url).projection.digest() == replay_digest(url)
+    assert stored_digest_at(database_url) == replay_digest(url)
