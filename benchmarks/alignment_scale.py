@@ -8,7 +8,9 @@ GET /metrics through the service's own endpoint (`truenorth.http.install_common`
 pipeline metrics registry), which serves the pre-rendered text.
 
 RSS: a fresh interpreter folds 1 000 strategies x 10 objectives, 100 000 campaigns
-and `--observations` metric events, builds a snapshot, and reports its resident memory.
+and `--observations` metric events the way the service does (batches of 1 000 committed to a
+SQLite store, observations looked up in the store), builds a snapshot and its exposition text,
+and reports its resident memory.
 
     .venv/bin/python -m benchmarks.alignment_scale
 """
@@ -22,17 +24,25 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, islice
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import build_snapshot
 from truenorth.alignment.exposition import render, render_families
+from truenorth.alignment.folding import ProjectionState
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
+from truenorth.contract.envelope import EnvelopeFields
+from truenorth.contract.registry import encode
+from truenorth.store.db import commit_batch, make_engine, migrate
 
 WORKSPACE = "bench"
 NOW = datetime(2026, 11, 15, tzinfo=UTC)
@@ -130,15 +140,38 @@ def scrape(objectives_total: int, campaigns: int, observations: int, repeat: int
     )
 
 
+def fold_through_store(
+    engine: Engine, state: ProjectionState, events: Iterable[EnvelopeFields]
+) -> None:
+    """Fold like the service: batches of 1 000 messages, each committed with its rows."""
+    iterator = iter(events)
+    while chunk := list(islice(iterator, 1_000)):
+        sequence = state.positions.get("ALL", 0)
+        messages = [(sequence + n, "tn", encode(e), 1) for n, e in enumerate(chunk, start=1)]
+        folded = state.fold(engine, "ALL", messages)
+        commit_batch(engine, folded.batch)
+        state.committed(folded.batch)
+
+
 def rss(objectives_total: int, campaigns: int, observations: int) -> None:
     baseline = current_rss_mb()
     gc.collect()
     strategies = objectives_total // 10
     started = time.perf_counter()
-    projection = fold(strategies, 10, campaigns, 0, Projection())
-    gc.collect()
-    plan = current_rss_mb()
-    fold(0, 10, campaigns, observations, projection)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'projection.db'}")
+        migrate(engine)
+        plan_events = chain(
+            strategy_events(WORKSPACE, strategies, 10),
+            campaign_events(WORKSPACE, campaigns, strategies, 10),
+        )
+        state = ProjectionState.load(engine)
+        fold_through_store(engine, state, plan_events)
+        gc.collect()
+        plan = current_rss_mb()
+        fold_through_store(engine, state, metric_events(WORKSPACE, observations, campaigns))
+        engine.dispose()
+    projection = state.projection
     gc.collect()
     folded = current_rss_mb()
     seconds = time.perf_counter() - started
@@ -149,7 +182,8 @@ def rss(objectives_total: int, campaigns: int, observations: int) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"RSS at {strategies * 10:,} objectives / {campaigns:,} campaigns / "
-        f"{len(projection.arrays):,} observations (folded in {seconds:.0f}s): "
+        f"{observations:,} metric events, {len(projection.arrays):,} periods "
+        f"(folded in {seconds:.0f}s): "
         f"{after:.0f} MB (peak {peak:.0f} MB)"
     )
     print(
