@@ -9,10 +9,10 @@ the four services as processes) in a temp dir, publishes one strategy with one `
 and 20 campaigns linked to it, then POSTs `--events` new observations (`leads`, value 1) to the
 metrics service with the python client at `--rate` per second, paced in batches.
 
-With `--distinct N` the ids cycle over N and each pass restates them with a new value: the
-projection's state stops growing after the first pass, so RSS should be flat from there on
-(anything else is a leak). Without it every observation is new and alignment's RSS grows with
-the observations its projection must keep (restatements and windows need them).
+With `--distinct N` the ids cycle over N and each pass restates them with a new value.
+Without it every observation is new. Either way RSS should be flat once warm: the alignment
+service keeps one total per campaign, metric and reported period (here 20 campaigns x 50 days),
+and the store keeps the observations.
 
 Measured and printed:
 
