@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +14,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
-from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot, build_snapshot
 from truenorth.alignment.exposition import render_families, select
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
@@ -207,8 +207,9 @@ def _drift_in_workspace(
     return drift_log.workspaces.get(drift_id, workspace) == workspace
 
 
-def _objective(o: Any) -> dict[str, Any]:
-    body = asdict(o)
+def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:
+    body = {f.name: getattr(o, f.name) for f in fields(o)}
+    body["campaigns"] = [asdict(c) for c in o.campaigns]
     body["start"] = o.start.isoformat()
     body["deadline"] = o.deadline.isoformat()
     body["spend_by_channel"] = dict(o.spend_by_channel)

@@ -439,26 +439,28 @@ class Projector:
         return [name for name, state in self.streams.items() if state.stalled]
 
     async def _snapshots(self) -> None:
-        """Rebuild the snapshot and its exposition when the projection changed: in a thread,
-        holding the lock so no batch is folded meanwhile (the build reads the projection),
-        and then leave at least as long again to folding."""
+        """Rebuild the snapshot and its exposition when the projection changed: the snapshot
+        in a thread holding the lock, so no batch is folded meanwhile (the build reads the
+        projection), its exposition text after the lock is released (it reads the immutable
+        snapshot only); then leave folding at least as long as the lock was held."""
         while not self._stopping.is_set():
             await self._snapshot_dirty.wait()
             self._snapshot_dirty.clear()
-            async with self._lock:
-                started = time.perf_counter()
-                try:
-                    await asyncio.to_thread(self.refresh_snapshot)
-                except Exception as exc:  # keep serving the last snapshot; retry on change
-                    log.error("snapshot build failed", error=repr(exc))
-                elapsed = time.perf_counter() - started
-            self.metrics.snapshot_seconds.observe(elapsed)
-            await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, elapsed))
+            started = time.perf_counter()
+            locked = 0.0
+            try:
+                async with self._lock:
+                    snapshot = await asyncio.to_thread(self.take_snapshot)
+                    locked = time.perf_counter() - started
+                families = await asyncio.to_thread(render_families, snapshot)
+                self.snapshot, self.families = snapshot, families
+            except Exception as exc:  # keep serving the last snapshot; retry on change
+                log.error("snapshot build failed", error=repr(exc))
+            self.metrics.snapshot_seconds.observe(time.perf_counter() - started)
+            await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, locked))
 
-    def refresh_snapshot(self) -> None:
-        snapshot = build_snapshot(self.state.projection, self.clock(), self.state.tracker)
-        families = render_families(snapshot)
-        self.snapshot, self.families = snapshot, families
+    def take_snapshot(self) -> Snapshot:
+        return build_snapshot(self.state.projection, self.clock(), self.state.tracker)
 
     def exposition(self, names: frozenset[str] | None = None) -> bytes:
         return select(self.families, names)

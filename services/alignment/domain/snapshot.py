@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from truenorth.alignment.domain.contributions import CampaignContribution, Contributions
+
+__all__ = ["CampaignContribution", "Contributions"]  # re-exported for the drift rules
 from truenorth.alignment.domain.entities import (
     CampaignState,
     ObjectiveState,
@@ -25,10 +28,8 @@ from truenorth.alignment.domain.progress import (
     actual_value,
     aligned_spend_ratio,
     channel_shares,
-    cost_per_outcome,
     evaluate_objective,
     forecast_window_days,
-    outcome_per_dollar,
     run_rate_per_day,
 )
 from truenorth.alignment.domain.projection import Projection
@@ -46,22 +47,6 @@ from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
 
 if TYPE_CHECKING:
     from truenorth.alignment.domain.drift import DriftTracker
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignContribution:
-    """A campaign linked to an objective: its spend and KPI outcome over the objective's
-    window."""
-
-    campaign_id: str
-    name: str
-    channel: str
-    segment: str
-    status: str
-    spend: float
-    outcome: float
-    outcome_per_dollar: float | None
-    cost_per_outcome: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +77,7 @@ class ObjectiveSnapshot:
     spend: float
     spend_by_channel: tuple[tuple[str, float], ...]
     """(channel, spend) over the objective's window: `truenorth_objective_spend`."""
-    campaigns: tuple[CampaignContribution, ...]
+    campaigns: Contributions
 
     @property
     def deadline_seconds(self) -> float:
@@ -243,7 +228,7 @@ def _recent_run_rate(
 @dataclass(frozen=True, slots=True)
 class _StableFigures:
     actual: float
-    campaigns: tuple[CampaignContribution, ...]
+    campaigns: Contributions
     kpi_series: list[Series]
 
 
@@ -265,32 +250,15 @@ def _stable_figures(
     window = (objective.start, objective.deadline)
     figures = _StableFigures(
         actual=actual_value(spec, SeriesReadings(kpi_series, arrays)),
-        campaigns=tuple(_contribution(c, spec, window, arrays) for c in linked),
+        campaigns=Contributions(
+            linked,
+            [spend_within(c, window, arrays) for c in linked],
+            [campaign_outcome(c, spec, arrays, window) for c in linked],
+        ),
         kpi_series=kpi_series,
     )
     projection.memo[memo_key] = (spec, key, figures)
     return figures
-
-
-def _contribution(
-    campaign: CampaignState,
-    spec: ObjectiveSpec,
-    window: tuple[int, int],
-    arrays: ObservationArrays,
-) -> CampaignContribution:
-    spend = spend_within(campaign, window, arrays)
-    outcome = campaign_outcome(campaign, spec, arrays, window)
-    return CampaignContribution(
-        campaign_id=campaign.campaign_id,
-        name=campaign.name,
-        channel=campaign.channel,
-        segment=campaign.segment,
-        status=campaign.status,
-        spend=spend,
-        outcome=outcome,
-        outcome_per_dollar=outcome_per_dollar(outcome, spend),
-        cost_per_outcome=cost_per_outcome(spend, outcome),
-    )
 
 
 def _objective_snapshot(
@@ -298,11 +266,9 @@ def _objective_snapshot(
     strategy_id: str,
     spec: ObjectiveSpec,
     figures: ObjectiveProgress,
-    contributions: tuple[CampaignContribution, ...],
+    contributions: Contributions,
 ) -> ObjectiveSnapshot:
-    by_channel: dict[str, float] = defaultdict(float)
-    for contribution in contributions:
-        by_channel[contribution.channel] += contribution.spend
+    by_channel = contributions.spend_by_channel()
     return ObjectiveSnapshot(
         workspace=workspace,
         strategy_id=strategy_id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -161,11 +162,14 @@ def test_folding_through_the_store_equals_folding_in_memory(
         service = Service(engine)
         service.fold(BASE)
         bounds = [0, *sorted({c for c in cuts if c < len(events)}), len(events)]
-        for number, (low, high) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        for number, (low, high) in enumerate(pairwise(bounds)):
             service.fold(events[low:high])
             if restarts[number % len(restarts)]:
                 service.restart()
-        expected = in_memory(*BASE, *events)
+        # the store skips an event id it processed before (the builders derive ids from the
+        # value and time, not the period, so the generator can repeat one): so does the oracle
+        first_of_each_id = {e.event_id: e for e in reversed(events)}
+        expected = in_memory(*BASE, *(e for e in events if first_of_each_id[e.event_id] is e))
         assert stored_digest(engine) == expected.digest()
         snapshot = build_snapshot(expected, day(30)).objective(WS, "leads-q4")
         assert snapshot is not None and service.actual() == snapshot.actual

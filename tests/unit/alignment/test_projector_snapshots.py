@@ -10,6 +10,7 @@ from unittest.mock import MagicMock
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine
 
+from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 
@@ -26,12 +27,15 @@ async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_c
     served = projector.families
     builds: list[Any] = []
 
-    def flaky_refresh() -> None:
+    real_build = projector.take_snapshot
+
+    def flaky_build() -> Snapshot:
         builds.append(1)
         if len(builds) == 1:
             raise RuntimeError("a bug in one build")
+        return real_build()
 
-    projector.refresh_snapshot = flaky_refresh  # type: ignore[method-assign]
+    projector.take_snapshot = flaky_build  # type: ignore[method-assign]
     loop = asyncio.create_task(projector._snapshots())
     try:
         projector._snapshot_dirty.set()
@@ -40,5 +44,6 @@ async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_c
         projector._snapshot_dirty.set()
         await asyncio.sleep(0.2)
         assert len(builds) == 2  # the loop survived the failure
+        assert projector.families is not served
     finally:
         loop.cancel()
