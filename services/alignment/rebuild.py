@@ -18,7 +18,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
-from truenorth.alignment.folding import CONSUMER, ProjectionState
+from truenorth.alignment.domain.projection import Projection
+from truenorth.alignment.folding import CONSUMER, ProjectionState, StoredObservations
 from truenorth.alignment.replay import SOURCE_STREAMS
 from truenorth.bus.eventstore import EventStore, stream_sequence
 from truenorth.bus.streams import ALIGNMENT
@@ -43,7 +44,7 @@ async def rebuild(
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(spec.name, f"{CONSUMER}-{spec.name.lower()}")
     reset_consumer(engine, CONSUMER)
-    state = ProjectionState()
+    state = ProjectionState(Projection(StoredObservations(remember_written=True)))
     store = EventStore(js)
     pipeline = _Pipeline(state, engine, progress)
     with _no_gc():

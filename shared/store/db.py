@@ -264,6 +264,8 @@ def read_payloads(engine: Engine, consumer: str, kind: str, keys: Iterable[str])
     """key -> payload of the consumer's rows of `kind` among `keys` (absent keys: no entry)."""
     wanted = list(keys)
     found: dict[str, Any] = {}
+    if not wanted:
+        return found
     with engine.connect() as connection:
         for start in range(0, len(wanted), 500):
             rows = connection.execute(

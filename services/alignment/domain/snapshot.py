@@ -409,8 +409,9 @@ def _spend_by_strategy(projection: Projection, name: str, at: int) -> WorkspaceS
         if not (isinstance(memo, _CampaignSpend) and memo.matches(campaign.version, context)):
             memo = campaign.memo = _campaign_spend(workspace, campaign, strategies, hull, arrays)
             memo.version, memo.context = campaign.version, context
-        for strategy_id, amount in memo.by_strategy:
-            strategies[strategy_id].add(campaign, amount, memo.tethered)
+        by_strategy = memo.by_strategy
+        for i in range(0, len(by_strategy), 2):
+            strategies[by_strategy[i]].add(campaign, by_strategy[i + 1], memo.tethered)
         result.total += memo.in_hull
         if memo.tethered:
             result.aligned += memo.in_hull
@@ -420,13 +421,13 @@ def _spend_by_strategy(projection: Projection, name: str, at: int) -> WorkspaceS
 
 
 class _CampaignSpend:
-    """A campaign's spend per strategy window, cached on the campaign until it changes."""
+    """A campaign's spend per strategy window, cached on the campaign until it changes. One
+    per campaign, so kept small: `by_strategy` is flat (strategy id, amount, strategy id,
+    amount, ...), and an amount equal to the hull's spend is the same float object."""
 
     __slots__ = ("by_strategy", "context", "in_hull", "tethered", "version")
 
-    def __init__(
-        self, tethered: bool, by_strategy: tuple[tuple[str, float], ...], in_hull: float
-    ) -> None:
+    def __init__(self, tethered: bool, by_strategy: tuple[Any, ...], in_hull: float) -> None:
         self.tethered = tethered
         self.by_strategy = by_strategy
         self.in_hull = in_hull
@@ -454,17 +455,16 @@ def _campaign_spend(
     hull: Window,
     arrays: ObservationArrays,
 ) -> _CampaignSpend:
-    by_strategy = []
+    in_hull = spend_within(campaign, hull, arrays)
+    by_strategy: list[Any] = []
     for strategy_id in workspace.strategies_of(campaign):
         spend = strategies.get(strategy_id)
         if spend is not None:
             amount = spend_within(campaign, spend.window, arrays)
             if amount:
-                by_strategy.append((strategy_id, amount))
+                by_strategy += (strategy_id, in_hull if amount == in_hull else amount)
     return _CampaignSpend(
-        bool(workspace.active_objective_ids(campaign)),
-        tuple(by_strategy),
-        spend_within(campaign, hull, arrays),
+        bool(workspace.active_objective_ids(campaign)), tuple(by_strategy), in_hull
     )
 
 

@@ -300,3 +300,28 @@ def test_a_live_snapshot_reuses_a_run_rate_younger_than_a_second() -> None:
     assert soon.actual == first.actual + 70  # the data is live
     assert soon.run_rate_per_day == first.run_rate_per_day  # the trailing rate is reused
     assert later.run_rate_per_day == fresh.run_rate_per_day > first.run_rate_per_day
+
+
+def test_kept_specs_equal_the_events_and_share_what_is_the_same() -> None:
+    """The projection keeps one spec per objective for as long as it runs: it keeps the
+    values (and their JSON) and shares the rest."""
+    from datetime import timezone
+
+    east = timezone(timedelta(hours=2))
+    first = b.spec("leads-q4", cost_per_outcome=40.0)
+    second = b.spec("signups-q4", kpi="signups", start=day(1).astimezone(east))
+    projection = fold(b.strategy_defined(), b.objective_added(first), b.objective_added(second))
+    kept = {o: projection.workspace(WS).objective(o).spec for o in ("leads-q4", "signups-q4")}
+    assert kept["leads-q4"] == first and kept["signups-q4"] == second
+    for original in (first, second):
+        stored = kept[original.objective_id]
+        assert stored is not None
+        assert stored.model_dump(mode="json") == original.model_dump(mode="json")
+        assert stored.model_fields_set == original.model_fields_set
+    third = fold(b.strategy_defined(), b.objective_added(b.spec("other", cost_per_outcome=1.0)))
+    other = third.workspace(WS).objective("other").spec
+    assert other is not None and kept["leads-q4"] is not None
+    assert other.model_fields_set is kept["leads-q4"].model_fields_set
+    assert kept["signups-q4"] is not None and kept["signups-q4"].start.utcoffset() == timedelta(
+        hours=2
+    )
