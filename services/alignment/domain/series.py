@@ -11,7 +11,9 @@ a million reports about a thousand campaign-days cost a thousand entries.
 An entry lives in a few flat arrays (sum, count, period bounds, series, the next entry of the
 series): 36 bytes, no Python object. The entries of a series form a linked list through the
 arrays, latest period end first (ties: later start first), so that a window query stops at the
-first entry that ends before the window.
+first entry that ends before the window. An open-addressing table of entry numbers (~6 bytes an
+entry) finds the entry of a (series, period) at once: walking a series for it cost ~6 µs an
+observation when reports arrive out of period order.
 """
 
 from __future__ import annotations
@@ -19,12 +21,24 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 
+_hash = hash
+"""Module-level so that tests can force collisions."""
+_EMPTY = 0
+_DELETED = 0xFFFF_FFFF
+_MIN_SLOTS = 8
+_PERTURB_SHIFT = 5
+_HASH_MASK = 0xFFFF_FFFF_FFFF_FFFF
+
 
 class ObservationArrays:
     """Columns of every period entry, addressed by an integer index, and the aggregates of
     every series, addressed by its number."""
 
     __slots__ = (
+        "_deleted",
+        "_mask",
+        "_table",
+        "_used",
         "counts",
         "ends",
         "free",
@@ -57,6 +71,11 @@ class ObservationArrays:
         """index + 1 of the series' latest entry (0: empty), where its links start."""
         self.series_first_starts = array("q")
         self.series_last_ends = array("q")
+        self._table = array("I", [_EMPTY]) * _MIN_SLOTS
+        """Entry number + 1 per slot; _EMPTY, or _DELETED where an entry was freed."""
+        self._mask = _MIN_SLOTS - 1
+        self._used = 0
+        self._deleted = 0
 
     def __len__(self) -> int:
         """Entries in use."""
@@ -72,6 +91,65 @@ class ObservationArrays:
 
     def series_of(self, index: int) -> Series:
         return self.series[self.series_numbers[index]]
+
+    def find(self, number: int, start: int, end: int) -> int:
+        """The entry of series `number` for the period [start, end], -1 if there is none."""
+        table, mask = self._table, self._mask
+        starts, ends, numbers = self.starts, self.ends, self.series_numbers
+        slot = perturb = _hash((number, start, end)) & _HASH_MASK
+        slot &= mask
+        while entry := table[slot]:
+            if entry != _DELETED:
+                index = entry - 1
+                if ends[index] == end and starts[index] == start and numbers[index] == number:
+                    return index
+            perturb >>= _PERTURB_SHIFT
+            slot = (slot * 5 + perturb + 1) & mask
+        return -1
+
+    def _slot_of(self, index: int) -> int:
+        table, mask = self._table, self._mask
+        key = (self.series_numbers[index], self.starts[index], self.ends[index])
+        slot = perturb = _hash(key) & _HASH_MASK
+        slot &= mask
+        while table[slot] != index + 1:
+            if table[slot] == _EMPTY:
+                raise KeyError(f"entry {index} is not in the table")
+            perturb >>= _PERTURB_SHIFT
+            slot = (slot * 5 + perturb + 1) & mask
+        return slot
+
+    def _place(self, index: int) -> None:
+        """Put a new entry (one `find` does not know) in the table."""
+        table, mask = self._table, self._mask
+        key = (self.series_numbers[index], self.starts[index], self.ends[index])
+        slot = perturb = _hash(key) & _HASH_MASK
+        slot &= mask
+        while table[slot] not in (_EMPTY, _DELETED):
+            perturb >>= _PERTURB_SHIFT
+            slot = (slot * 5 + perturb + 1) & mask
+        if table[slot] == _DELETED:
+            self._deleted -= 1
+        table[slot] = index + 1
+        self._used += 1
+        if 3 * (self._used + self._deleted) > 2 * len(table):
+            self._resize()
+
+    def _unplace(self, index: int) -> None:
+        self._table[self._slot_of(index)] = _DELETED
+        self._used -= 1
+        self._deleted += 1
+
+    def _resize(self) -> None:
+        size = _MIN_SLOTS
+        while 3 * self._used >= size:
+            size *= 2
+        self._table = array("I", [_EMPTY]) * size
+        self._mask, self._used, self._deleted = size - 1, 0, 0
+        free = set(self.free)  # an entry being added has no count yet, but is not free
+        for index in range(len(self.values)):
+            if index not in free:
+                self._place(index)
 
     def _new_entry(self, series: Series, start: int, end: int) -> int:
         if self.free:
@@ -144,6 +222,7 @@ class Series:
             self.total -= value
             return
         self._unlink(index, arrays)
+        arrays._unplace(index)
         arrays.values[index] = 0.0
         arrays.free.append(index)
         self.total = sum(map(arrays.values.__getitem__, self.newest_first(arrays)))
@@ -153,35 +232,30 @@ class Series:
             arrays.series_last_ends[number] = arrays.ends[members[0]]
 
     def _find(self, start: int, end: int, arrays: ObservationArrays) -> int:
-        previous, starts, ends = arrays.previous, arrays.starts, arrays.ends
-        link = arrays.series_latest[self.number]
-        while link:
-            index = link - 1
-            if ends[index] < end:
-                break
-            if ends[index] == end and starts[index] == start:
-                return index
-            link = previous[index]
-        raise ValueError(f"no entry for period [{start}, {end}] in this series")
+        index = arrays.find(self.number, start, end)
+        if index < 0:
+            raise ValueError(f"no entry for period [{start}, {end}] in this series")
+        return index
 
     def _entry(self, start: int, end: int, arrays: ObservationArrays) -> int:
         """The entry of this period, linked in period order when new. Reports mostly come in
         period order, so a new period is usually found at the head of the links at once."""
         number = self.number
+        index = arrays.find(number, start, end)
+        if index >= 0:
+            return index
         previous, starts, ends = arrays.previous, arrays.starts, arrays.ends
         after = -1  # the entry the new one is linked behind (-1: it becomes the latest)
         link = arrays.series_latest[number]
         key = (end, start)
         while link:
-            index = link - 1
-            here = (ends[index], starts[index])
-            if here == key:
-                return index
-            if here < key:
+            here = link - 1
+            if (ends[here], starts[here]) < key:
                 break
-            after = index
-            link = previous[index]
+            after = here
+            link = previous[here]
         index = arrays._new_entry(self, start, end)
+        arrays._place(index)
         arrays.previous[index] = link
         if after < 0:
             if not arrays.series_latest[number]:

@@ -107,3 +107,34 @@ def test_answers_like_a_list_of_its_observations(
         assert series.total == sum(m[0] for m in members)
         assert series.is_empty(arrays) == (not members)
         assert len(arrays) == len({(m[1], m[2]) for m in members})
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_entries_are_found_through_resizes_frees_and_reuse(collide: bool) -> None:
+    """Hundreds of periods over a few series, half of them emptied and reported again: every
+    entry is found, also when every key hashes alike."""
+    from unittest.mock import patch
+
+    import truenorth.alignment.domain.series as series_module
+
+    hashing = (lambda key: 0) if collide else hash
+    with patch.object(series_module, "_hash", hashing):
+        arrays = ObservationArrays()
+        series = [arrays.new_series(f"c-{n}", "leads") for n in range(3)]
+        model: dict[tuple[int, int, int], float] = {}
+        for period in range(300):
+            for number, member in enumerate(series):
+                member.add(float(period), period, period + 1, arrays)
+                model[(number, period, period + 1)] = float(period)
+        for period in range(0, 300, 2):
+            series[1].remove(float(period), period, period + 1, arrays)
+            del model[(1, period, period + 1)]
+        for period in range(0, 300, 4):
+            series[1].add(1.0, period, period + 2, arrays)
+            model[(1, period, period + 2)] = 1.0
+        assert len(arrays) == len(model)
+        for (number, start, end), value in model.items():
+            index = arrays.find(number, start, end)
+            assert index >= 0 and arrays.values[index] == value
+        assert arrays.find(1, 0, 1) == -1 and arrays.find(7, 0, 1) == -1
+        assert series[1].total == sum(v for (n, _, _), v in model.items() if n == 1)
