@@ -26,6 +26,9 @@ from truenorth.bus.embedded import (
 from truenorth.bus.permissions import ALL_USERS, LOCAL, PROVISIONER, render_authorization
 from truenorth.settings import DEFAULT_PORTS, SERVICES
 
+MALLOC_ARENA_MAX = "2"
+"""Services' default (an operator's own setting wins); deploy/Dockerfile sets the same."""
+
 
 class SupervisorError(RuntimeError):
     """One-line reason `up` cannot run."""
@@ -109,6 +112,9 @@ class Supervisor:
         if self.database_url and name in {"metrics", "alignment"}:
             env[f"TRUENORTH_{name.upper()}_DATABASE_URL"] = self.database_url
         env["PYTHONUNBUFFERED"] = "1"
+        # glibc gives each thread that allocates its own arena; the fold, commit and snapshot
+        # threads' arenas were ~15 MB of alignment's RSS in the soak (benchmarks/README.md)
+        env.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX)
         return env
 
     @property
