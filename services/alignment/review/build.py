@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from truenorth.alignment.domain.contributions import CampaignContribution
 from truenorth.alignment.domain.entities import CampaignState, WorkspaceState
 from truenorth.alignment.domain.progress import (
     channel_shares,
@@ -137,17 +138,10 @@ class Sample:
     """All None while the objective did not exist yet."""
 
 
-@dataclass(frozen=True)
-class CampaignResult:
-    campaign_id: str
-    name: str
-    channel: str
-    segment: str
-    status: str
-    spend: float
-    outcome: float
-    outcome_per_dollar: float | None
-    cost_per_outcome: float | None
+@dataclass(frozen=True, slots=True)
+class CampaignResult(CampaignContribution):
+    """A linked campaign's figures over the review's window, ranked."""
+
     rank: int | None
     """1 = most outcome per dollar; None without spend in the window."""
 
