@@ -400,6 +400,8 @@ class Projection:
                 raise ValueError(f"unknown projection row kind {kind!r}")
             workspace, ident = split_key(key)
             restore(projection, workspace, ident, payload)
+        for series in projection.arrays.series:  # observations came in id order, not period
+            series.relink(projection.arrays)
         return projection
 
     def _restore_strategy(self, workspace: str, ident: str, payload: dict[str, Any]) -> None:
@@ -450,7 +452,7 @@ class Projection:
         record = ObservationRecord.from_payload(payload)
         campaign = self.workspace(workspace).campaign(record.campaign_id)
         series = campaign.ensure_series(record.metric, self.arrays)
-        series.add(record.value, record.start, record.end, self.arrays)
+        series.add_unordered(record.value, record.start, record.end, self.arrays)
         self.observations.restored(workspace, ident, record, series)
 
     def _restore_ack(self, workspace: str, ident: str, payload: dict[str, Any]) -> None:

@@ -204,6 +204,37 @@ class Series:
         self.total += value
         return index
 
+    def add_unordered(self, value: float, start: int, end: int, arrays: ObservationArrays) -> None:
+        """`add` for loading many observations at once: a new period is linked at the head
+        whatever its order (sorted insertion would walk the series for each); `relink`
+        must follow before the series is read or changed otherwise."""
+        index = arrays.find(self.number, start, end)
+        if index < 0:
+            index = arrays._new_entry(self, start, end)
+            arrays._place(index)
+            arrays.previous[index] = arrays.series_latest[self.number]
+            arrays.series_latest[self.number] = index + 1
+        arrays.values[index] += value
+        arrays.counts[index] += 1
+        self.total += value
+
+    def relink(self, arrays: ObservationArrays) -> None:
+        """Link the entries in period order again and recompute the bounds (after
+        `add_unordered`)."""
+        members = list(self.newest_first(arrays))
+        if not members:
+            return
+        starts, ends, previous = arrays.starts, arrays.ends, arrays.previous
+        members.sort(key=lambda i: (ends[i], starts[i]))
+        link = 0
+        for index in members:
+            previous[index] = link
+            link = index + 1
+        number = self.number
+        arrays.series_latest[number] = link
+        arrays.series_last_ends[number] = ends[members[-1]]
+        arrays.series_first_starts[number] = min(starts[i] for i in members)
+
     def adjust(self, delta: float, start: int, end: int, arrays: ObservationArrays) -> None:
         """One observation of this period changed its value by `delta` (a restatement). A
         restated sum can differ from a fresh one in the last bits; the store keeps the values

@@ -325,3 +325,28 @@ def test_kept_specs_equal_the_events_and_share_what_is_the_same() -> None:
     assert kept["signups-q4"] is not None and kept["signups-q4"].start.utcoffset() == timedelta(
         hours=2
     )
+
+
+def test_restoring_a_long_series_stored_out_of_period_order_answers_like_the_fold() -> None:
+    hourly = [
+        b.observed(
+            "c-a", "leads", h % 5, day(0) + timedelta(hours=h), day(0) + timedelta(hours=h + 1)
+        )
+        for h in range(24 * 60)
+    ]
+    projection = fold(*BASE, *hourly)
+    rows = projection.dirty_rows()
+    restored = Projection.from_rows(sorted(rows, key=lambda row: row[1], reverse=True))
+    assert restored.digest() == projection.digest()
+    [series] = restored.workspace(WS).campaign("c-a").series
+    [folded] = projection.workspace(WS).campaign("c-a").series
+    for low, high in ((0, 30), (3, 17), (10, 11), (59, 70)):
+        window = (to_micros(day(low)), to_micros(day(high)))
+        assert series.sum_within(*window, restored.arrays) == folded.sum_within(
+            *window, projection.arrays
+        )
+    assert [restored.arrays.ends[i] for i in series.newest_first(restored.arrays)] == sorted(
+        (projection.arrays.ends[i] for i in folded.newest_first(projection.arrays)), reverse=True
+    )
+    restored.apply(b.restated(hourly[5], 40, recorded_at=day(70)))
+    assert leads_actual(restored, at=61) == sum(h % 5 for h in range(24 * 60)) + 40
