@@ -86,6 +86,6 @@ def require_installed(installed: bool, what: str, install: str) -> None:
     if installed:
         return
     message = f"{what} is not installed: run {install}"
-    if in_ci():
-        pytest.fail(f"{message} (CI=true: it is required here)")
-    pytest.skip(message)
+    if not in_ci():
+        pytest.skip(message)
+    pytest.fail(f"{message} (CI=true: it is required here)")
