@@ -262,17 +262,17 @@ def iter_rows(
 
 def read_payloads(engine: Engine, consumer: str, kind: str, keys: Iterable[str]) -> dict[str, Any]:
     """key -> payload of the consumer's rows of `kind` among `keys` (absent keys: no entry)."""
-    wanted = list(keys)
     found: dict[str, Any] = {}
-    if not wanted:
+    chunks = _chunks(keys)
+    if not chunks:
         return found
     with engine.connect() as connection:
-        for start in range(0, len(wanted), 500):
+        for chunk in chunks:
             rows = connection.execute(
                 select(projection_rows.c.key, projection_rows.c.payload).where(
                     projection_rows.c.consumer == consumer,
                     projection_rows.c.kind == kind,
-                    projection_rows.c.key.in_(wanted[start : start + 500]),
+                    projection_rows.c.key.in_(chunk),
                 )
             )
             for key, payload in rows:
@@ -280,12 +280,19 @@ def read_payloads(engine: Engine, consumer: str, kind: str, keys: Iterable[str])
     return found
 
 
+IN_CHUNK = 500
+"""Values per `IN (...)` query: well inside every driver's bind-parameter limit."""
+
+
+def _chunks(values: Iterable[str]) -> list[list[str]]:
+    listed = list(values)
+    return [listed[start : start + IN_CHUNK] for start in range(0, len(listed), IN_CHUNK)]
+
+
 def already_processed(engine: Engine, consumer: str, event_ids: Iterable[str]) -> set[str]:
-    ids = list(event_ids)
     seen: set[str] = set()
     with engine.connect() as connection:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _chunks(event_ids):
             seen.update(
                 connection.execute(
                     select(processed_events.c.event_id).where(

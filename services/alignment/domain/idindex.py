@@ -71,20 +71,13 @@ class IdIndex:
             self._explicit_rows()[entry - 1] = row
 
     def setdefault(self, ident: str, row: int) -> int:
-        """The row of `ident`, or `row` once recorded as its row. The fold's hot path: one
-        probe, inlined (`_probe` does the same)."""
+        """The row of `ident`, or `row` once recorded as its row."""
         encoded = ident.encode()
-        slots, tags, mask = self._slots, self._tags, self._mask
-        tag = perturb = _hash(ident) & _TAG_MASK
-        slot = tag & mask
-        while entry := slots[slot]:
-            if tags[entry - 1] == tag:
-                start, end = self._offsets[entry - 1], self._offsets[entry]
-                if end - start == len(encoded) and self._keys.startswith(encoded, start):
-                    return entry - 1 if self._rows is None else self._rows[entry - 1]
-            perturb >>= _PERTURB_SHIFT
-            slot = (slot * 5 + perturb + 1) & mask
-        self._add(slot, tag, encoded, row)
+        slot = self._probe(ident, encoded)
+        entry = self._slots[slot]
+        if entry:
+            return self._row(entry - 1)
+        self._add(slot, _hash(ident) & _TAG_MASK, encoded, row)
         return row
 
     def _probe(self, ident: str, encoded: bytes) -> int:

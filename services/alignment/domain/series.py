@@ -225,15 +225,13 @@ class Series:
         if not members:
             return
         starts, ends, previous = arrays.starts, arrays.ends, arrays.previous
-        members.sort(key=lambda i: (ends[i], starts[i]))
+        members.sort(key=lambda i: (ends[i], starts[i]), reverse=True)
         link = 0
-        for index in members:
+        for index in reversed(members):
             previous[index] = link
             link = index + 1
-        number = self.number
-        arrays.series_latest[number] = link
-        arrays.series_last_ends[number] = ends[members[-1]]
-        arrays.series_first_starts[number] = min(starts[i] for i in members)
+        arrays.series_latest[self.number] = link
+        self._set_bounds(members, arrays)
 
     def adjust(self, delta: float, start: int, end: int, arrays: ObservationArrays) -> None:
         """One observation of this period changed its value by `delta` (a restatement). A
@@ -256,9 +254,14 @@ class Series:
         arrays._unplace(index)
         arrays.values[index] = 0.0
         arrays.free.append(index)
-        self.total = sum(map(arrays.values.__getitem__, self.newest_first(arrays)))
-        number, members = self.number, list(self.newest_first(arrays))
+        members = list(self.newest_first(arrays))
+        self.total = sum(map(arrays.values.__getitem__, members))
+        self._set_bounds(members, arrays)
+
+    def _set_bounds(self, members: list[int], arrays: ObservationArrays) -> None:
+        """Earliest start and latest end from the entries, given latest first."""
         if members:
+            number = self.number
             arrays.series_first_starts[number] = min(map(arrays.starts.__getitem__, members))
             arrays.series_last_ends[number] = arrays.ends[members[0]]
 
