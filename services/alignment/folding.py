@@ -56,9 +56,10 @@ class StoredObservations:
 
     Two generations are held because the rebuild folds batch n + 1 while batch n commits."""
 
-    __slots__ = ("_committing", "_fetched", "_pending", "_written")
+    __slots__ = ("_committing", "_engine", "_fetched", "_pending", "_written")
 
-    def __init__(self, remember_written: bool = False) -> None:
+    def __init__(self, engine: Engine, remember_written: bool = False) -> None:
+        self._engine = engine
         self._fetched: dict[str, ObservationRecord] = {}
         self._pending: dict[str, ObservationRecord] = {}
         self._committing: dict[str, ObservationRecord] = {}
@@ -96,7 +97,7 @@ class StoredObservations:
         """Records in memory: at most the last two batches' observations."""
         return len(self._pending) + len(self._committing) + len(self._fetched)
 
-    def fetch(self, engine: Engine, keys: set[str]) -> None:
+    def fetch(self, keys: set[str]) -> None:
         """Read the stored records of `keys` ("workspace/observation_id") that no fold since
         the last commit has counted."""
         missing = [k for k in keys if k not in self._pending and k not in self._committing]
@@ -104,7 +105,9 @@ class StoredObservations:
             missing = [k for k in missing if k in self._written]
         self._fetched = {
             key: ObservationRecord.from_payload(payload)
-            for key, payload in read_payloads(engine, CONSUMER, OBSERVATION_KIND, missing).items()
+            for key, payload in read_payloads(
+                self._engine, CONSUMER, OBSERVATION_KIND, missing
+            ).items()
         }
 
     def committed(self) -> None:
@@ -122,15 +125,12 @@ def _observation_keys(decoded: list[tuple[str, Any]]) -> set[str]:
     }
 
 
-def stored_projection() -> Projection:
-    return Projection(StoredObservations())
-
-
 @dataclass
 class ProjectionState:
     """The projection, the drift tracker and the checkpoints they correspond to."""
 
-    projection: Projection = field(default_factory=stored_projection)
+    projection: Projection = field(default_factory=Projection)
+    """In memory by default; `load` and the rebuild fold over the store's observations."""
     tracker: DriftTracker = field(default_factory=DriftTracker)
     positions: dict[str, int] = field(default_factory=dict)
 
@@ -145,7 +145,7 @@ class ProjectionState:
                 elif kind.startswith(TRACKER_KIND):
                     tracker_rows.append((kind.removeprefix(TRACKER_KIND), key, payload))
 
-        projection = Projection.from_rows(projection_rows(), StoredObservations())
+        projection = Projection.from_rows(projection_rows(), StoredObservations(engine))
         return cls(
             projection,
             DriftTracker.from_rows(tracker_rows),
@@ -196,9 +196,7 @@ class ProjectionState:
         else:
             assert seen_in_memory is not None  # checked above
             seen = seen_in_memory  # authoritative: see the docstring
-        observations = self.projection.observations
-        if isinstance(observations, StoredObservations):
-            observations.fetch(engine, _observation_keys(decoded))
+        self.projection.observations.fetch(_observation_keys(decoded))
         apply = self.projection.apply
         fresh: list[str] = []
         for event_id, event in decoded:
@@ -220,9 +218,7 @@ class ProjectionState:
 
     def committed(self, batch: Batch) -> None:
         self.clear_dirty()
-        observations = self.projection.observations
-        if isinstance(observations, StoredObservations):
-            observations.committed()
+        self.projection.observations.committed()
         for stream, (_expected, new) in batch.positions.items():
             self.positions[stream] = new
 

@@ -44,7 +44,7 @@ async def rebuild(
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(spec.name, f"{CONSUMER}-{spec.name.lower()}")
     reset_consumer(engine, CONSUMER)
-    state = ProjectionState(Projection(StoredObservations(remember_written=True)))
+    state = ProjectionState(Projection(StoredObservations(engine, remember_written=True)))
     store = EventStore(js)
     pipeline = _Pipeline(state, engine, progress)
     with _no_gc():

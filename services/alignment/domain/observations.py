@@ -72,6 +72,13 @@ class ObservationLog(Protocol):
         """Every observation remembered, or None when the log only holds a window of them
         (then the store has the full set)."""
 
+    def fetch(self, keys: set[str]) -> None:
+        """Before a batch is folded: get ready to answer `get` for these observations
+        ("workspace/observation_id")."""
+
+    def committed(self) -> None:
+        """What was folded so far has been handed to a commit."""
+
 
 class InMemoryObservations:
     """Every observation in a few flat arrays, found through one `IdIndex` per workspace:
@@ -130,6 +137,12 @@ class InMemoryObservations:
             self._recorded[row] = record.recorded
 
     restored = put
+
+    def fetch(self, keys: set[str]) -> None:
+        """Nothing to fetch: every observation is here."""
+
+    def committed(self) -> None:
+        """Nothing to let go of."""
 
     def everything(self) -> Iterator[tuple[str, str, ObservationRecord]]:
         for workspace, index in self._indexes.items():

@@ -189,7 +189,7 @@ def test_a_rebuild_that_looks_up_only_what_it_wrote_equals_folding_in_memory(
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'p.db'}")
         migrate(engine)
-        state = ProjectionState(Projection(StoredObservations(remember_written=True)))
+        state = ProjectionState(Projection(StoredObservations(engine, remember_written=True)))
         seen: set[str] = set()
         bounds = [0, *sorted({c for c in cuts if c < len(events)}), len(events)]
         sequence = 0
