@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from truenorth.alignment.domain.drift import DriftTracker
 from truenorth.alignment.domain.observations import ObservationRecord
 from truenorth.alignment.domain.projection import OBSERVATION_ROW, Projection, digest_rows
-from truenorth.alignment.domain.series import Series
 from truenorth.contract.metrics import MetricObserved, MetricRestated
 from truenorth.contract.registry import decode
 from truenorth.store.db import (
@@ -78,7 +77,7 @@ class StoredObservations:
         return record
 
     def put(
-        self, workspace: str, observation_id: str, record: ObservationRecord, series: Series
+        self, workspace: str, observation_id: str, record: ObservationRecord, series: int
     ) -> None:
         key = f"{workspace}/{observation_id}"
         self._pending[key] = record
@@ -86,7 +85,7 @@ class StoredObservations:
             self._written.add(key)
 
     def restored(
-        self, workspace: str, observation_id: str, record: ObservationRecord, series: Series
+        self, workspace: str, observation_id: str, record: ObservationRecord, series: int
     ) -> None:
         """Read back on start-up: the store has it, nothing to hold."""
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left
+from collections.abc import Iterator
 
-from truenorth.alignment.domain.series import ObservationArrays, Series
+from truenorth.alignment.domain.series import ObservationArrays
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.contract.common import SPEND_METRIC, Guardrails, ObjectiveSpec, PeriodPlan
 
@@ -75,6 +76,7 @@ class CampaignState:
         "campaign_id",
         "channel",
         "end",
+        "first_series",
         "last_report",
         "launched",
         "memo",
@@ -82,7 +84,6 @@ class CampaignState:
         "objective_ids",
         "owner",
         "segment",
-        "series",
         "start",
         "status",
         "stopped",
@@ -109,28 +110,37 @@ class CampaignState:
         """When it last stopped being live (paused or ended while live)."""
         self.last_report: int | None = None
         """Latest recorded_at of its metric observations."""
-        self.series: tuple[Series, ...] = ()
+        self.first_series = 0
+        """number + 1 of its latest series (0: none); the rest are linked through
+        `ObservationArrays.series_next`."""
         self.version = 0
         """Bumped on every change (derived caches compare it; not persisted)."""
         self.memo: object = None
         """A derived cache owned by the snapshot (not persisted)."""
 
-    def series_of(self, metric: str) -> Series | None:
-        for series in self.series:
-            if series.metric == metric:
-                return series
+    def all_series(self, arrays: ObservationArrays) -> Iterator[int]:
+        link, following = self.first_series, arrays.series_next
+        while link:
+            yield link - 1
+            link = following[link - 1]
+
+    def series_of(self, metric: str, arrays: ObservationArrays) -> int | None:
+        link, metrics, following = self.first_series, arrays.series_metrics, arrays.series_next
+        while link:
+            if metrics[link - 1] == metric:
+                return link - 1
+            link = following[link - 1]
         return None
 
-    def ensure_series(self, metric: str, arrays: ObservationArrays) -> Series:
-        series = self.series_of(metric)
+    def ensure_series(self, metric: str, arrays: ObservationArrays) -> int:
+        series = self.series_of(metric, arrays)
         if series is None:
-            series = arrays.new_series(self.campaign_id, sys.intern(metric))
-            self.series = (*self.series, series)
+            series = arrays.new_series(self.campaign_id, sys.intern(metric), self.first_series)
+            self.first_series = series + 1
         return series
 
-    @property
-    def spend_series(self) -> Series | None:
-        return self.series_of(SPEND_METRIC)
+    def spend_series(self, arrays: ObservationArrays) -> int | None:
+        return self.series_of(SPEND_METRIC, arrays)
 
 
 class WorkspaceState:

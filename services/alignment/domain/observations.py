@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 from truenorth.alignment.domain.idindex import IdIndex
-from truenorth.alignment.domain.series import ObservationArrays, Series
+from truenorth.alignment.domain.series import ObservationArrays
 
 
 class ObservationRecord(NamedTuple):
@@ -59,12 +59,12 @@ class ObservationLog(Protocol):
         """The observation as last counted, None if never seen."""
 
     def put(
-        self, workspace: str, observation_id: str, record: ObservationRecord, series: Series
+        self, workspace: str, observation_id: str, record: ObservationRecord, series: int
     ) -> None:
         """Remember the observation as now counted (`series`: the one it is counted in)."""
 
     def restored(
-        self, workspace: str, observation_id: str, record: ObservationRecord, series: Series
+        self, workspace: str, observation_id: str, record: ObservationRecord, series: int
     ) -> None:
         """An observation read back from the store on start-up."""
 
@@ -105,10 +105,10 @@ class InMemoryObservations:
         return None if row is None else self._record(row)
 
     def _record(self, row: int) -> ObservationRecord:
-        series = self._arrays.series[self._series[row]]
+        series, arrays = self._series[row], self._arrays
         return ObservationRecord(
-            series.campaign_id,
-            series.metric,
+            arrays.series_campaigns[series],
+            arrays.series_metrics[series],
             self._values[row],
             self._starts[row],
             self._ends[row],
@@ -116,7 +116,7 @@ class InMemoryObservations:
         )
 
     def put(
-        self, workspace: str, observation_id: str, record: ObservationRecord, series: Series
+        self, workspace: str, observation_id: str, record: ObservationRecord, series: int
     ) -> None:
         index = self._indexes.get(workspace)
         if index is None:
@@ -124,13 +124,13 @@ class InMemoryObservations:
         new_row = len(self._values)
         row = index.setdefault(observation_id, new_row)
         if row == new_row:
-            self._series.append(series.number)
+            self._series.append(series)
             self._values.append(record.value)
             self._starts.append(record.start)
             self._ends.append(record.end)
             self._recorded.append(record.recorded)
         else:
-            self._series[row] = series.number
+            self._series[row] = series
             self._values[row] = record.value
             self._starts[row] = record.start
             self._ends[row] = record.end

@@ -274,25 +274,25 @@ class Projection:
         if prior is not None and recorded < prior.recorded:
             return  # a stale redelivery: a later value is already in place
         series = campaign.ensure_series(data.metric, arrays)
+        metric = arrays.series_metrics[series]
         value = data.value
         if prior is None:
-            series.add(value, start, end, arrays)
+            arrays.add(series, value, start, end)
         elif (
             prior.campaign_id == campaign_id
-            and prior.metric == series.metric
+            and prior.metric == metric
             and prior.start == start
             and prior.end == end
         ):
-            series.adjust(value - prior.value, start, end, arrays)  # the usual restatement
+            arrays.adjust(series, value - prior.value, start, end)  # the usual restatement
         else:
             before = workspace.campaign(prior.campaign_id)
-            before.ensure_series(prior.metric, arrays).remove(
-                prior.value, prior.start, prior.end, arrays
-            )
+            moved_from = before.ensure_series(prior.metric, arrays)
+            arrays.remove(moved_from, prior.value, prior.start, prior.end)
             if before is not campaign:
                 self._bump(before)
-            series.add(value, start, end, arrays)
-        record = ObservationRecord(campaign_id, series.metric, value, start, end, recorded)
+            arrays.add(series, value, start, end)
+        record = ObservationRecord(campaign_id, metric, value, start, end, recorded)
         self.observations.put(name, observation_id, record, series)
         self._mark(OBSERVATION_ROW, name, observation_id, record)
 
@@ -400,8 +400,7 @@ class Projection:
                 raise ValueError(f"unknown projection row kind {kind!r}")
             workspace, ident = split_key(key)
             restore(projection, workspace, ident, payload)
-        for series in projection.arrays.series:  # observations came in id order, not period
-            series.relink(projection.arrays)
+        projection.arrays.relink_all()  # observations came in id order, not period
         return projection
 
     def _restore_strategy(self, workspace: str, ident: str, payload: dict[str, Any]) -> None:
@@ -452,7 +451,7 @@ class Projection:
         record = ObservationRecord.from_payload(payload)
         campaign = self.workspace(workspace).campaign(record.campaign_id)
         series = campaign.ensure_series(record.metric, self.arrays)
-        series.add_unordered(record.value, record.start, record.end, self.arrays)
+        self.arrays.add_unordered(series, record.value, record.start, record.end)
         self.observations.restored(workspace, ident, record, series)
 
     def _restore_ack(self, workspace: str, ident: str, payload: dict[str, Any]) -> None:

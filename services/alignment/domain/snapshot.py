@@ -40,7 +40,7 @@ from truenorth.alignment.domain.queries import (
     series_of,
     spend_within,
 )
-from truenorth.alignment.domain.series import ObservationArrays, Series
+from truenorth.alignment.domain.series import ObservationArrays
 from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, to_micros
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
@@ -229,7 +229,7 @@ def _recent_run_rate(
 class _StableFigures:
     actual: float
     campaigns: Contributions
-    kpi_series: list[Series]
+    kpi_series: list[int]
 
 
 def _stable_figures(
@@ -246,7 +246,7 @@ def _stable_figures(
     if cached is not None and cached[0] is spec and cached[1] == key:
         return cached[2]
     arrays = projection.arrays
-    kpi_series = series_of(linked, spec.kpi)
+    kpi_series = series_of(linked, spec.kpi, arrays)
     window = (objective.start, objective.deadline)
     figures = _StableFigures(
         actual=actual_value(spec, SeriesReadings(kpi_series, arrays)),
@@ -402,8 +402,8 @@ def _spend_by_strategy(projection: Projection, name: str, at: int) -> WorkspaceS
         (workspace.plan_version, tuple((k, s.window) for k, s in strategies.items()), hull),
     )
     for campaign in workspace.campaigns.values():
-        series = campaign.spend_series
-        if series is None or series.is_empty(arrays):
+        series = campaign.spend_series(arrays)
+        if series is None or arrays.is_empty(series):
             continue
         memo = campaign.memo
         if not (isinstance(memo, _CampaignSpend) and memo.matches(campaign.version, context)):

@@ -50,11 +50,11 @@ def test_restating_values_in_a_long_series_keeps_window_sums_exact() -> None:
             for v, o in zip(expected, hourly, strict=True)
         ],
     )
-    [series] = projection.workspace(WS).campaign("c-a").series
-    [direct_series] = direct.workspace(WS).campaign("c-a").series
+    [series] = projection.workspace(WS).campaign("c-a").all_series(projection.arrays)
+    [direct_series] = direct.workspace(WS).campaign("c-a").all_series(direct.arrays)
     window = (to_micros(day(10)), to_micros(day(20)))
-    assert series.sum_within(*window, projection.arrays) == direct_series.sum_within(
-        *window, direct.arrays
+    assert projection.arrays.sum_within(series, *window) == direct.arrays.sum_within(
+        direct_series, *window
     )
 
 
@@ -105,7 +105,8 @@ def test_a_restatement_can_move_an_observation_to_another_campaign() -> None:
     right = b.observed("c-a", "leads", 40, day(1), observation_id="o-1", recorded_at=day(5))
     projection = fold(*BASE, wrong, right)
     assert leads_actual(projection) == 40
-    assert projection.workspaces[WS].campaigns["c-x"].series_of("leads").total == 0
+    moved_from = projection.workspaces[WS].campaigns["c-x"].series_of("leads", projection.arrays)
+    assert moved_from is not None and projection.arrays.total(moved_from) == 0
 
 
 def test_objectives_are_revised_and_retired() -> None:
@@ -338,15 +339,15 @@ def test_restoring_a_long_series_stored_out_of_period_order_answers_like_the_fol
     rows = projection.dirty_rows()
     restored = Projection.from_rows(sorted(rows, key=lambda row: row[1], reverse=True))
     assert restored.digest() == projection.digest()
-    [series] = restored.workspace(WS).campaign("c-a").series
-    [folded] = projection.workspace(WS).campaign("c-a").series
+    [series] = restored.workspace(WS).campaign("c-a").all_series(restored.arrays)
+    [folded] = projection.workspace(WS).campaign("c-a").all_series(projection.arrays)
     for low, high in ((0, 30), (3, 17), (10, 11), (59, 70)):
         window = (to_micros(day(low)), to_micros(day(high)))
-        assert series.sum_within(*window, restored.arrays) == folded.sum_within(
-            *window, projection.arrays
+        assert restored.arrays.sum_within(series, *window) == projection.arrays.sum_within(
+            folded, *window
         )
-    assert [restored.arrays.ends[i] for i in series.newest_first(restored.arrays)] == sorted(
-        (projection.arrays.ends[i] for i in folded.newest_first(projection.arrays)), reverse=True
+    assert [restored.arrays.ends[i] for i in restored.arrays.newest_first(series)] == sorted(
+        (projection.arrays.ends[i] for i in projection.arrays.newest_first(folded)), reverse=True
     )
     restored.apply(b.restated(hourly[5], 40, recorded_at=day(70)))
     assert leads_actual(restored, at=61) == sum(h % 5 for h in range(24 * 60)) + 40

@@ -13,45 +13,45 @@ from truenorth.alignment.domain.series import ObservationArrays
 def test_entries_are_linked_latest_period_first_whatever_the_arrival_order() -> None:
     arrays = ObservationArrays()
     series = arrays.new_series("c-a", "leads")
-    entries = [series.add(1.0, end - 1, end, arrays) for end in (5, 3, 9)]
-    assert list(series.newest_first(arrays)) == [entries[2], entries[0], entries[1]]
-    assert series.sum_within(0, 6, arrays) == 2.0
-    assert series.latest_within(0, 6, arrays) == (5, 4, 1.0)
+    entries = [arrays.add(series, 1.0, end - 1, end) for end in (5, 3, 9)]
+    assert list(arrays.newest_first(series)) == [entries[2], entries[0], entries[1]]
+    assert arrays.sum_within(series, 0, 6) == 2.0
+    assert arrays.latest_within(series, 0, 6) == (5, 4, 1.0)
 
 
 def test_observations_of_one_period_share_an_entry() -> None:
     arrays = ObservationArrays()
     series = arrays.new_series("c-a", "leads")
     for _ in range(1_000):
-        series.add(2.0, 10, 20, arrays)
-    assert len(arrays) == 1 and series.total == 2_000.0
-    assert series.sum_within(10, 20, arrays) == 2_000.0
-    assert series.latest_within(0, 30, arrays) == (20, 10, 2.0)  # their mean
+        arrays.add(series, 2.0, 10, 20)
+    assert len(arrays) == 1 and arrays.total(series) == 2_000.0
+    assert arrays.sum_within(series, 10, 20) == 2_000.0
+    assert arrays.latest_within(series, 0, 30) == (20, 10, 2.0)  # their mean
 
 
 def test_a_period_whose_last_observation_moves_away_is_dropped_and_its_entry_reused() -> None:
     arrays = ObservationArrays()
     series = arrays.new_series("c-a", "spend")
     for period in (10, 20, 30):
-        series.add(float(period), period, period + 1, arrays)
-    series.remove(20.0, 20, 21, arrays)
-    assert series.total == 40.0 and len(arrays) == 2
-    assert [arrays.starts[i] for i in series.newest_first(arrays)] == [30, 10]
-    series.add(5.0, 40, 41, arrays)
+        arrays.add(series, float(period), period, period + 1)
+    arrays.remove(series, 20.0, 20, 21)
+    assert arrays.total(series) == 40.0 and len(arrays) == 2
+    assert [arrays.starts[i] for i in arrays.newest_first(series)] == [30, 10]
+    arrays.add(series, 5.0, 40, 41)
     assert len(arrays.values) == 3  # the freed entry was reused
     with pytest.raises(ValueError, match="no entry for period"):
-        series.remove(1.0, 20, 21, arrays)
+        arrays.remove(series, 1.0, 20, 21)
 
 
 def test_series_share_the_arrays_without_mixing_entries() -> None:
     arrays = ObservationArrays()
     leads, spend = arrays.new_series("c-a", "leads"), arrays.new_series("c-a", "spend")
-    first = leads.add(1.0, 0, 1, arrays)
-    paid = spend.add(50.0, 0, 1, arrays)
-    second = leads.add(2.0, 1, 2, arrays)
-    assert list(leads.newest_first(arrays)) == [second, first]
-    assert list(spend.newest_first(arrays)) == [paid]
-    assert arrays.series_of(paid) is spend and arrays.series_of(second) is leads
+    first = arrays.add(leads, 1.0, 0, 1)
+    paid = arrays.add(spend, 50.0, 0, 1)
+    second = arrays.add(leads, 2.0, 1, 2)
+    assert list(arrays.newest_first(leads)) == [second, first]
+    assert list(arrays.newest_first(spend)) == [paid]
+    assert arrays.series_of(paid) == spend and arrays.series_of(second) == leads
 
 
 _period = st.tuples(st.integers(0, 30), st.integers(0, 5)).map(lambda p: (p[0], p[0] + p[1]))
@@ -80,32 +80,32 @@ def test_answers_like_a_list_of_its_observations(
     members: list[tuple[float, int, int]] = []
     for action, number, (low, high) in steps:
         if action == "add":
-            series.add(float(number), low, high, arrays)
+            arrays.add(series, float(number), low, high)
             members.append((float(number), low, high))
         elif action == "restate" and members:
             position = number % len(members)
             value, start, end = members[position]
             if number % 2:
-                series.adjust(float(number) - value, start, end, arrays)
+                arrays.adjust(series, float(number) - value, start, end)
                 members[position] = (float(number), start, end)
             else:
-                series.remove(value, start, end, arrays)
-                series.add(float(number), low, high, arrays)
+                arrays.remove(series, value, start, end)
+                arrays.add(series, float(number), low, high)
                 members[position] = (float(number), low, high)
         elif action == "remove" and members:
             value, start, end = members.pop(number % len(members))
-            series.remove(value, start, end, arrays)
+            arrays.remove(series, value, start, end)
         elif action == "query":
             inside = [m for m in members if m[1] >= low and m[2] <= high]
-            assert series.sum_within(low, high, arrays) == sum(m[0] for m in inside)
+            assert arrays.sum_within(series, low, high) == sum(m[0] for m in inside)
             latest = max(((m[2], m[1]) for m in inside), default=None)
             expected = None
             if latest is not None:
                 same = [m[0] for m in inside if (m[2], m[1]) == latest]
                 expected = (*latest, sum(same) / len(same))
-            assert series.latest_within(low, high, arrays) == expected
-        assert series.total == sum(m[0] for m in members)
-        assert series.is_empty(arrays) == (not members)
+            assert arrays.latest_within(series, low, high) == expected
+        assert arrays.total(series) == sum(m[0] for m in members)
+        assert arrays.is_empty(series) == (not members)
         assert len(arrays) == len({(m[1], m[2]) for m in members})
 
 
@@ -124,17 +124,33 @@ def test_entries_are_found_through_resizes_frees_and_reuse(collide: bool) -> Non
         model: dict[tuple[int, int, int], float] = {}
         for period in range(300):
             for number, member in enumerate(series):
-                member.add(float(period), period, period + 1, arrays)
+                arrays.add(member, float(period), period, period + 1)
                 model[(number, period, period + 1)] = float(period)
         for period in range(0, 300, 2):
-            series[1].remove(float(period), period, period + 1, arrays)
+            arrays.remove(series[1], float(period), period, period + 1)
             del model[(1, period, period + 1)]
         for period in range(0, 300, 4):
-            series[1].add(1.0, period, period + 2, arrays)
+            arrays.add(series[1], 1.0, period, period + 2)
             model[(1, period, period + 2)] = 1.0
         assert len(arrays) == len(model)
         for (number, start, end), value in model.items():
             index = arrays.find(number, start, end)
             assert index >= 0 and arrays.values[index] == value
         assert arrays.find(1, 0, 1) == -1 and arrays.find(7, 0, 1) == -1
-        assert series[1].total == sum(v for (n, _, _), v in model.items() if n == 1)
+        assert arrays.total(series[1]) == sum(v for (n, _, _), v in model.items() if n == 1)
+
+
+def test_a_campaign_finds_each_of_its_metrics_series_and_only_its_own() -> None:
+    from truenorth.alignment.domain.entities import CampaignState
+
+    arrays = ObservationArrays()
+    first, second = CampaignState("c-a"), CampaignState("c-b")
+    leads = first.ensure_series("leads", arrays)
+    other_leads = second.ensure_series("leads", arrays)
+    spend = first.ensure_series("spend", arrays)
+    assert first.ensure_series("leads", arrays) == leads != other_leads
+    assert sorted(first.all_series(arrays)) == sorted([leads, spend])
+    assert list(second.all_series(arrays)) == [other_leads]
+    assert first.spend_series(arrays) == spend and second.spend_series(arrays) is None
+    assert first.series_of("signups", arrays) is None
+    assert arrays.series_campaigns[spend] == "c-a" and arrays.series_metrics[spend] == "spend"
