@@ -22,6 +22,7 @@ from truenorth.alignment.replay import DriftLog, replay_drifts, replay_projectio
 from truenorth.alignment.web import web_router
 from truenorth.bus.eventstore import EventStore
 from truenorth.contract.envelope import utcnow
+from truenorth.gzip_members import GzipMember
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import AlignmentSettings, SharedSettings, sqlite_url
 from truenorth.store.db import make_engine, migrate
@@ -44,7 +45,7 @@ def build_app(
 
     loading = render_families(Snapshot(at=clock()))  # every family declared, no samples yet
 
-    def current_exposition(names: frozenset[str] | None) -> bytes:
+    def current_exposition(names: frozenset[str] | None) -> list[GzipMember]:
         projector = holder.get("projector")
         return projector.exposition(names) if projector else select(loading, names)
 

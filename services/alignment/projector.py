@@ -39,6 +39,7 @@ from truenorth.bus.streams import DLQ, StreamSpec, dlq_subject
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import decode_dict
+from truenorth.gzip_members import GzipMember
 from truenorth.store.db import (
     Batch,
     CheckpointConflict,
@@ -98,8 +99,9 @@ class Projector:
         self.drift_log = DriftLog()
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
         self.snapshot: Snapshot = build_snapshot(self.state.projection, clock())
-        self.families: dict[str, bytes] = render_families(self.snapshot)
-        """`self.snapshot` as Prometheus text per metric family: what /metrics serves."""
+        self.families: dict[str, GzipMember] = render_families(self.snapshot)
+        """`self.snapshot` as Prometheus text per metric family, gzip-compressed: what
+        /metrics serves."""
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -462,5 +464,5 @@ class Projector:
     def take_snapshot(self) -> Snapshot:
         return build_snapshot(self.state.projection, self.clock(), self.state.tracker)
 
-    def exposition(self, names: frozenset[str] | None = None) -> bytes:
+    def exposition(self, names: frozenset[str] | None = None) -> list[GzipMember]:
         return select(self.families, names)
