@@ -4,11 +4,39 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
+from typing import TypeVar
 
 from truenorth.alignment.domain.series import ObservationArrays
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.contract.common import SPEND_METRIC, Guardrails, ObjectiveSpec, PeriodPlan
+
+_Value = TypeVar("_Value", bound=Hashable)
+
+
+class SharedValues:
+    """One copy of each equal immutable value: 100 000 campaigns mostly share a few start and
+    end dates and a few sets of linked objectives, and an int or a tuple per campaign field
+    cost ~32-60 bytes each (~10 MB at that size). Bounded: past `limit` distinct values a
+    new one is kept as it is, so values that never repeat cost nothing beyond the limit.
+    Keep one per kind of value: 1, 1.0 and True are equal."""
+
+    __slots__ = ("_limit", "_values")
+
+    def __init__(self, limit: int = 65_536) -> None:
+        self._values: dict[object, object] = {}
+        self._limit = limit
+
+    def __call__(self, value: _Value) -> _Value:
+        stored = self._values.get(value)
+        if stored is not None:
+            return stored  # type: ignore[return-value]  # equal to value, so of its type
+        if len(self._values) < self._limit:
+            self._values[value] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 class StrategyState:
@@ -147,6 +175,8 @@ class WorkspaceState:
     __slots__ = (
         "acknowledged",
         "campaigns",
+        "instants",
+        "link_sets",
         "links",
         "objectives",
         "plan_version",
@@ -163,6 +193,12 @@ class WorkspaceState:
         """objective_id -> ids of campaigns linked to it, sorted (derived from campaigns)."""
         self.plan_version = 0
         """Bumped on every strategy event (derived caches compare it; not persisted)."""
+        # apart: equal values of different types (1 == 1.0 == True) must not stand in
+        # for each other
+        self.instants: SharedValues = SharedValues()
+        """Campaign start and end times, kept once each."""
+        self.link_sets: SharedValues = SharedValues()
+        """Campaigns' tuples of linked objective ids, kept once each."""
 
     def strategy(self, strategy_id: str) -> StrategyState:
         state = self.strategies.get(strategy_id)
@@ -189,8 +225,11 @@ class WorkspaceState:
             del linked[bisect_left(linked, campaign_id)]
             if not linked:
                 del self.links[objective_id]
-        # interned: every campaign of an objective shares one copy of its id
-        campaign.objective_ids = tuple(sorted({sys.intern(o) for o in objective_ids}))
+        # interned: every campaign of an objective shares one copy of its id, and campaigns
+        # linked to the same objectives one tuple
+        campaign.objective_ids = self.link_sets(
+            tuple(sorted({sys.intern(o) for o in objective_ids}))
+        )
         for objective_id in campaign.objective_ids:
             linked = self.links.setdefault(objective_id, [])
             linked.insert(bisect_left(linked, campaign_id), campaign_id)

@@ -217,12 +217,13 @@ class Projection:
         campaign = self._campaign(event, data.campaign_id)
         campaign.launched = True
         campaign.name = data.name
-        campaign.owner = data.owner
+        campaign.owner = sys.intern(data.owner)  # a team has a few owners
         campaign.channel = sys.intern(data.channel)
         campaign.segment = sys.intern(data.segment)
         campaign.budget = data.budget
-        campaign.start = to_micros(data.start)
-        campaign.end = to_micros(data.end)
+        instants = self.workspace(event.workspace).instants
+        campaign.start = instants(to_micros(data.start))
+        campaign.end = instants(to_micros(data.end))
         campaign.status = sys.intern(data.status)
         campaign.went_live = to_micros(event.occurred_at) if data.status == "live" else None
         campaign.stopped = None
@@ -435,12 +436,12 @@ class Projection:
         campaign = state.campaign(ident)
         campaign.launched = bool(payload["launched"])
         campaign.name = payload["name"]
-        campaign.owner = payload["owner"]
+        campaign.owner = sys.intern(payload["owner"])
         campaign.channel = sys.intern(payload["channel"])
         campaign.segment = sys.intern(payload["segment"])
         campaign.budget = float(payload["budget"])
-        campaign.start = int(payload["start"])
-        campaign.end = int(payload["end"])
+        campaign.start = state.instants(int(payload["start"]))
+        campaign.end = state.instants(int(payload["end"]))
         campaign.status = sys.intern(payload["status"])
         campaign.went_live = payload["went_live"]
         campaign.stopped = payload["stopped"]

@@ -6,6 +6,7 @@ Built on change (not per scrape); reading it never touches the projection again.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -229,7 +230,9 @@ def _recent_run_rate(
 class _StableFigures:
     actual: float
     campaigns: Contributions
-    kpi_series: list[int]
+    kpi_series: array[int]
+    """Numbers of the linked campaigns' KPI series (an array: a list of ints is ~40 bytes a
+    series, and there is one per objective)."""
 
 
 def _stable_figures(
@@ -246,7 +249,7 @@ def _stable_figures(
     if cached is not None and cached[0] is spec and cached[1] == key:
         return cached[2]
     arrays = projection.arrays
-    kpi_series = series_of(linked, spec.kpi, arrays)
+    kpi_series = array("I", series_of(linked, spec.kpi, arrays))
     window = (objective.start, objective.deadline)
     figures = _StableFigures(
         actual=actual_value(spec, SeriesReadings(kpi_series, arrays)),
@@ -410,8 +413,11 @@ def _spend_by_strategy(projection: Projection, name: str, at: int) -> WorkspaceS
             memo = campaign.memo = _campaign_spend(workspace, campaign, strategies, hull, arrays)
             memo.version, memo.context = campaign.version, context
         by_strategy = memo.by_strategy
-        for i in range(0, len(by_strategy), 2):
-            strategies[by_strategy[i]].add(campaign, by_strategy[i + 1], memo.tethered)
+        if isinstance(by_strategy, str):  # the usual: one strategy, all of the hull's spend
+            strategies[by_strategy].add(campaign, memo.in_hull, memo.tethered)
+        else:
+            for i in range(0, len(by_strategy), 2):
+                strategies[by_strategy[i]].add(campaign, by_strategy[i + 1], memo.tethered)
         result.total += memo.in_hull
         if memo.tethered:
             result.aligned += memo.in_hull
@@ -423,11 +429,12 @@ def _spend_by_strategy(projection: Projection, name: str, at: int) -> WorkspaceS
 class _CampaignSpend:
     """A campaign's spend per strategy window, cached on the campaign until it changes. One
     per campaign, so kept small: `by_strategy` is flat (strategy id, amount, strategy id,
-    amount, ...), and an amount equal to the hull's spend is the same float object."""
+    amount, ...), an amount equal to the hull's spend is the same float object, and the
+    usual case, one strategy whose window holds all of the hull's spend, is just its id."""
 
     __slots__ = ("by_strategy", "context", "in_hull", "tethered", "version")
 
-    def __init__(self, tethered: bool, by_strategy: tuple[Any, ...], in_hull: float) -> None:
+    def __init__(self, tethered: bool, by_strategy: str | tuple[Any, ...], in_hull: float) -> None:
         self.tethered = tethered
         self.by_strategy = by_strategy
         self.in_hull = in_hull
@@ -463,8 +470,11 @@ def _campaign_spend(
             amount = spend_within(campaign, spend.window, arrays)
             if amount:
                 by_strategy += (strategy_id, in_hull if amount == in_hull else amount)
+    compact = len(by_strategy) == 2 and by_strategy[1] is in_hull
     return _CampaignSpend(
-        bool(workspace.active_objective_ids(campaign)), tuple(by_strategy), in_hull
+        bool(workspace.active_objective_ids(campaign)),
+        by_strategy[0] if compact else tuple(by_strategy),
+        in_hull,
     )
 
 
