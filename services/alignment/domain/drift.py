@@ -7,10 +7,12 @@ from the ALIGNMENT stream's own Drift* events (`observe`) when rebuilding from z
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
+from truenorth.alignment.domain.compact import compact
 from truenorth.alignment.domain.drift_rules import Finding, detect_drifts, drift_id
 from truenorth.alignment.domain.projection import Projection, row_key, split_key
 from truenorth.alignment.domain.snapshot import OpenDrift
@@ -40,13 +42,19 @@ class DriftTransition(NamedTuple):
     data: DriftData
 
 
+def kept(data: DriftData) -> DriftData:
+    """A drift as the tracker keeps it while it lasts, compact (`compact`); transitions
+    carry the same object, so a tick's new drifts are not held twice meanwhile."""
+    return compact(data, unique=("drift_id", "explanation"))
+
+
 class DriftRecord:
     __slots__ = ("changed_at", "data", "open", "opened_at", "workspace")
 
     def __init__(
         self, workspace: str, data: DriftData, opened_at: int, changed_at: int, open: bool
     ) -> None:
-        self.workspace = workspace
+        self.workspace = sys.intern(workspace)
         self.data = data
         """As last published."""
         self.opened_at = opened_at
@@ -89,7 +97,7 @@ class DriftTracker:
         transitions: list[DriftTransition] = []
         current: set[str] = set()
         for finding in findings:
-            data = finding.to_data()
+            data = kept(finding.to_data())
             if data.drift_id in current:
                 continue
             current.add(data.drift_id)
@@ -124,7 +132,7 @@ class DriftTracker:
         if not isinstance(event, DriftDetected | DriftUpdated | DriftResolved):
             return
         at = to_micros(event.occurred_at)
-        data = event.data
+        data = kept(event.data)
         record = self._records.get(data.drift_id)
         is_open = not isinstance(event, DriftResolved)
         if record is None or (is_open and not record.open and isinstance(event, DriftDetected)):
@@ -193,7 +201,7 @@ class DriftTracker:
             if kind != DRIFT_ROW:
                 raise ValueError(f"unknown drift row kind {kind!r}")
             workspace, _ = split_key(key)
-            data = DriftData.model_validate(payload["data"])
+            data = kept(DriftData.model_validate(payload["data"]))
             tracker._records[data.drift_id] = DriftRecord(
                 workspace,
                 data,

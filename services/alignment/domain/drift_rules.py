@@ -74,27 +74,26 @@ class Finding:
         )
 
 
-def detect_drifts(projection: Projection, now: datetime) -> list[Finding]:
-    """Every drift of every workspace at `now`."""
+def detect_drifts(projection: Projection, now: datetime) -> Iterator[Finding]:
+    """Every drift of every workspace at `now`, one at a time: 10 000 objectives can have
+    25 000 drifts, and a list of them all was ~20 MB of garbage a tick."""
     at = to_micros(now)
     snapshot = build_snapshot(projection, now)
-    findings: list[Finding] = []
     for name in sorted(projection.workspaces):
         workspace = projection.workspaces[name]
         spend = spend_by_strategy(projection, name, at)
         context = _Context(projection, name, workspace, at)
-        findings.extend(_objective_off_pace(context, snapshot.objectives_of(name)))
-        findings.extend(_idle_objectives(context))
-        findings.extend(_untethered_spend(context, spend))
-        findings.extend(_channel_mix_drift(context, spend))
-        findings.extend(_channel_budget_overrun(context, spend))
+        yield from _objective_off_pace(context, snapshot.objectives_of(name))
+        yield from _idle_objectives(context)
+        yield from _untethered_spend(context, spend)
+        yield from _channel_mix_drift(context, spend)
+        yield from _channel_budget_overrun(context, spend)
         for campaign_id in sorted(workspace.campaigns):
             campaign = workspace.campaigns[campaign_id]
-            findings.extend(_audience_mismatch(context, campaign))
-            findings.extend(_inefficient_tactic(context, campaign))
-            findings.extend(_campaign_budget_overrun(context, campaign))
-            findings.extend(_stale_data(context, campaign))
-    return findings
+            yield from _audience_mismatch(context, campaign)
+            yield from _inefficient_tactic(context, campaign)
+            yield from _campaign_budget_overrun(context, campaign)
+            yield from _stale_data(context, campaign)
 
 
 @dataclass(frozen=True, slots=True)

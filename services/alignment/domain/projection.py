@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from truenorth.alignment.domain.compact import compact
 from truenorth.alignment.domain.entities import (
     CampaignState,
     ObjectiveState,
@@ -481,39 +481,10 @@ def digest_rows(rows: Iterable[Row]) -> str:
 
 def _set_spec(objective: ObjectiveState, strategy_id: str, spec: ObjectiveSpec) -> None:
     objective.strategy_id = strategy_id
-    objective.spec = spec = _compact_spec(spec)
+    objective.spec = spec = compact(spec)
     objective.retired = False
     objective.start = to_micros(spec.start)
     objective.deadline = to_micros(spec.deadline)
-
-
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
-
-
-def _compact_spec(spec: ObjectiveSpec) -> ObjectiveSpec:
-    """The spec as the projection keeps it, one per objective for as long as it runs: ~2.5 KB
-    as validated, mostly its own set of the names of the fields it was given (728 bytes),
-    its own copies of short strings and a time zone object per datetime. The same values,
-    with that set shared among specs that set the same fields (nothing mutates it: the model
-    is frozen), strings interned and UTC datetimes on the one `UTC` object."""
-    values = {name: _shared(getattr(spec, name)) for name in type(spec).model_fields}
-    fields_set = frozenset(spec.model_fields_set)
-    shared_fields = _FIELDS_SETS.get(fields_set)
-    if shared_fields is None:
-        shared_fields = _FIELDS_SETS[fields_set] = set(fields_set)
-    return type(spec).model_construct(_fields_set=shared_fields, **values)
-
-
-def _shared(value: Any) -> Any:
-    if isinstance(value, str):
-        return sys.intern(value)
-    if (
-        isinstance(value, datetime)
-        and value.utcoffset() == timedelta(0)
-        and value.tzinfo is not UTC
-    ):
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _guardrails_payload(guardrails: Guardrails | None) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
-from truenorth.alignment.domain.drift import DriftTracker, DriftTransition, drift_id
+from truenorth.alignment.domain.drift import DriftTracker, DriftTransition, Finding, drift_id
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import build_snapshot
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved
@@ -386,3 +386,33 @@ def test_acknowledged_drifts_are_marked_in_the_snapshot() -> None:
     snapshot = build_snapshot(world.projection, day(51), world.tracker)
     [drift] = [d for d in snapshot.drifts if d.drift.kind == "objective_off_pace"]
     assert drift.acknowledged
+
+
+def test_open_drifts_are_kept_compactly_with_their_published_values() -> None:
+    """The tracker holds every open drift for as long as it lasts (25 000 at 10 000
+    objectives): it keeps the published values and shares the set of field names."""
+    findings = [
+        Finding(
+            workspace=WS,
+            kind="objective_off_pace",
+            subject=f"o-{n}",
+            severity="critical",
+            explanation=f"objective o-{n} is off pace",
+            figures={"pace": 0.5, "progress": 0.2},
+            strategy_id="s-1",
+            objective_id=f"o-{n}",
+            campaign_ids=("c-a", "c-b"),
+        )
+        for n in range(2)
+    ]
+    tracker = DriftTracker()
+    published = [t.data for t in tracker.reconcile(findings, day(1))]
+    kept = [tracker.record(data.drift_id) for data in published]
+    first, second = (record.data for record in kept if record is not None)
+    assert [first, second] == published
+    assert first.model_dump(mode="json") == published[0].model_dump(mode="json")
+    assert first.model_fields_set is second.model_fields_set
+    assert first.campaign_ids[0] is second.campaign_ids[0]
+    assert tracker.reconcile(findings, day(2)) == []  # kept copies compare equal: no update
+    restored = DriftTracker.from_rows(tracker.rows())
+    assert restored.rows() == tracker.rows()
