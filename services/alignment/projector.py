@@ -40,6 +40,7 @@ from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpda
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import decode_dict
 from truenorth.gzip_members import GzipMember
+from truenorth.memory import trim_free_memory
 from truenorth.store.db import (
     Batch,
     CheckpointConflict,
@@ -119,6 +120,7 @@ class Projector:
     async def _reload(self) -> None:
         """Memory must never run ahead of the store: after any failed commit, reload."""
         self.state = await asyncio.to_thread(ProjectionState.load, self.engine)
+        await asyncio.to_thread(trim_free_memory)  # the rows streamed in, and the old state
         self._snapshot_dirty.set()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -372,6 +374,7 @@ class Projector:
             self._snapshot_dirty.set()
         await self._publish_outbox()
         await self._observe_streams()
+        await asyncio.to_thread(trim_free_memory)  # the tick's garbage, back to the OS
 
     def _transition_event(self, kind: str, data: Any, now: datetime) -> EnvelopeFields:
         event_cls = TRANSITION_EVENTS[kind]

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from truenorth.store.schema import checkpoints, processed_events, projection_rows
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 class CheckpointConflict(RuntimeError):
@@ -54,6 +55,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # see SCHEMA_HEAD
+
     script_location = resources.files("truenorth.store") / "migrations"
     config = Config()
     config.set_main_option("script_location", str(script_location))
@@ -62,12 +65,29 @@ def alembic_config(url: str) -> Config:
 
 
 MIGRATION_LOCK = 7_318_024_117  # pg_advisory_xact_lock key: one migrator at a time
+SCHEMA_HEAD = "0002"
+"""The newest migration's revision (a test checks it is alembic's head). A store already at
+head is left alone without importing alembic: its modules (and mako's) are ~10 MB that a
+service would otherwise hold for its whole life to run one query at start-up."""
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The store's migration revision, None before the first migration."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return None if revision is None else str(revision)
 
 
 def migrate(engine: Engine, attempts: int = 5) -> None:
     """Bring the schema to head (idempotent). Services sharing a database start together, so
     migrations are serialised: an advisory lock on PostgreSQL; on SQLite the loser of the race
     sees "already exists" and retries, finding the schema at head."""
+    if schema_revision(engine) == SCHEMA_HEAD:
+        return
+    from alembic import command  # see SCHEMA_HEAD
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     for attempt in range(1, attempts + 1):
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from truenorth.store.db import (
+    SCHEMA_HEAD,
     Batch,
     CheckpointConflict,
     already_processed,
@@ -13,6 +14,7 @@ from truenorth.store.db import (
     migrate,
     read_checkpoints,
     read_rows,
+    schema_revision,
 )
 
 
@@ -27,6 +29,44 @@ def engine(database_url: str):  # type: ignore[no-untyped-def]
 def test_migrations_are_idempotent(engine) -> None:  # type: ignore[no-untyped-def]
     migrate(engine)
     assert read_checkpoints(engine, "alignment") == {}
+
+
+def test_schema_head_is_the_newest_migration(engine) -> None:  # type: ignore[no-untyped-def]
+    from alembic.script import ScriptDirectory
+
+    from truenorth.store.db import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    assert scripts.get_current_head() == SCHEMA_HEAD == schema_revision(engine)
+
+
+def test_a_store_at_head_is_opened_without_importing_alembic(database_url: str) -> None:
+    """A fresh interpreter (alembic not yet imported) opening a migrated store."""
+    import subprocess
+    import sys
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    engine.dispose()
+    script = (
+        "import sys; from truenorth.store.db import make_engine, migrate; "
+        f"e = make_engine({database_url!r}); migrate(e); e.dispose(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_an_empty_store_has_no_revision_until_migrated(database_url: str) -> None:
+    engine = make_engine(database_url)  # a new database per test
+    try:
+        assert schema_revision(engine) is None
+        migrate(engine)
+        assert schema_revision(engine) == SCHEMA_HEAD
+    finally:
+        engine.dispose()
 
 
 def test_batch_commits_rows_checkpoint_and_processed_ids_together(engine) -> None:  # type: ignore[no-untyped-def]
