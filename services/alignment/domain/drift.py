@@ -97,7 +97,7 @@ class DriftTracker:
         transitions: list[DriftTransition] = []
         current: set[str] = set()
         for finding in findings:
-            data = kept(finding.to_data())
+            data = finding.to_data()
             if data.drift_id in current:
                 continue
             current.add(data.drift_id)
@@ -113,13 +113,17 @@ class DriftTracker:
         return transitions
 
     def _open_or_update(self, workspace: str, data: DriftData, at: int) -> DriftTransition | None:
+        """Only what is stored is compacted (most ticks change nothing), and its transition
+        carries the stored object."""
         record = self._records.get(data.drift_id)
         if record is None or not record.open:
+            data = kept(data)
             self._records[data.drift_id] = DriftRecord(workspace, data, at, at, True)
             self._dirty.add(data.drift_id)
             return DriftTransition("detected", data)
         if not is_material_change(record.data, data):
             return None
+        data = kept(data)
         record.data = data
         record.changed_at = at
         self._dirty.add(data.drift_id)
