@@ -142,7 +142,9 @@ class CampaignState:
         """number + 1 of its latest series (0: none); the rest are linked through
         `ObservationArrays.series_next`."""
         self.version = 0
-        """Bumped on every change (derived caches compare it; not persisted)."""
+        """The projection's version at its last change, greater than any a reader saw
+        before it (derived caches compare it; see `Projection.versions_read`; not
+        persisted)."""
         self.memo: object = None
         """A derived cache owned by the snapshot (not persisted)."""
 

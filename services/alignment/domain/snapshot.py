@@ -156,6 +156,7 @@ def build_snapshot(
 ) -> Snapshot:
     """Everything the collector and the read API need, computed once at `now`."""
     at = to_micros(now)
+    projection.versions_read()
     objectives: list[ObjectiveSnapshot] = []
     channels: list[ChannelShareSnapshot] = []
     aligned: list[AlignedSpendSnapshot] = []
@@ -479,6 +480,7 @@ def _campaign_spend(
 
 
 def spend_by_strategy(projection: Projection, workspace: str, at: int) -> WorkspaceSpend:
+    projection.versions_read()
     return _spend_by_strategy(projection, workspace, at)
 
 

@@ -346,8 +346,8 @@ def test_restoring_a_long_series_stored_out_of_period_order_answers_like_the_fol
         assert restored.arrays.sum_within(series, *window) == projection.arrays.sum_within(
             folded, *window
         )
-    assert [restored.arrays.ends[i] for i in restored.arrays.newest_first(series)] == sorted(
-        (projection.arrays.ends[i] for i in projection.arrays.newest_first(folded)), reverse=True
+    assert [restored.arrays.end_of(i) for i in restored.arrays.newest_first(series)] == sorted(
+        (projection.arrays.end_of(i) for i in projection.arrays.newest_first(folded)), reverse=True
     )
     restored.apply(b.restated(hourly[5], 40, recorded_at=day(70)))
     assert leads_actual(restored, at=61) == sum(h % 5 for h in range(24 * 60)) + 40

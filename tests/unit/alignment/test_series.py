@@ -36,7 +36,7 @@ def test_a_period_whose_last_observation_moves_away_is_dropped_and_its_entry_reu
         arrays.add(series, float(period), period, period + 1)
     arrays.remove(series, 20.0, 20, 21)
     assert arrays.total(series) == 40.0 and len(arrays) == 2
-    assert [arrays.starts[i] for i in arrays.newest_first(series)] == [30, 10]
+    assert [arrays.start_of(i) for i in arrays.newest_first(series)] == [30, 10]
     arrays.add(series, 5.0, 40, 41)
     assert len(arrays.values) == 3  # the freed entry was reused
     with pytest.raises(ValueError, match="no entry for period"):
@@ -110,15 +110,22 @@ def test_answers_like_a_list_of_its_observations(
 
 
 @pytest.mark.parametrize("collide", [False, True])
-def test_entries_are_found_through_resizes_frees_and_reuse(collide: bool) -> None:
+@pytest.mark.parametrize("dict_periods", [8, 4_096])
+def test_entries_are_found_through_resizes_frees_and_reuse(
+    collide: bool, dict_periods: int
+) -> None:
     """Hundreds of periods over a few series, half of them emptied and reported again: every
-    entry is found, also when every key hashes alike."""
+    entry is found, also when every key hashes alike, and whether its period is found through
+    the dict or the period table."""
     from unittest.mock import patch
 
     import truenorth.alignment.domain.series as series_module
 
     hashing = (lambda key: 0) if collide else hash
-    with patch.object(series_module, "_hash", hashing):
+    with (
+        patch.object(series_module, "_hash", hashing),
+        patch.object(series_module, "_DICT_PERIODS", dict_periods),
+    ):
         arrays = ObservationArrays()
         series = [arrays.new_series(f"c-{n}", "leads") for n in range(3)]
         model: dict[tuple[int, int, int], float] = {}
@@ -137,6 +144,7 @@ def test_entries_are_found_through_resizes_frees_and_reuse(collide: bool) -> Non
             index = arrays.find(number, start, end)
             assert index >= 0 and arrays.values[index] == value
         assert arrays.find(1, 0, 1) == -1 and arrays.find(7, 0, 1) == -1
+        assert arrays.find(0, 5, 7) == -1 and arrays.period_count == 375
         assert arrays.total(series[1]) == sum(v for (n, _, _), v in model.items() if n == 1)
 
 
@@ -154,3 +162,15 @@ def test_a_campaign_finds_each_of_its_metrics_series_and_only_its_own() -> None:
     assert first.spend_series(arrays) == spend and second.spend_series(arrays) is None
     assert first.series_of("signups", arrays) is None
     assert arrays.series_campaigns[spend] == "c-a" and arrays.series_metrics[spend] == "spend"
+
+
+def test_campaigns_reporting_the_same_days_share_the_periods() -> None:
+    arrays = ObservationArrays()
+    series = [arrays.new_series(f"c-{n}", metric) for n in range(50) for metric in ("a", "b")]
+    for day in range(7):
+        for member in series:
+            arrays.add(member, 1.0, day * 10, day * 10 + 9)
+    assert len(arrays) == 700 and arrays.period_count == 7
+    assert arrays.sum_within(series[3], 10, 39) == 3.0
+    assert arrays.find(series[3], 0, 8) == -1  # an unknown period finds nothing, adds nothing
+    assert arrays.period_count == 7

@@ -65,6 +65,20 @@ def test_the_memo_follows_new_spend_and_new_links() -> None:
     )
 
 
+def test_campaigns_changed_between_two_reads_share_one_version_and_each_read_sees_them() -> None:
+    projection = fold(*two_strategies(), b.launched("c-a"), b.launched("c-b"))
+    campaigns = projection.workspaces[WS].campaigns
+    assert totals(projection)["all"] == 0.0
+    for value in (5, 6):  # two changes of one campaign between reads
+        projection.apply(b.observed("c-a", "spend", value, day(12), observation_id=f"o-{value}"))
+    projection.apply(b.observed("c-b", "spend", 1, day(12)))
+    assert campaigns["c-a"].version is campaigns["c-b"].version
+    assert totals(projection)["all"] == 12.0
+    projection.apply(b.observed("c-b", "spend", 2, day(13)))
+    assert campaigns["c-b"].version > campaigns["c-a"].version
+    assert totals(projection)["all"] == 14.0
+
+
 def test_campaigns_share_equal_dates_and_link_sets() -> None:
     projection = fold(
         *two_strategies(),
