@@ -14,13 +14,13 @@ import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
+from truenorth.alignment.domain.drift import DriftEntry
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot, build_snapshot
 from truenorth.alignment.exposition import render_families, select
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
-from truenorth.alignment.replay import DriftLog, replay_drifts, replay_projection
+from truenorth.alignment.replay import replay_drifts, replay_projection
 from truenorth.alignment.web import web_router
-from truenorth.bus.eventstore import EventStore
 from truenorth.contract.envelope import utcnow
 from truenorth.gzip_members import GzipMember
 from truenorth.runtime import Runtime, build_runtime, create_app
@@ -63,7 +63,6 @@ def build_app(
             stall_seconds=settings.stall_seconds,
             dlq_workspace=shared.workspace,
         )
-        projector.drift_log = await replay_drifts(EventStore(rt.js))
         await projector.start()
         holder["projector"] = projector
         rt.state["ticker"] = asyncio.create_task(_tick_forever(projector, settings.tick_seconds))
@@ -165,18 +164,24 @@ def read_api() -> APIRouter:
         objective: str | None = None,
         as_of: AsOf = None,
     ) -> dict[str, Any]:
-        drift_log = await _drift_log(request, as_of)
         items = []
-        for state, data, at in drift_log.drifts.values():
-            if status != "all" and state != status:
+        for entry in await _drift_entries(request, as_of):
+            data = entry.data
+            if status != "all" and entry.status != status:
                 continue
             if kind and data.kind != kind:
                 continue
             if objective and data.objective_id != objective:
                 continue
-            if not _drift_in_workspace(request, data.drift_id, workspace, drift_log):
+            if entry.workspace != workspace:
                 continue
-            items.append({"status": state, "since": at.isoformat(), **data.model_dump(mode="json")})
+            items.append(
+                {
+                    "status": entry.status,
+                    "since": entry.since.isoformat(),
+                    **data.model_dump(mode="json"),
+                }
+            )
         items.sort(key=lambda d: (d["status"], d["kind"], d["drift_id"]))
         return {"as_of": (as_of or request.app.state.clock()).isoformat(), "drifts": items}
 
@@ -193,19 +198,15 @@ async def _snapshot(request: Request, as_of: datetime | None) -> Snapshot:
     return build_snapshot(projection, as_of)
 
 
-async def _drift_log(request: Request, as_of: datetime | None) -> DriftLog:
+async def _drift_entries(request: Request, as_of: datetime | None) -> list[DriftEntry]:
+    """The tracker's drifts, or as of a time those published until then (the ALIGNMENT
+    stream replayed)."""
     projector: Projector | None = request.app.state.projector.get("projector")
     if projector is None:
         raise HTTPException(503, "projection is loading")
     if as_of is None:
-        return projector.drift_log
-    return await replay_drifts(projector.store, until=as_of)
-
-
-def _drift_in_workspace(
-    request: Request, drift_id: str, workspace: str, drift_log: DriftLog
-) -> bool:
-    return drift_log.workspaces.get(drift_id, workspace) == workspace
+        return await projector.drift_entries()
+    return (await replay_drifts(projector.store, until=as_of)).entries()
 
 
 def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:

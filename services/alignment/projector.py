@@ -24,6 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
+from truenorth.alignment.domain.drift import DriftEntry
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
 from truenorth.alignment.exposition import render_families, select
 from truenorth.alignment.folding import (
@@ -33,7 +34,7 @@ from truenorth.alignment.folding import (
     ProjectionState,
 )
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
-from truenorth.alignment.replay import SOURCE_STREAMS, DriftLog
+from truenorth.alignment.replay import SOURCE_STREAMS
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import DLQ, StreamSpec, dlq_subject
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
@@ -97,7 +98,6 @@ class Projector:
         self.stall_seconds = stall_seconds
         self.dlq_workspace = dlq_workspace
         self.state = ProjectionState()
-        self.drift_log = DriftLog()
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
         self.snapshot: Snapshot = build_snapshot(self.state.projection, clock())
         self.families: dict[str, GzipMember] = render_families(self.snapshot)
@@ -113,6 +113,11 @@ class Projector:
     @property
     def positions(self) -> dict[str, int]:
         return self.state.positions
+
+    async def drift_entries(self) -> list[DriftEntry]:
+        """Every drift the tracker holds, listed between two batches or ticks."""
+        async with self._lock:
+            return await asyncio.to_thread(self.state.tracker.entries)
 
     def _pending_outbox(self) -> list[dict[str, Any]]:
         return [p for _kind, _key, p in read_rows(self.engine, CONSUMER, OUTBOX_KIND)]
@@ -405,7 +410,6 @@ class Projector:
             except Exception as exc:
                 log.warning("drift publish failed; will retry", error=repr(exc))
                 break
-            self.drift_log.apply(event)
             published.append(str(event.event_id))
         if published:
             await asyncio.to_thread(

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from nats.aio.msg import Msg
 
+from truenorth.alignment.domain.drift import DriftEntry
 from truenorth.alignment.domain.projection import Projection
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import ALIGNMENT, CAMPAIGNS, METRICS, STRATEGY
@@ -47,7 +48,8 @@ async def replay_projection(
 
 
 class DriftLog:
-    """Every drift as last published, with its state, folded from the ALIGNMENT stream."""
+    """Every drift as last published, with its state, folded from the ALIGNMENT stream up to
+    a time (`?as_of=`; the live service lists its tracker's drifts instead)."""
 
     def __init__(self) -> None:
         self.drifts: dict[str, tuple[str, DriftData, datetime]] = {}
@@ -63,6 +65,12 @@ class DriftLog:
             self.record("open", event.data, event.occurred_at)
         elif isinstance(event, DriftResolved):
             self.record("resolved", event.data, event.occurred_at)
+
+    def entries(self) -> list[DriftEntry]:
+        return [
+            DriftEntry(state, data, at, self.workspaces[drift_id])  # type: ignore[arg-type]
+            for drift_id, (state, data, at) in self.drifts.items()
+        ]
 
 
 async def replay_drifts(store: EventStore, until: datetime | None = None) -> DriftLog:

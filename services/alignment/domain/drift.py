@@ -8,7 +8,7 @@ from the ALIGNMENT stream's own Drift* events (`observe`) when rebuilding from z
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
@@ -22,6 +22,7 @@ from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved
 __all__ = [
     "DRIFT_ROW",
     "MATERIAL_CHANGE",
+    "DriftEntry",
     "DriftRecord",
     "DriftTracker",
     "DriftTransition",
@@ -40,6 +41,16 @@ MATERIAL_CHANGE = 0.05
 class DriftTransition(NamedTuple):
     action: Action
     data: DriftData
+
+
+class DriftEntry(NamedTuple):
+    """A drift as the read API lists it: its state, its figures as last published and when it
+    last changed."""
+
+    status: Literal["open", "resolved"]
+    data: DriftData
+    since: datetime
+    workspace: str
 
 
 def kept(data: DriftData) -> DriftData:
@@ -79,6 +90,20 @@ def is_material_change(before: DriftData, after: DriftData) -> bool:
         if (abs(new - old) > threshold) if old else (new != 0):
             return True
     return False
+
+
+def _shared_datetimes() -> Callable[[int], datetime]:
+    """`from_micros`, one datetime per distinct instant: the drifts of a tick share theirs
+    (48 bytes a drift otherwise, in every snapshot)."""
+    made: dict[int, datetime] = {}
+
+    def shared(micros: int) -> datetime:
+        found = made.get(micros)
+        if found is None:
+            found = made[micros] = from_micros(micros)
+        return found
+
+    return shared
 
 
 class DriftTracker:
@@ -154,6 +179,18 @@ class DriftTracker:
     def record(self, drift_id: str) -> DriftRecord | None:
         return self._records.get(drift_id)
 
+    def entries(self) -> list[DriftEntry]:
+        """Every drift, open or resolved, as of the last evaluation committed (its transition
+        may still be in the outbox, on its way to the bus)."""
+        since = _shared_datetimes()
+        entries = []
+        for record in self._records.values():
+            status: Literal["open", "resolved"] = "open" if record.open else "resolved"
+            entries.append(
+                DriftEntry(status, record.data, since(record.changed_at), record.workspace)
+            )
+        return entries
+
     def open_records(self) -> Iterator[DriftRecord]:
         for key in sorted(self._records):
             record = self._records[key]
@@ -162,6 +199,7 @@ class DriftTracker:
 
     def open_drifts(self, projection: Projection | None = None) -> Iterator[OpenDrift]:
         """Open drifts; acknowledged when a DriftAcknowledged came after the drift opened."""
+        opened_at = _shared_datetimes()
         for record in self.open_records():
             acknowledged = False
             if projection is not None and record.workspace in projection.workspaces:
@@ -170,7 +208,7 @@ class DriftTracker:
             yield OpenDrift(
                 workspace=record.workspace,
                 drift=record.data,
-                opened_at=from_micros(record.opened_at),
+                opened_at=opened_at(record.opened_at),
                 acknowledged=acknowledged,
             )
 

@@ -201,6 +201,58 @@ def test_off_pace_objective_opens_a_drift_on_the_bus(
     )
 
 
+def off_pace_drifts(client: TestClient, workspace: str, **params: str) -> list[dict[str, object]]:
+    params = {"kind": "objective_off_pace", **params}
+    response = client.get(f"/v1/workspaces/{workspace}/drifts", params=params)
+    assert response.status_code == 200, response.text
+    drifts: list[dict[str, object]] = response.json()["drifts"]
+    return drifts
+
+
+def wait_for_drifts(
+    client: TestClient, workspace: str, count: int, **params: str
+) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 15
+    drifts = off_pace_drifts(client, workspace, **params)
+    while len(drifts) != count and time.monotonic() < deadline:
+        time.sleep(0.2)
+        drifts = off_pace_drifts(client, workspace, **params)
+    return drifts
+
+
+def test_drift_list_filters_by_status_kind_objective_workspace_and_as_of(
+    alignment: TestClient, nats_url: str, workspace: str
+) -> None:
+    before = datetime.now(UTC)
+    asyncio.run(append_all(nats_url, scenario(workspace)))
+    [opened] = wait_for_drifts(alignment, workspace, 1)
+    assert opened["status"] == "open" and opened["objective_id"] == "leads"
+    assert datetime.fromisoformat(str(opened["since"])) >= before
+    assert off_pace_drifts(alignment, workspace, objective="leads") == [opened]
+    assert off_pace_drifts(alignment, workspace, objective="other") == []
+    assert off_pace_drifts(alignment, workspace, kind="campaign_idle", status="all") == []
+    assert off_pace_drifts(alignment, f"{workspace}-other", status="all") == []
+    assert off_pace_drifts(alignment, workspace, status="resolved") == []
+    reachable = ObjectiveRevised(
+        workspace=workspace,
+        aggregate_id="acme",
+        data=ObjectiveRevisedData(objective=objective(250), changed_fields=("target",)),
+    )
+    asyncio.run(append_all(nats_url, [reachable]))
+    [resolved] = wait_for_drifts(alignment, workspace, 1, status="resolved")
+    assert resolved["drift_id"] == opened["drift_id"]
+    assert off_pace_drifts(alignment, workspace) == []
+    assert off_pace_drifts(alignment, workspace, status="all") == [resolved]
+    assert off_pace_drifts(alignment, workspace, status="all", as_of=before.isoformat()) == []
+    # as of now, from the ALIGNMENT stream: once published, the same as the live list
+    deadline = time.monotonic() + 15
+    published: list[dict[str, object]] = []
+    while not published and time.monotonic() < deadline:
+        now = datetime.now(UTC).isoformat()
+        published = off_pace_drifts(alignment, workspace, status="resolved", as_of=now)
+    assert [d["drift_id"] for d in published] == [opened["drift_id"]]
+
+
 def test_drift_is_evaluated_soon_after_events_not_only_on_the_clock_tick(
     nats_url: str, database_url: str, tmp_path: Path, workspace: str
 ) -> None:

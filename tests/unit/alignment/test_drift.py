@@ -416,3 +416,26 @@ def test_open_drifts_are_kept_compactly_with_their_published_values() -> None:
     assert tracker.reconcile(findings, day(2)) == []  # kept copies compare equal: no update
     restored = DriftTracker.from_rows(tracker.rows())
     assert restored.rows() == tracker.rows()
+
+
+def test_tracker_lists_open_and_resolved_drifts_with_when_they_last_changed() -> None:
+    findings = [
+        Finding(
+            workspace=WS,
+            kind="stale_data",
+            subject=f"c-{n}",
+            severity="warning",
+            explanation=f"campaign c-{n} stopped reporting",
+            campaign_ids=(f"c-{n}",),
+        )
+        for n in range(3)
+    ]
+    tracker = DriftTracker()
+    tracker.reconcile(findings, day(1))
+    tracker.reconcile(findings[1:], day(2))
+    entries = {entry.data.drift_id: entry for entry in tracker.entries()}
+    first, second, third = (entries[drift_id(WS, "stale_data", f"c-{n}")] for n in range(3))
+    assert (first.status, first.since) == ("resolved", day(2))
+    assert (second.status, second.since, second.workspace) == ("open", day(1), WS)
+    assert second.since is third.since  # one datetime per tick, not per drift
+    assert second.data is tracker.record(second.data.drift_id).data  # not a copy
