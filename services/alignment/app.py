@@ -179,7 +179,7 @@ def read_api() -> APIRouter:
                 {
                     "status": entry.status,
                     "since": entry.since.isoformat(),
-                    **data.model_dump(mode="json"),
+                    **data.to_data().model_dump(mode="json"),
                 }
             )
         items.sort(key=lambda d: (d["status"], d["kind"], d["drift_id"]))

@@ -24,7 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
-from truenorth.alignment.domain.drift import DriftEntry
+from truenorth.alignment.domain.drift import DriftEntry, KeptDrift
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
 from truenorth.alignment.exposition import render_families, select
 from truenorth.alignment.folding import (
@@ -38,7 +38,6 @@ from truenorth.alignment.replay import SOURCE_STREAMS
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import DLQ, StreamSpec, dlq_subject
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
-from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import decode_dict
 from truenorth.gzip_members import GzipMember
 from truenorth.memory import trim_free_memory
@@ -362,13 +361,9 @@ class Projector:
             transitions = await asyncio.to_thread(
                 self.state.tracker.evaluate, self.state.projection, now
             )
-            outbox = [self._transition_event(kind, data, now) for kind, data in transitions]
-            if transitions or self.state.tracker.dirty_rows():
-                batch = Batch(
-                    CONSUMER,
-                    upserts=self.state.dirty_upserts()
-                    + [(OUTBOX_KIND, str(e.event_id), e.model_dump(mode="json")) for e in outbox],
-                )
+            outbox = [self._outbox_row(kind, data, now) for kind, data in transitions]
+            if outbox or self.state.tracker.dirty_rows():
+                batch = Batch(CONSUMER, upserts=self.state.dirty_upserts() + outbox)
                 try:
                     await asyncio.to_thread(commit_batch, self.engine, batch)
                 except Exception:
@@ -381,22 +376,18 @@ class Projector:
         await self._observe_streams()
         await asyncio.to_thread(trim_free_memory)  # the tick's garbage, back to the OS
 
-    def _transition_event(self, kind: str, data: Any, now: datetime) -> EnvelopeFields:
-        event_cls = TRANSITION_EVENTS[kind]
-        return event_cls(
-            workspace=self._workspace_of(data),
+    def _outbox_row(self, kind: str, data: KeptDrift, now: datetime) -> tuple[str, str, Any]:
+        """A transition as the event to publish, stored with the tick's rows (the outbox);
+        the event itself is let go at once (25 000 of them on a first tick)."""
+        event = TRANSITION_EVENTS[kind](
+            workspace=self.state.tracker.workspace_of(data.drift_id),
             aggregate_id=data.drift_id,
             occurred_at=now,
             source="alignment",
             actor="alignment",
-            data=data,
+            data=data.to_data(),
         )
-
-    def _workspace_of(self, data: Any) -> str:
-        workspace = getattr(data, "workspace", None)
-        if workspace:
-            return str(workspace)
-        return self.state.tracker.workspace_of(data.drift_id)
+        return OUTBOX_KIND, str(event.event_id), event.model_dump(mode="json")
 
     async def _publish_outbox(self) -> None:
         pending = await asyncio.to_thread(self._pending_outbox)

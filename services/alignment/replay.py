@@ -8,7 +8,7 @@ from datetime import datetime
 
 from nats.aio.msg import Msg
 
-from truenorth.alignment.domain.drift import DriftEntry
+from truenorth.alignment.domain.drift import DriftEntry, KeptDrift, kept
 from truenorth.alignment.domain.projection import Projection
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import ALIGNMENT, CAMPAIGNS, METRICS, STRATEGY
@@ -52,11 +52,11 @@ class DriftLog:
     a time (`?as_of=`; the live service lists its tracker's drifts instead)."""
 
     def __init__(self) -> None:
-        self.drifts: dict[str, tuple[str, DriftData, datetime]] = {}
+        self.drifts: dict[str, tuple[str, KeptDrift, datetime]] = {}
         self.workspaces: dict[str, str] = {}
 
     def record(self, state: str, data: DriftData, at: datetime) -> None:
-        self.drifts[data.drift_id] = (state, data, at)
+        self.drifts[data.drift_id] = (state, kept(data), at)
 
     def apply(self, event: object) -> None:
         if isinstance(event, DriftDetected | DriftUpdated | DriftResolved):

@@ -1,18 +1,18 @@
-"""Validated models the projection keeps for as long as they apply (objective specs, open
-drifts), stored compactly.
+"""Validated models the projection keeps for as long as they apply (objective specs), stored
+compactly.
 
 A pydantic model as validated carries its own set of the names of the fields it was given
 (728 bytes once it holds more than four), its own copies of short strings and a time zone
-object per datetime: ~2.5 KB an objective spec, ~1.8 KB a drift, 45 MB for the 25 000 drifts
-10 000 objectives can have open. The compact copy holds the same values, with that set shared
-among models that set the same fields (nothing mutates it: the models are frozen), short
-strings interned and UTC datetimes on the one `UTC` object.
+object per datetime: ~2.5 KB an objective spec. The compact copy holds the same values, with
+that set shared among models that set the same fields (nothing mutates it: the models are
+frozen), short strings interned and UTC datetimes on the one `UTC` object. (Open drifts, up to
+25 000 at 10 000 objectives, are not models at all while kept: see
+`truenorth.alignment.domain.drift.KeptDrift`.)
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,13 +22,9 @@ _Model = TypeVar("_Model", bound=BaseModel)
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 
 
-def compact(model: _Model, unique: Collection[str] = ()) -> _Model:
-    """The same model with shared parts shared; fields named in `unique` (text that never
-    repeats, such as an explanation) are kept as they are rather than interned."""
-    values = {
-        name: getattr(model, name) if name in unique else _shared(getattr(model, name))
-        for name in type(model).model_fields
-    }
+def compact(model: _Model) -> _Model:
+    """The same model with shared parts shared."""
+    values = {name: _shared(getattr(model, name)) for name in type(model).model_fields}
     fields_set = frozenset(model.model_fields_set)
     shared_fields = _FIELDS_SETS.get(fields_set)
     if shared_fields is None:

@@ -176,6 +176,7 @@ class CampaignState:
 class WorkspaceState:
     __slots__ = (
         "acknowledged",
+        "amounts",
         "campaigns",
         "instants",
         "link_sets",
@@ -201,6 +202,8 @@ class WorkspaceState:
         """Campaign start and end times, kept once each."""
         self.link_sets: SharedValues = SharedValues()
         """Campaigns' tuples of linked objective ids, kept once each."""
+        self.amounts: SharedValues = SharedValues()
+        """Campaign budgets, kept once each: teams budget in round figures."""
 
     def strategy(self, strategy_id: str) -> StrategyState:
         state = self.strategies.get(strategy_id)

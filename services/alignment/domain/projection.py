@@ -225,7 +225,7 @@ class Projection:
         campaign.owner = sys.intern(data.owner)  # a team has a few owners
         campaign.channel = sys.intern(data.channel)
         campaign.segment = sys.intern(data.segment)
-        campaign.budget = data.budget
+        campaign.budget = self.workspace(event.workspace).amounts(data.budget)
         instants = self.workspace(event.workspace).instants
         campaign.start = instants(to_micros(data.start))
         campaign.end = instants(to_micros(data.end))
@@ -245,7 +245,8 @@ class Projection:
         self.workspace(event.workspace).set_links(campaign, links)
 
     def _budget_changed(self, event: CampaignBudgetChanged) -> None:
-        self._campaign(event, event.data.campaign_id).budget = event.data.budget
+        budget = self.workspace(event.workspace).amounts(event.data.budget)
+        self._campaign(event, event.data.campaign_id).budget = budget
 
     def _went_live(self, event: CampaignActivated | CampaignResumed) -> None:
         campaign = self._campaign(event, event.data.campaign_id)
@@ -443,7 +444,7 @@ class Projection:
         campaign.owner = sys.intern(payload["owner"])
         campaign.channel = sys.intern(payload["channel"])
         campaign.segment = sys.intern(payload["segment"])
-        campaign.budget = float(payload["budget"])
+        campaign.budget = state.amounts(float(payload["budget"]))
         campaign.start = state.instants(int(payload["start"]))
         campaign.end = state.instants(int(payload["end"]))
         campaign.status = sys.intern(payload["status"])

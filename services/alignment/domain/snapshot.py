@@ -43,11 +43,10 @@ from truenorth.alignment.domain.queries import (
 )
 from truenorth.alignment.domain.series import ObservationArrays
 from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, to_micros
-from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
 
 if TYPE_CHECKING:
-    from truenorth.alignment.domain.drift import DriftTracker
+    from truenorth.alignment.domain.drift import DriftTracker, KeptDrift
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +115,7 @@ class AlignedSpendSnapshot:
 @dataclass(frozen=True, slots=True)
 class OpenDrift:
     workspace: str
-    drift: DriftData
+    drift: KeptDrift
     opened_at: datetime
     acknowledged: bool
 

@@ -366,7 +366,9 @@ def test_tracker_rebuilds_from_published_drift_events() -> None:
     [transition] = world.evaluate(day(50), "objective_off_pace")
     rebuilt = DriftTracker()
     rebuilt.observe(
-        DriftDetected(workspace=WS, aggregate_id=transition.data.drift_id, data=transition.data)
+        DriftDetected(
+            workspace=WS, aggregate_id=transition.data.drift_id, data=transition.data.to_data()
+        )
     )
     assert [
         t.action
@@ -374,7 +376,9 @@ def test_tracker_rebuilds_from_published_drift_events() -> None:
         if t.data.kind == "objective_off_pace"
     ] == []
     rebuilt.observe(
-        DriftResolved(workspace=WS, aggregate_id=transition.data.drift_id, data=transition.data)
+        DriftResolved(
+            workspace=WS, aggregate_id=transition.data.drift_id, data=transition.data.to_data()
+        )
     )
     assert rebuilt.record(transition.data.drift_id).open is False
 
@@ -390,7 +394,7 @@ def test_acknowledged_drifts_are_marked_in_the_snapshot() -> None:
 
 def test_open_drifts_are_kept_compactly_with_their_published_values() -> None:
     """The tracker holds every open drift for as long as it lasts (25 000 at 10 000
-    objectives): it keeps the published values and shares the set of field names."""
+    objectives): it keeps the published values and shares the names of the figures."""
     findings = [
         Finding(
             workspace=WS,
@@ -410,8 +414,9 @@ def test_open_drifts_are_kept_compactly_with_their_published_values() -> None:
     kept = [tracker.record(data.drift_id) for data in published]
     first, second = (record.data for record in kept if record is not None)
     assert [first, second] == published
-    assert first.model_dump(mode="json") == published[0].model_dump(mode="json")
-    assert first.model_fields_set is second.model_fields_set
+    data = findings[0].to_data()
+    assert first.to_data().model_dump(mode="json") == data.model_dump(mode="json")
+    assert first.figures == data.figures and first.figure_names is second.figure_names
     assert first.campaign_ids[0] is second.campaign_ids[0]
     assert tracker.reconcile(findings, day(2)) == []  # kept copies compare equal: no update
     restored = DriftTracker.from_rows(tracker.rows())
@@ -439,3 +444,29 @@ def test_tracker_lists_open_and_resolved_drifts_with_when_they_last_changed() ->
     assert (second.status, second.since, second.workspace) == ("open", day(1), WS)
     assert second.since is third.since  # one datetime per tick, not per drift
     assert second.data is tracker.record(second.data.drift_id).data  # not a copy
+
+
+def test_a_kept_drift_changes_materially_only_past_five_percent_or_in_its_figure_set() -> None:
+    from truenorth.alignment.domain.drift import is_material_change, kept
+
+    def data(**figures: float) -> DriftData:
+        return DriftData(
+            drift_id="d-1",
+            kind="stale_data",
+            severity="warning",
+            explanation="c-1 stopped reporting",
+            figures=figures,
+        )
+
+    before = kept(data(days=10.0, share=0.5))
+    assert (
+        before == kept(data(days=10.0, share=0.5))
+        and before.figures == data(days=10.0, share=0.5).figures
+    )
+    assert not is_material_change(before, data(share=0.5, days=10.4))  # order does not matter
+    assert is_material_change(before, data(days=10.6, share=0.5))
+    assert is_material_change(before, data(days=10.0))
+    assert is_material_change(before, data(days=10.0, share=0.5, idle=1.0))
+    assert is_material_change(
+        before, data(days=10.0, share=0.5).model_copy(update={"severity": "critical"})
+    )

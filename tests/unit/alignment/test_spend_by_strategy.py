@@ -89,6 +89,7 @@ def test_campaigns_share_equal_dates_and_link_sets() -> None:
     assert first.objective_ids == ("leads-q4", "signups")
     assert first.objective_ids is second.objective_ids
     assert first.start is second.start and first.end is second.end
+    assert first.budget == 10_000.0 and first.budget is second.budget
 
 
 def test_shared_values_keep_one_copy_up_to_their_limit() -> None:
