@@ -107,7 +107,6 @@ class CampaignState:
         "first_series",
         "last_report",
         "launched",
-        "memo",
         "name",
         "objective_ids",
         "owner",
@@ -145,8 +144,6 @@ class CampaignState:
         """The projection's version at its last change, greater than any a reader saw
         before it (derived caches compare it; see `Projection.versions_read`; not
         persisted)."""
-        self.memo: object = None
-        """A derived cache owned by the snapshot (not persisted)."""
 
     def all_series(self, arrays: ObservationArrays) -> Iterator[int]:
         link, following = self.first_series, arrays.series_next
