@@ -10,7 +10,8 @@ pipeline metrics registry), which serves the pre-rendered text.
 RSS: a fresh interpreter with the service's modules imported folds 1 000 strategies x 10
 objectives, 100 000 campaigns and `--observations` metric events the way the service does
 (batches of 1 000 committed to a SQLite store, observations looked up in the store), runs a
-drift tick and commits its rows, builds a snapshot and its exposition text, returns free pages
+drift tick as the service does (its rows and outbox committed, the outbox read back, decoded
+and deleted; publishing aside), builds a snapshot and its exposition text, returns free pages
 to the OS as the service does after a tick, and reports its resident memory with the store's
 engine still open. The store is migrated by another process beforehand, as for a service
 (re)started on an existing store: the first start on an empty store also imports alembic,
@@ -43,10 +44,10 @@ from benchmarks.workload import campaign_events, metric_events, strategy_events
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import build_snapshot
 from truenorth.alignment.exposition import render_families
-from truenorth.alignment.folding import CONSUMER, ProjectionState
+from truenorth.alignment.folding import CONSUMER, OUTBOX_KIND, ProjectionState, pending_outbox
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.contract.envelope import EnvelopeFields
-from truenorth.contract.registry import encode
+from truenorth.contract.registry import decode_dict, encode
 from truenorth.gzip_members import GzipMember
 from truenorth.memory import trim_free_memory
 from truenorth.store.db import Batch, commit_batch, make_engine, migrate
@@ -163,6 +164,20 @@ def fold_through_store(
         state.committed(folded.batch)
 
 
+def drift_tick(engine: Engine, state: ProjectionState) -> int:
+    """The service's drift tick, publishing aside: evaluate, commit the drift and outbox rows,
+    read the outbox back and decode each event as publishing does, delete it. Returns how
+    many events were published."""
+    batch = state.drift_tick(NOW)
+    if batch is None:
+        return 0
+    commit_batch(engine, batch)
+    state.clear_dirty()
+    published = [str(decode_dict(raw).event_id) for raw in pending_outbox(engine)]
+    commit_batch(engine, Batch(CONSUMER, deletes=[(OUTBOX_KIND, i) for i in published]))
+    return len(published)
+
+
 def rss(objectives_total: int, campaigns: int, observations: int) -> None:
     # what the service process imports besides the fold (web app, NATS, faststream, CLI):
     # ~22 MB that a process running the fold alone would not count
@@ -192,9 +207,7 @@ def rss(objectives_total: int, campaigns: int, observations: int) -> None:
         gc.collect()
         folded = current_rss_mb()
         seconds = time.perf_counter() - started
-        opened = len(state.tracker.evaluate(projection, NOW))  # the drift tick; published, let go
-        commit_batch(engine, Batch(CONSUMER, upserts=state.dirty_upserts()))  # its drift rows
-        state.clear_dirty()
+        opened = drift_tick(engine, state)
         snapshot = build_snapshot(projection, NOW, state.tracker)
         exposition = render_families(snapshot)  # the service keeps both
         gc.collect()
@@ -217,7 +230,7 @@ def rss(objectives_total: int, campaigns: int, observations: int) -> None:
         f"+ plan and campaigns {plan - baseline:.0f} MB, "
         f"+ observations {folded - plan:.0f} MB, + snapshot and its exposition "
         f"{after - folded:.0f} MB ({len(snapshot.objectives):,} objectives, "
-        f"{opened:,} drifts opened, "
+        f"{opened:,} drift events published, "
         f"{sum(f.size for f in exposition.values()) / 2**20:.0f} MB of text held "
         f"gzip-compressed in {sum(len(f.data) for f in exposition.values()) / 2**20:.1f} MB)"
     )

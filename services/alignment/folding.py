@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
-from truenorth.alignment.domain.drift import DriftTracker
+from truenorth.alignment.domain.drift import DriftTracker, KeptDrift
 from truenorth.alignment.domain.observations import ObservationRecord
 from truenorth.alignment.domain.projection import OBSERVATION_ROW, Projection, digest_rows
+from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.metrics import MetricObserved, MetricRestated
 from truenorth.contract.registry import decode
 from truenorth.store.db import (
@@ -20,12 +22,20 @@ from truenorth.store.db import (
     iter_rows,
     read_checkpoints,
     read_payloads,
+    read_rows,
 )
 
 CONSUMER = "alignment"
 PROJECTION_KIND = "p."
 TRACKER_KIND = "d."
 OUTBOX_KIND = "outbox"
+TRANSITION_EVENTS = {"detected": DriftDetected, "updated": DriftUpdated, "resolved": DriftResolved}
+
+
+def pending_outbox(engine: Engine) -> list[dict[str, Any]]:
+    """Drift events committed but not yet published, oldest first."""
+    pending = [payload for _kind, _key, payload in read_rows(engine, CONSUMER, OUTBOX_KIND)]
+    return sorted(pending, key=lambda p: (p["occurred_at"], p["event_id"]))
 
 
 @dataclass
@@ -159,6 +169,27 @@ class ProjectionState:
     def clear_dirty(self) -> None:
         self.projection.clear_dirty()
         self.tracker.clear_dirty()
+
+    def drift_tick(self, now: datetime) -> Batch | None:
+        """Evaluate drift at `now`: what to commit (the changed rows, and an outbox row per
+        transition, the event to publish once committed), None when nothing changed."""
+        transitions = self.tracker.evaluate(self.projection, now)
+        outbox = [self._outbox_row(kind, data, now) for kind, data in transitions]
+        if not outbox and not self.tracker.dirty_rows():
+            return None
+        return Batch(CONSUMER, upserts=self.dirty_upserts() + outbox)
+
+    def _outbox_row(self, kind: str, data: KeptDrift, now: datetime) -> tuple[str, str, Any]:
+        """The event is let go once serialised: 25 000 of them on a first tick."""
+        event = TRANSITION_EVENTS[kind](
+            workspace=self.tracker.workspace_of(data.drift_id),
+            aggregate_id=data.drift_id,
+            occurred_at=now,
+            source="alignment",
+            actor="alignment",
+            data=data.to_data(),
+        )
+        return OUTBOX_KIND, str(event.event_id), event.model_dump(mode="json")
 
     def fold(
         self,

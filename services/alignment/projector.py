@@ -24,7 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
-from truenorth.alignment.domain.drift import DriftEntry, KeptDrift
+from truenorth.alignment.domain.drift import DriftEntry
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
 from truenorth.alignment.exposition import render_families, select
 from truenorth.alignment.folding import (
@@ -32,12 +32,12 @@ from truenorth.alignment.folding import (
     OUTBOX_KIND,
     Poison,
     ProjectionState,
+    pending_outbox,
 )
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.replay import SOURCE_STREAMS
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import DLQ, StreamSpec, dlq_subject
-from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.registry import decode_dict
 from truenorth.gzip_members import GzipMember
 from truenorth.memory import trim_free_memory
@@ -46,7 +46,6 @@ from truenorth.store.db import (
     CheckpointConflict,
     commit_batch,
     read_checkpoints,
-    read_rows,
 )
 
 log = structlog.get_logger()
@@ -56,7 +55,6 @@ BUSY_FETCH_SECONDS = 0.02
 """How long a batch fetch collects messages that are still arriving."""
 MIN_SNAPSHOT_INTERVAL = 0.02
 """Seconds between snapshot rebuilds at least: at 2 000 events/s a batch lands every few ms."""
-TRANSITION_EVENTS = {"detected": DriftDetected, "updated": DriftUpdated, "resolved": DriftResolved}
 
 Clock = Callable[[], datetime]
 
@@ -117,9 +115,6 @@ class Projector:
         """Every drift the tracker holds, listed between two batches or ticks."""
         async with self._lock:
             return await asyncio.to_thread(self.state.tracker.entries)
-
-    def _pending_outbox(self) -> list[dict[str, Any]]:
-        return [p for _kind, _key, p in read_rows(self.engine, CONSUMER, OUTBOX_KIND)]
 
     async def _reload(self) -> None:
         """Memory must never run ahead of the store: after any failed commit, reload."""
@@ -358,12 +353,8 @@ class Projector:
         async with self._lock:
             now = self.clock()
             # seconds at thousands of objectives: keep the event loop free for scrapes
-            transitions = await asyncio.to_thread(
-                self.state.tracker.evaluate, self.state.projection, now
-            )
-            outbox = [self._outbox_row(kind, data, now) for kind, data in transitions]
-            if outbox or self.state.tracker.dirty_rows():
-                batch = Batch(CONSUMER, upserts=self.state.dirty_upserts() + outbox)
+            batch = await asyncio.to_thread(self.state.drift_tick, now)
+            if batch is not None:
                 try:
                     await asyncio.to_thread(commit_batch, self.engine, batch)
                 except Exception:
@@ -376,25 +367,12 @@ class Projector:
         await self._observe_streams()
         await asyncio.to_thread(trim_free_memory)  # the tick's garbage, back to the OS
 
-    def _outbox_row(self, kind: str, data: KeptDrift, now: datetime) -> tuple[str, str, Any]:
-        """A transition as the event to publish, stored with the tick's rows (the outbox);
-        the event itself is let go at once (25 000 of them on a first tick)."""
-        event = TRANSITION_EVENTS[kind](
-            workspace=self.state.tracker.workspace_of(data.drift_id),
-            aggregate_id=data.drift_id,
-            occurred_at=now,
-            source="alignment",
-            actor="alignment",
-            data=data.to_data(),
-        )
-        return OUTBOX_KIND, str(event.event_id), event.model_dump(mode="json")
-
     async def _publish_outbox(self) -> None:
-        pending = await asyncio.to_thread(self._pending_outbox)
+        pending = await asyncio.to_thread(pending_outbox, self.engine)
         if not pending:
             return
         published = []
-        for raw in sorted(pending, key=lambda p: (p["occurred_at"], p["event_id"])):
+        for raw in pending:
             event = decode_dict(raw)
             try:
                 await self.store.append(event)

@@ -84,6 +84,16 @@ def test_batch_commits_rows_checkpoint_and_processed_ids_together(engine) -> Non
     assert already_processed(engine, "alignment", ["e1", "e3"]) == {"e1"}
 
 
+def test_batch_deletes_only_the_named_rows_of_its_consumer(engine) -> None:  # type: ignore[no-untyped-def]
+    rows = [("outbox", f"e{n}", {"n": n}) for n in range(5)]
+    commit_batch(engine, Batch("alignment", upserts=[*rows, ("objective", "e1", {"n": 9})]))
+    commit_batch(engine, Batch("other", upserts=rows))
+    commit_batch(engine, Batch("alignment", deletes=[("outbox", "e1"), ("outbox", "e3")]))
+    assert read_rows(engine, "alignment", "outbox") == [rows[0], rows[2], rows[4]]
+    assert read_rows(engine, "alignment", "objective") == [("objective", "e1", {"n": 9})]
+    assert len(read_rows(engine, "other", "outbox")) == 5
+
+
 def test_stale_checkpoint_refuses_the_whole_batch(engine) -> None:  # type: ignore[no-untyped-def]
     commit_batch(engine, Batch("alignment", positions={"METRICS": (0, 10)}))
     with pytest.raises(CheckpointConflict):
