@@ -173,9 +173,13 @@ def drift_tick(engine: Engine, state: ProjectionState) -> int:
         return 0
     commit_batch(engine, batch)
     state.clear_dirty()
-    published = [str(decode_dict(raw).event_id) for raw in pending_outbox(engine)]
-    commit_batch(engine, Batch(CONSUMER, deletes=[(OUTBOX_KIND, i) for i in published]))
-    return len(published)
+    published, after = 0, ""
+    while page := pending_outbox(engine, after):  # as Projector._publish_outbox
+        for _key, raw in page:
+            decode_dict(raw)  # the event published, let go
+        commit_batch(engine, Batch(CONSUMER, deletes=[(OUTBOX_KIND, key) for key, _ in page]))
+        published, after = published + len(page), page[-1][0]
+    return published
 
 
 def rss(objectives_total: int, campaigns: int, observations: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,7 +23,7 @@ from truenorth.store.db import (
     iter_rows,
     read_checkpoints,
     read_payloads,
-    read_rows,
+    read_rows_page,
 )
 
 CONSUMER = "alignment"
@@ -32,10 +33,11 @@ OUTBOX_KIND = "outbox"
 TRANSITION_EVENTS = {"detected": DriftDetected, "updated": DriftUpdated, "resolved": DriftResolved}
 
 
-def pending_outbox(engine: Engine) -> list[dict[str, Any]]:
-    """Drift events committed but not yet published, oldest first."""
-    pending = [payload for _kind, _key, payload in read_rows(engine, CONSUMER, OUTBOX_KIND)]
-    return sorted(pending, key=lambda p: (p["occurred_at"], p["event_id"]))
+def pending_outbox(engine: Engine, after: str = "", limit: int = 1_000) -> list[tuple[str, Any]]:
+    """(key, event) of up to `limit` drift events committed but not yet published, oldest
+    first, past the key `after`: a page at a time, a first tick leaves 25 000. The keys are
+    the events' ids, UUIDv7: their order is the order the tick made them in."""
+    return read_rows_page(engine, CONSUMER, OUTBOX_KIND, after, limit)
 
 
 @dataclass
@@ -161,10 +163,12 @@ class ProjectionState:
             read_checkpoints(engine, CONSUMER),
         )
 
-    def dirty_upserts(self) -> list[tuple[str, str, Any]]:
-        upserts = [(PROJECTION_KIND + k, key, p) for k, key, p in self.projection.dirty_rows()]
-        upserts += [(TRACKER_KIND + k, key, p) for k, key, p in self.tracker.dirty_rows()]
-        return upserts
+    def dirty_upserts(self) -> Iterator[tuple[str, str, Any]]:
+        """The changed rows, made as they are written (`commit_batch` takes them in chunks)."""
+        for kind, key, payload in self.projection.dirty_rows():
+            yield PROJECTION_KIND + kind, key, payload
+        for kind, key, payload in self.tracker.dirty_rows():
+            yield TRACKER_KIND + kind, key, payload
 
     def clear_dirty(self) -> None:
         self.projection.clear_dirty()
@@ -174,10 +178,11 @@ class ProjectionState:
         """Evaluate drift at `now`: what to commit (the changed rows, and an outbox row per
         transition, the event to publish once committed), None when nothing changed."""
         transitions = self.tracker.evaluate(self.projection, now)
-        outbox = [self._outbox_row(kind, data, now) for kind, data in transitions]
-        if not outbox and not self.tracker.dirty_rows():
+        if not transitions and not self.tracker.changed:
             return None
-        return Batch(CONSUMER, upserts=self.dirty_upserts() + outbox)
+        # made as they are written: commit this batch before the state changes again
+        outbox = (self._outbox_row(kind, data, now) for kind, data in transitions)
+        return Batch(CONSUMER, upserts=chain(self.dirty_upserts(), outbox))
 
     def _outbox_row(self, kind: str, data: KeptDrift, now: datetime) -> tuple[str, str, Any]:
         """The event is let go once serialised: 25 000 of them on a first tick."""
@@ -241,7 +246,7 @@ class ProjectionState:
         batch = Batch(
             CONSUMER,
             positions={stream: (position, new_position)},
-            upserts=self.dirty_upserts(),
+            upserts=list(self.dirty_upserts()),  # committed after the state moves on
             processed_ids=fresh,
         )
         return Folded(batch, len(fresh), poison)

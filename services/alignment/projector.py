@@ -368,24 +368,28 @@ class Projector:
         await asyncio.to_thread(trim_free_memory)  # the tick's garbage, back to the OS
 
     async def _publish_outbox(self) -> None:
-        pending = await asyncio.to_thread(pending_outbox, self.engine)
-        if not pending:
-            return
-        published = []
-        for raw in pending:
-            event = decode_dict(raw)
-            try:
-                await self.store.append(event)
-            except Exception as exc:
-                log.warning("drift publish failed; will retry", error=repr(exc))
-                break
-            published.append(str(event.event_id))
-        if published:
-            await asyncio.to_thread(
-                commit_batch,
-                self.engine,
-                Batch(CONSUMER, deletes=[(OUTBOX_KIND, i) for i in published]),
-            )
+        """Publish what ticks committed, a page at a time, oldest first; what was published
+        leaves the outbox. A failed publish stops here: the next tick retries from it."""
+        after = ""
+        while page := await asyncio.to_thread(pending_outbox, self.engine, after):
+            published = []
+            for key, raw in page:
+                event = decode_dict(raw)
+                try:
+                    await self.store.append(event)
+                except Exception as exc:
+                    log.warning("drift publish failed; will retry", error=repr(exc))
+                    break
+                published.append(key)
+            if published:
+                await asyncio.to_thread(
+                    commit_batch,
+                    self.engine,
+                    Batch(CONSUMER, deletes=[(OUTBOX_KIND, key) for key in published]),
+                )
+            if len(published) < len(page):
+                return
+            after = page[-1][0]
 
     async def _observe_streams(self) -> None:
         """Lag, DLQ size, and the stall check (nats.py #504: a pull subscription can stop

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +121,8 @@ class Batch:
     consumer: str
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     """stream -> (expected current position, new position)."""
-    upserts: list[tuple[str, str, Any]] = field(default_factory=list)
+    upserts: Iterable[tuple[str, str, Any]] = field(default_factory=list)
+    """Taken once, a chunk at a time: may be a generator."""
     deletes: list[tuple[str, str]] = field(default_factory=list)
     processed_ids: list[str] = field(default_factory=list)
 
@@ -134,29 +136,13 @@ def commit_batch(engine: Engine, batch: Batch) -> None:
     commit time. Upserts of one key within a batch: the last one wins."""
     now = datetime.now(UTC)
     consumer = batch.consumer
-    rows: dict[tuple[str, str], str] = {}
-    for kind, key, payload in batch.upserts:
-        rows[(kind, key)] = dumps_payload(payload)
     with engine.begin() as connection:
         for stream, (expected, new) in batch.positions.items():
             _move_checkpoint(connection, consumer, stream, expected, new, now)
         postgres = connection.dialect.name == "postgresql"
-        if rows:
-            if postgres:
-                connection.exec_driver_sql(
-                    _PG_UPSERT_ROWS,
-                    (
-                        consumer,
-                        [kind for kind, _ in rows],
-                        [key for _, key in rows],
-                        list(rows.values()),
-                    ),
-                )
-            else:
-                connection.exec_driver_sql(
-                    _SQLITE_UPSERT_ROWS,
-                    [(consumer, kind, key, payload) for (kind, key), payload in rows.items()],
-                )
+        upserts = iter(batch.upserts)
+        while chunk := list(islice(upserts, UPSERT_CHUNK)):
+            _upsert_rows(connection, consumer, chunk, postgres)
         if batch.deletes:  # one executemany: a first drift tick publishes 25 000 events
             connection.execute(
                 delete(projection_rows).where(
@@ -178,6 +164,30 @@ def commit_batch(engine: Engine, batch: Batch) -> None:
                 connection.exec_driver_sql(
                     _SQLITE_INSERT_PROCESSED, [(consumer, i) for i in batch.processed_ids]
                 )
+
+
+UPSERT_CHUNK = 2_000
+"""Rows serialised and written at a time: a batch's upserts may be made as they are taken."""
+
+
+def _upsert_rows(
+    connection: Connection, consumer: str, chunk: list[tuple[str, str, Any]], postgres: bool
+) -> None:
+    """One statement for the chunk. Upserts of one key: the last one wins (within a chunk
+    here, PostgreSQL refuses one statement touching a row twice; across chunks, by order)."""
+    rows: dict[tuple[str, str], str] = {}
+    for kind, key, payload in chunk:
+        rows[(kind, key)] = dumps_payload(payload)
+    if postgres:
+        connection.exec_driver_sql(
+            _PG_UPSERT_ROWS,
+            (consumer, [kind for kind, _ in rows], [key for _, key in rows], list(rows.values())),
+        )
+    else:
+        connection.exec_driver_sql(
+            _SQLITE_UPSERT_ROWS,
+            [(consumer, kind, key, payload) for (kind, key), payload in rows.items()],
+        )
 
 
 def dumps_payload(payload: Any) -> str:
@@ -269,6 +279,24 @@ def read_rows(engine: Engine, consumer: str, kind: str | None = None) -> list[tu
             query.order_by(projection_rows.c.kind, projection_rows.c.key)
         ).all()
     return [(kind, key, orjson.loads(payload)) for kind, key, payload in rows]
+
+
+def read_rows_page(
+    engine: Engine, consumer: str, kind: str, after: str, limit: int
+) -> list[tuple[str, Any]]:
+    """(key, payload) of up to `limit` rows of one kind whose key comes after `after`, in key
+    order by code point."""
+    key = projection_rows.c.key
+    query = select(key, projection_rows.c.payload).where(
+        projection_rows.c.consumer == consumer, projection_rows.c.kind == kind
+    )
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            query = query.where(key.collate("C") > after).order_by(key.collate("C"))
+        else:  # SQLite compares text as bytes: UTF-8 byte order is code point order
+            query = query.where(key > after).order_by(key)
+        rows = connection.execute(query.limit(limit)).all()
+    return [(row_key, orjson.loads(payload)) for row_key, payload in rows]
 
 
 def iter_rows(

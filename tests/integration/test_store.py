@@ -94,6 +94,36 @@ def test_batch_deletes_only_the_named_rows_of_its_consumer(engine) -> None:  # t
     assert len(read_rows(engine, "other", "outbox")) == 5
 
 
+def test_upserts_made_as_they_are_written_go_in_chunks_and_the_last_one_wins(engine) -> None:  # type: ignore[no-untyped-def]
+    from unittest.mock import patch
+
+    import truenorth.store.db as db
+
+    def upserts():  # type: ignore[no-untyped-def]
+        for n in range(7):
+            yield "outbox", f"k{n % 5}", {"n": n}  # k0 and k1 twice, in different chunks
+
+    with patch.object(db, "UPSERT_CHUNK", 3):
+        commit_batch(engine, Batch("alignment", upserts=upserts()))
+    assert [payload["n"] for _, _, payload in read_rows(engine, "alignment")] == [5, 6, 2, 3, 4]
+
+
+def test_rows_are_read_a_page_at_a_time_in_key_order(engine) -> None:  # type: ignore[no-untyped-def]
+    from truenorth.store.db import read_rows_page
+
+    keys = [f"0190-{n:04d}" for n in range(25)]
+    commit_batch(
+        engine, Batch("alignment", upserts=[("outbox", k, {"k": k}) for k in reversed(keys)])
+    )
+    commit_batch(engine, Batch("alignment", upserts=[("other", "0000", {})]))
+    pages, after = [], ""
+    while page := read_rows_page(engine, "alignment", "outbox", after, 10):
+        pages.append([key for key, _ in page])
+        after = page[-1][0]
+    assert pages == [keys[:10], keys[10:20], keys[20:]]
+    assert read_rows_page(engine, "alignment", "outbox", "", 1) == [(keys[0], {"k": keys[0]})]
+
+
 def test_stale_checkpoint_refuses_the_whole_batch(engine) -> None:  # type: ignore[no-untyped-def]
     commit_batch(engine, Batch("alignment", positions={"METRICS": (0, 10)}))
     with pytest.raises(CheckpointConflict):

@@ -284,8 +284,15 @@ class DriftTracker:
 
     # -- rows ----------------------------------------------------------------------------
 
-    def dirty_rows(self) -> list[tuple[str, str, dict[str, Any]]]:
-        return [self._row(self._records[i]) for i in sorted(self._dirty)]
+    def dirty_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """One at a time: a first tick changes 25 000 drifts, ~1.2 KB a row as a dict."""
+        for drift_id_ in sorted(self._dirty):
+            yield self._row(self._records[drift_id_])
+
+    @property
+    def changed(self) -> bool:
+        """Rows to write since `clear_dirty`."""
+        return bool(self._dirty)
 
     def clear_dirty(self) -> None:
         self._dirty.clear()
