@@ -31,7 +31,7 @@ through `series_next` from the campaign's `first_series`.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import islice
 
 _hash = hash
@@ -47,8 +47,7 @@ _DICT_PERIODS = 4_096
 
 class _Slots:
     """An open-addressing table of numbers, found by a key its owner hashes: a slot holds
-    number + 1, _EMPTY, or _DELETED where a number was removed. Owners inline their lookups
-    (the hot path) with the same probe sequence; adding, removing and growing are here."""
+    number + 1, _EMPTY, or _DELETED where a number was removed."""
 
     __slots__ = ("deleted", "mask", "table", "used")
 
@@ -57,6 +56,19 @@ class _Slots:
         self.mask = _MIN_SLOTS - 1
         self.used = 0
         self.deleted = 0
+
+    def find(self, key: Hashable, matches: Callable[[int], bool]) -> int:
+        """The number stored under `key` (`matches` tells whether a number's key is it), -1
+        if there is none."""
+        table, mask = self.table, self.mask
+        slot = perturb = _hash(key) & _HASH_MASK
+        slot &= mask
+        while entry := table[slot]:
+            if entry != _DELETED and matches(entry - 1):
+                return entry - 1
+            perturb >>= _PERTURB_SHIFT
+            slot = (slot * 5 + perturb + 1) & mask
+        return -1
 
     def place(self, key: Hashable, number: int) -> bool:
         """Put a number its key does not find yet; True when the table is full enough that
@@ -215,18 +227,10 @@ class ObservationArrays:
             return number
         if len(self._first_periods) < _DICT_PERIODS:
             return -1  # every period so far is in the dict
-        slots = self._period_slots
-        table, mask = slots.table, slots.mask
         starts, ends = self.period_starts, self.period_ends
-        slot = perturb = _hash((start, end)) & _HASH_MASK
-        slot &= mask
-        while number := table[slot]:
-            number -= 1  # periods are never removed: no _DELETED slot
-            if starts[number] == start and ends[number] == end:
-                return number
-            perturb >>= _PERTURB_SHIFT
-            slot = (slot * 5 + perturb + 1) & mask
-        return -1
+        return self._period_slots.find(
+            (start, end), lambda n: starts[n] == start and ends[n] == end
+        )
 
     def _period(self, start: int, end: int) -> int:
         """The number of the period [start, end], added when new."""
@@ -251,19 +255,10 @@ class ObservationArrays:
         return -1 if period < 0 else self._find_entry(number, period)
 
     def _find_entry(self, number: int, period: int) -> int:
-        slots = self._entry_slots
-        table, mask = slots.table, slots.mask
         periods, numbers = self.periods, self.series_numbers
-        slot = perturb = _hash((number, period)) & _HASH_MASK
-        slot &= mask
-        while entry := table[slot]:
-            if entry != _DELETED:
-                index = entry - 1
-                if periods[index] == period and numbers[index] == number:
-                    return index
-            perturb >>= _PERTURB_SHIFT
-            slot = (slot * 5 + perturb + 1) & mask
-        return -1
+        return self._entry_slots.find(
+            (number, period), lambda i: periods[i] == period and numbers[i] == number
+        )
 
     def _place(self, index: int) -> None:
         """Put a new entry (one `find` does not know) in the table."""

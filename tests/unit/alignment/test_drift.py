@@ -425,14 +425,7 @@ def test_open_drifts_are_kept_compactly_with_their_published_values() -> None:
 
 def test_tracker_lists_open_and_resolved_drifts_with_when_they_last_changed() -> None:
     findings = [
-        Finding(
-            workspace=WS,
-            kind="stale_data",
-            subject=f"c-{n}",
-            severity="warning",
-            explanation=f"campaign c-{n} stopped reporting",
-            campaign_ids=(f"c-{n}",),
-        )
+        Finding(WS, "stale_data", f"c-{n}", "warning", f"c-{n} stopped", campaign_ids=(f"c-{n}",))
         for n in range(3)
     ]
     tracker = DriftTracker()
