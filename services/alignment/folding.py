@@ -147,19 +147,18 @@ class ProjectionState:
 
     @classmethod
     def load(cls, engine: Engine) -> ProjectionState:
-        tracker_rows: list[tuple[str, str, Any]] = []
+        """Restore from the store, its rows streamed: neither the projection's nor the
+        tracker's (25 000 drifts at 10 000 objectives) are ever held as one list."""
 
-        def projection_rows() -> Iterator[tuple[str, str, Any]]:
-            for kind, key, payload in iter_rows(engine, CONSUMER):
-                if kind.startswith(PROJECTION_KIND):
-                    yield kind.removeprefix(PROJECTION_KIND), key, payload
-                elif kind.startswith(TRACKER_KIND):
-                    tracker_rows.append((kind.removeprefix(TRACKER_KIND), key, payload))
+        def rows(prefix: str) -> Iterator[tuple[str, str, Any]]:
+            for kind, key, payload in iter_rows(engine, CONSUMER, prefix):
+                yield kind.removeprefix(prefix), key, payload
 
-        projection = Projection.from_rows(projection_rows(), StoredObservations(engine))
+        tracker = DriftTracker.from_rows(rows(TRACKER_KIND))
+        projection = Projection.from_rows(rows(PROJECTION_KIND), StoredObservations(engine))
         return cls(
             projection,
-            DriftTracker.from_rows(tracker_rows),
+            tracker,
             read_checkpoints(engine, CONSUMER),
         )
 

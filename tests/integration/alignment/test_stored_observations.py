@@ -204,3 +204,21 @@ def test_a_rebuild_that_looks_up_only_what_it_wrote_equals_folding_in_memory(
         expected = in_memory(*BASE, *(e for e in events if first_of_each_id[e.event_id] is e))
         assert stored_digest(engine) == expected.digest()
         engine.dispose()
+
+
+def test_a_restart_restores_the_ticks_drifts_and_keeps_its_outbox_apart(engine: Engine) -> None:
+    from truenorth.alignment.folding import pending_outbox
+
+    service = Service(engine)
+    service.fold([*BASE, b.observed("c-a", "leads", 10, day(5))])
+    batch = service.state.drift_tick(day(50))
+    assert batch is not None
+    commit_batch(engine, batch)
+    service.state.clear_dirty()
+    opened = {e.data.drift_id: e.status for e in service.state.tracker.entries()}
+    assert opened and set(opened.values()) == {"open"}
+    assert len(pending_outbox(engine)) == len(opened)
+    service.restart()
+    assert {e.data.drift_id: e.status for e in service.state.tracker.entries()} == opened
+    assert service.state.drift_tick(day(50)) is None  # nothing new to announce
+    assert service.actual() == 10
