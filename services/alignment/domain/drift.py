@@ -129,18 +129,16 @@ def kept(data: DriftData) -> KeptDrift:
     return KeptDrift(data)
 
 
-class DriftRecord:
-    __slots__ = ("changed_at", "data", "open", "opened_at", "workspace")
+class DriftRecord(NamedTuple):
+    """A drift as the tracker holds it. Replaced, never changed: a reader on another thread
+    (`DriftTracker.entries`) sees each one whole."""
 
-    def __init__(
-        self, workspace: str, data: KeptDrift, opened_at: int, changed_at: int, open: bool
-    ) -> None:
-        self.workspace = sys.intern(workspace)
-        self.data = data
-        """As last published."""
-        self.opened_at = opened_at
-        self.changed_at = changed_at
-        self.open = open
+    workspace: str
+    data: KeptDrift
+    """As last published."""
+    opened_at: int
+    changed_at: int
+    open: bool
 
 
 def is_material_change(before: KeptDrift, after: DriftData) -> bool:
@@ -202,8 +200,7 @@ class DriftTracker:
                 transitions.append(transition)
         for drift_id_, record in sorted(self._records.items()):
             if record.open and drift_id_ not in current:
-                record.open = False
-                record.changed_at = at
+                self._records[drift_id_] = record._replace(open=False, changed_at=at)
                 self._dirty.add(drift_id_)
                 transitions.append(DriftTransition("resolved", record.data))
         return transitions
@@ -214,15 +211,15 @@ class DriftTracker:
         record = self._records.get(data.drift_id)
         if record is None or not record.open:
             stored = kept(data)
-            self._records[data.drift_id] = DriftRecord(workspace, stored, at, at, True)
+            self._records[data.drift_id] = DriftRecord(sys.intern(workspace), stored, at, at, True)
             self._dirty.add(data.drift_id)
             return DriftTransition("detected", stored)
         if not is_material_change(record.data, data):
             return None
-        record.data = kept(data)
-        record.changed_at = at
+        stored = kept(data)
+        self._records[data.drift_id] = record._replace(data=stored, changed_at=at)
         self._dirty.add(data.drift_id)
-        return DriftTransition("updated", record.data)
+        return DriftTransition("updated", stored)
 
     # -- folding the ALIGNMENT stream ----------------------------------------------------
 
@@ -235,10 +232,8 @@ class DriftTracker:
         record = self._records.get(data.drift_id)
         is_open = not isinstance(event, DriftResolved)
         if record is None or (is_open and not record.open and isinstance(event, DriftDetected)):
-            record = self._records[data.drift_id] = DriftRecord(
-                event.workspace, data, at, at, is_open
-            )
-        record.data, record.changed_at, record.open = data, at, is_open
+            record = DriftRecord(sys.intern(event.workspace), data, at, at, is_open)
+        self._records[data.drift_id] = record._replace(data=data, changed_at=at, open=is_open)
         self._dirty.add(data.drift_id)
 
     # -- reads ---------------------------------------------------------------------------
@@ -254,7 +249,9 @@ class DriftTracker:
         may still be in the outbox, on its way to the bus)."""
         since = _shared_datetimes()
         entries = []
-        for record in self._records.values():
+        # list() copies the dict in one C call, which no other thread interleaves with (the
+        # GIL), and records are replaced, never changed: callers need not hold up the tick
+        for record in list(self._records.values()):
             status: Literal["open", "resolved"] = "open" if record.open else "resolved"
             entries.append(
                 DriftEntry(status, record.data, since(record.changed_at), record.workspace)
@@ -322,7 +319,7 @@ class DriftTracker:
             workspace, _ = split_key(key)
             data = kept(DriftData.model_validate(payload["data"]))
             tracker._records[data.drift_id] = DriftRecord(
-                workspace,
+                sys.intern(workspace),
                 data,
                 int(payload["opened_at"]),
                 int(payload["changed_at"]),

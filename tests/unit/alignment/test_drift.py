@@ -463,3 +463,41 @@ def test_a_kept_drift_changes_materially_only_past_five_percent_or_in_its_figure
     assert is_material_change(
         before, data(days=10.0, share=0.5).model_copy(update={"severity": "critical"})
     )
+
+
+def test_drifts_listed_from_another_thread_during_ticks_are_each_whole() -> None:
+    """`/drifts` lists the tracker's drifts while a tick may be changing them: each drift is
+    seen either before or after a change, never half changed."""
+    import sys
+    import threading
+
+    findings = [
+        Finding(WS, "stale_data", f"c-{n}", "warning", f"c-{n} stopped") for n in range(500)
+    ]
+    tracker = DriftTracker()
+    done = threading.Event()
+    torn: list[object] = []
+
+    def list_drifts() -> None:
+        while not done.is_set():
+            try:
+                entries = tracker.entries()
+            except RuntimeError as exc:  # the dict changed size while read
+                torn.append(exc)
+                continue
+            for entry in entries:  # opened on even days, resolved on odd ones
+                if (entry.status == "open") != ((entry.since - day(0)).days % 2 == 0):
+                    torn.append(entry)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    reader = threading.Thread(target=list_drifts)
+    reader.start()
+    try:
+        for day_number in range(2, 28):
+            tracker.reconcile(findings if day_number % 2 == 0 else [], day(day_number))
+    finally:
+        done.set()
+        reader.join()
+        sys.setswitchinterval(interval)
+    assert torn == []
