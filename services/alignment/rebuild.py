@@ -20,9 +20,8 @@ from sqlalchemy import Engine
 
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.folding import CONSUMER, ProjectionState, StoredObservations
-from truenorth.alignment.replay import SOURCE_STREAMS
+from truenorth.alignment.replay import SOURCE_STREAMS, replay_drifts
 from truenorth.bus.eventstore import EventStore, stream_sequence
-from truenorth.bus.streams import ALIGNMENT
 from truenorth.store.db import Batch, commit_batch, reset_consumer
 
 Progress = Callable[[str, int], None]
@@ -125,7 +124,6 @@ class _Pipeline:
 async def _restore_drift_tracker(state: ProjectionState, engine: Engine, store: EventStore) -> None:
     """Drifts already published stay open/resolved as published: a rebuild must not announce
     them a second time."""
-    async for stored in store.read(ALIGNMENT.name):
-        state.tracker.observe(stored.event)
+    state.tracker = await replay_drifts(store)
     commit_batch(engine, Batch(CONSUMER, upserts=state.dirty_upserts()))
     state.clear_dirty()

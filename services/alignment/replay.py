@@ -8,11 +8,10 @@ from datetime import datetime
 
 from nats.aio.msg import Msg
 
-from truenorth.alignment.domain.drift import DriftEntry, KeptDrift, kept
+from truenorth.alignment.domain.drift import DriftTracker
 from truenorth.alignment.domain.projection import Projection
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import ALIGNMENT, CAMPAIGNS, METRICS, STRATEGY
-from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.registry import decode
 
 SOURCE_STREAMS = (STRATEGY, CAMPAIGNS, METRICS)
@@ -47,37 +46,12 @@ async def replay_projection(
     return projection
 
 
-class DriftLog:
-    """Every drift as last published, with its state, folded from the ALIGNMENT stream up to
-    a time (`?as_of=`; the live service lists its tracker's drifts instead)."""
-
-    def __init__(self) -> None:
-        self.drifts: dict[str, tuple[str, KeptDrift, datetime]] = {}
-        self.workspaces: dict[str, str] = {}
-
-    def record(self, state: str, data: DriftData, at: datetime) -> None:
-        self.drifts[data.drift_id] = (state, kept(data), at)
-
-    def apply(self, event: object) -> None:
-        if isinstance(event, DriftDetected | DriftUpdated | DriftResolved):
-            self.workspaces[event.data.drift_id] = event.workspace
-        if isinstance(event, DriftDetected | DriftUpdated):
-            self.record("open", event.data, event.occurred_at)
-        elif isinstance(event, DriftResolved):
-            self.record("resolved", event.data, event.occurred_at)
-
-    def entries(self) -> list[DriftEntry]:
-        return [
-            DriftEntry(state, data, at, self.workspaces[drift_id])  # type: ignore[arg-type]
-            for drift_id, (state, data, at) in self.drifts.items()
-        ]
-
-
-async def replay_drifts(store: EventStore, until: datetime | None = None) -> DriftLog:
-    log = DriftLog()
+async def replay_drifts(store: EventStore, until: datetime | None = None) -> DriftTracker:
+    """The drifts as published up to `until`, folded from the ALIGNMENT stream."""
+    tracker = DriftTracker()
     async for msg in messages_until(store, ALIGNMENT.name, until):
         try:
-            log.apply(decode(msg.data))
+            tracker.observe(decode(msg.data))
         except ValueError:
             continue
-    return log
+    return tracker

@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.sql import ColumnElement
 
 from truenorth.store.schema import checkpoints, processed_events, projection_rows
 
@@ -281,21 +282,26 @@ def read_rows(engine: Engine, consumer: str, kind: str | None = None) -> list[tu
     return [(kind, key, orjson.loads(payload)) for kind, key, payload in rows]
 
 
+def _by_code_point(connection: Connection, *columns: ColumnElement[str]) -> list[Any]:
+    """The columns compared by code point whatever the database's collation (SQLite
+    compares text as bytes, and UTF-8 byte order is code point order)."""
+    if connection.dialect.name == "postgresql":
+        return [column.collate("C") for column in columns]
+    return list(columns)
+
+
 def read_rows_page(
     engine: Engine, consumer: str, kind: str, after: str, limit: int
 ) -> list[tuple[str, Any]]:
     """(key, payload) of up to `limit` rows of one kind whose key comes after `after`, in key
     order by code point."""
-    key = projection_rows.c.key
-    query = select(key, projection_rows.c.payload).where(
+    query = select(projection_rows.c.key, projection_rows.c.payload).where(
         projection_rows.c.consumer == consumer, projection_rows.c.kind == kind
     )
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            query = query.where(key.collate("C") > after).order_by(key.collate("C"))
-        else:  # SQLite compares text as bytes: UTF-8 byte order is code point order
-            query = query.where(key > after).order_by(key)
-        rows = connection.execute(query.limit(limit)).all()
+        [key] = _by_code_point(connection, projection_rows.c.key)
+        query = query.where(key > after).order_by(key).limit(limit)
+        rows = connection.execute(query).all()
     return [(row_key, orjson.loads(payload)) for row_key, payload in rows]
 
 
@@ -313,10 +319,7 @@ def iter_rows(
     if kind_prefix:
         query = query.where(kind.startswith(kind_prefix, autoescape=True))
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            query = query.order_by(kind.collate("C"), key.collate("C"))
-        else:  # SQLite compares text as bytes: UTF-8 byte order is code point order
-            query = query.order_by(kind, key)
+        query = query.order_by(*_by_code_point(connection, kind, key))
         result = connection.execution_options(stream_results=True, yield_per=chunk).execute(query)
         for row_kind, row_key, payload in result:
             yield row_kind, row_key, orjson.loads(payload)

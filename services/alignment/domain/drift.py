@@ -123,12 +123,6 @@ def _interned(value: str | None) -> str | None:
     return None if value is None else sys.intern(value)
 
 
-def kept(data: DriftData) -> KeptDrift:
-    """A drift as the tracker keeps it (`KeptDrift`); transitions carry the same object, so
-    a tick's new drifts are not held twice meanwhile."""
-    return KeptDrift(data)
-
-
 class DriftRecord(NamedTuple):
     """A drift as the tracker holds it. Replaced, never changed: a reader on another thread
     (`DriftTracker.entries`) sees each one whole."""
@@ -210,13 +204,13 @@ class DriftTracker:
         transition carries the stored object."""
         record = self._records.get(data.drift_id)
         if record is None or not record.open:
-            stored = kept(data)
+            stored = KeptDrift(data)
             self._records[data.drift_id] = DriftRecord(sys.intern(workspace), stored, at, at, True)
             self._dirty.add(data.drift_id)
             return DriftTransition("detected", stored)
         if not is_material_change(record.data, data):
             return None
-        stored = kept(data)
+        stored = KeptDrift(data)
         self._records[data.drift_id] = record._replace(data=stored, changed_at=at)
         self._dirty.add(data.drift_id)
         return DriftTransition("updated", stored)
@@ -224,16 +218,19 @@ class DriftTracker:
     # -- folding the ALIGNMENT stream ----------------------------------------------------
 
     def observe(self, event: object) -> None:
-        """Fold a published DriftDetected/Updated/Resolved (rebuild from the log)."""
+        """Fold a published DriftDetected/Updated/Resolved (a rebuild from the log, and the
+        read API's `?as_of=`)."""
         if not isinstance(event, DriftDetected | DriftUpdated | DriftResolved):
             return
         at = to_micros(event.occurred_at)
-        data = kept(event.data)
+        data = KeptDrift(event.data)
         record = self._records.get(data.drift_id)
         is_open = not isinstance(event, DriftResolved)
         if record is None or (is_open and not record.open and isinstance(event, DriftDetected)):
             record = DriftRecord(sys.intern(event.workspace), data, at, at, is_open)
-        self._records[data.drift_id] = record._replace(data=data, changed_at=at, open=is_open)
+        else:
+            record = record._replace(data=data, changed_at=at, open=is_open)
+        self._records[data.drift_id] = record
         self._dirty.add(data.drift_id)
 
     # -- reads ---------------------------------------------------------------------------
@@ -317,7 +314,7 @@ class DriftTracker:
             if kind != DRIFT_ROW:
                 raise ValueError(f"unknown drift row kind {kind!r}")
             workspace, _ = split_key(key)
-            data = kept(DriftData.model_validate(payload["data"]))
+            data = KeptDrift(DriftData.model_validate(payload["data"]))
             tracker._records[data.drift_id] = DriftRecord(
                 sys.intern(workspace),
                 data,

@@ -440,7 +440,7 @@ def test_tracker_lists_open_and_resolved_drifts_with_when_they_last_changed() ->
 
 
 def test_a_kept_drift_changes_materially_only_past_five_percent_or_in_its_figure_set() -> None:
-    from truenorth.alignment.domain.drift import is_material_change, kept
+    from truenorth.alignment.domain.drift import KeptDrift, is_material_change
 
     def data(**figures: float) -> DriftData:
         return DriftData(
@@ -451,9 +451,9 @@ def test_a_kept_drift_changes_materially_only_past_five_percent_or_in_its_figure
             figures=figures,
         )
 
-    before = kept(data(days=10.0, share=0.5))
+    before = KeptDrift(data(days=10.0, share=0.5))
     assert (
-        before == kept(data(days=10.0, share=0.5))
+        before == KeptDrift(data(days=10.0, share=0.5))
         and before.figures == data(days=10.0, share=0.5).figures
     )
     assert not is_material_change(before, data(share=0.5, days=10.4))  # order does not matter
