@@ -7,25 +7,26 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
-from pydantic import AwareDatetime
 
-from truenorth.alignment.domain.drift import DriftEntry
-from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot, build_snapshot
-from truenorth.alignment.exposition import render_families, select
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
+from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.exposition import render_exposition, select
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
-from truenorth.alignment.replay import replay_drifts, replay_projection
+from truenorth.alignment.store.drifts import DriftEntry, drift_entries
+from truenorth.alignment.store.read import Moment
+from truenorth.alignment.views import build_snapshot
 from truenorth.alignment.web import web_router
 from truenorth.contract.envelope import utcnow
-from truenorth.gzip_members import GzipMember
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import AlignmentSettings, SharedSettings, sqlite_url
 from truenorth.store.db import make_engine, migrate
+from truenorth.timeparse import parse_instant
 
 log = structlog.get_logger()
 Clock = Callable[[], datetime]
@@ -43,11 +44,11 @@ def build_app(
     metrics = PipelineMetrics.register(runtime.registry)
     holder: dict[str, Projector] = {}
 
-    loading = render_families(Snapshot(at=clock()))  # every family declared, no samples yet
+    loading = render_exposition(Snapshot(at=clock()))  # every family declared, no samples yet
 
-    def current_exposition(names: frozenset[str] | None) -> list[GzipMember]:
+    def current_exposition(names: frozenset[str] | None) -> list[bytes]:
         projector = holder.get("projector")
-        return projector.exposition(names) if projector else select(loading, names)
+        return select(projector.exposition if projector else loading, names)
 
     runtime.expositions.append(current_exposition)
 
@@ -91,6 +92,7 @@ def build_app(
     )
     app.state.projector = holder
     app.state.clock = clock
+    app.state.engine = engine
     app.include_router(read_api())
     app.include_router(web_router())
     return app
@@ -129,8 +131,18 @@ async def _tick_forever(projector: Projector, seconds: float) -> None:
 # -- read API --------------------------------------------------------------------------------
 
 AsOf = Annotated[
-    AwareDatetime | None,
-    Query(description="Replay the log up to this time: the plan then, against the facts then"),
+    str | None,
+    Query(
+        description="The plan as it stood at this time against the facts of the world up to "
+        "it (ISO 8601; a bare date means the end of that day, UTC)"
+    ),
+]
+KnownAt = Annotated[
+    str | None,
+    Query(
+        description="Only what truenorth had recorded by this time (default: everything): "
+        "as_of=T&known_at=T is what the dashboard showed at T"
+    ),
 ]
 
 
@@ -138,8 +150,10 @@ def read_api() -> APIRouter:
     router = APIRouter(prefix="/v1/workspaces/{workspace}", tags=["read"])
 
     @router.get("/objectives", summary="Objectives with progress, status, forecast, campaigns")
-    async def objectives(request: Request, workspace: str, as_of: AsOf = None) -> dict[str, Any]:
-        snapshot = await _snapshot(request, as_of)
+    async def objectives(
+        request: Request, workspace: str, as_of: AsOf = None, known_at: KnownAt = None
+    ) -> dict[str, Any]:
+        snapshot = await _snapshot(request, workspace, as_of, known_at)
         return {
             "as_of": snapshot.at.isoformat(),
             "objectives": [_objective(o) for o in snapshot.objectives_of(workspace)],
@@ -147,9 +161,13 @@ def read_api() -> APIRouter:
 
     @router.get("/objectives/{objective_id}", summary="One objective's progress")
     async def objective(
-        request: Request, workspace: str, objective_id: str, as_of: AsOf = None
+        request: Request,
+        workspace: str,
+        objective_id: str,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
     ) -> dict[str, Any]:
-        snapshot = await _snapshot(request, as_of)
+        snapshot = await _snapshot(request, workspace, as_of, known_at)
         found = snapshot.objective(workspace, objective_id)
         if found is None:
             raise HTTPException(404, f"objective {objective_id!r} not found in {workspace!r}")
@@ -164,8 +182,9 @@ def read_api() -> APIRouter:
         objective: str | None = None,
         as_of: AsOf = None,
     ) -> dict[str, Any]:
+        moment = _moment(request, as_of, None)
         items = []
-        for entry in await _drift_entries(request, as_of):
+        for entry in await _drift_entries(request, workspace, moment):
             data = entry.data
             if status != "all" and entry.status != status:
                 continue
@@ -173,40 +192,70 @@ def read_api() -> APIRouter:
                 continue
             if objective and data.objective_id != objective:
                 continue
-            if entry.workspace != workspace:
-                continue
             items.append(
                 {
                     "status": entry.status,
                     "since": entry.since.isoformat(),
-                    **data.to_data().model_dump(mode="json"),
+                    "opened_at": entry.opened_at.isoformat(),
+                    **data.model_dump(mode="json"),
                 }
             )
         items.sort(key=lambda d: (d["status"], d["kind"], d["drift_id"]))
-        return {"as_of": (as_of or request.app.state.clock()).isoformat(), "drifts": items}
+        at = datetime.fromtimestamp(moment.as_of / 1e6, UTC)
+        return {"as_of": at.isoformat(), "drifts": items}
 
     return router
 
 
-async def _snapshot(request: Request, as_of: datetime | None) -> Snapshot:
+def _moment(request: Request, as_of: str | None, known_at: str | None) -> Moment:
+    now = to_micros(request.app.state.clock())
+    if as_of is None and known_at is None:
+        return Moment.now(now)
+    try:
+        at = to_micros(parse_instant(as_of)) if as_of else now
+        known = to_micros(parse_instant(known_at)) if known_at else None
+    except ValueError as exc:
+        field = "as_of" if as_of and not _parses(as_of) else "known_at"
+        raise HTTPException(422, f"{field}: {exc}") from None
+    return Moment(as_of=at, known_at=known)
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_instant(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _projector(request: Request) -> Projector:
     projector: Projector | None = request.app.state.projector.get("projector")
     if projector is None:
         raise HTTPException(503, "projection is loading")
-    if as_of is None:
+    return projector
+
+
+async def _snapshot(
+    request: Request, workspace: str, as_of: str | None, known_at: str | None
+) -> Snapshot:
+    projector = _projector(request)
+    moment = _moment(request, as_of, known_at)
+    if moment.live:
         return projector.snapshot
-    projection = await replay_projection(projector.store, until=as_of)
-    return build_snapshot(projection, as_of)
+    at = datetime.fromtimestamp(moment.as_of / 1e6, UTC)
+    engine = request.app.state.engine
+    return await asyncio.to_thread(build_snapshot, engine, at, moment, workspace)
 
 
-async def _drift_entries(request: Request, as_of: datetime | None) -> list[DriftEntry]:
-    """The tracker's drifts, or as of a time those published until then (the ALIGNMENT
-    stream replayed)."""
-    projector: Projector | None = request.app.state.projector.get("projector")
-    if projector is None:
-        raise HTTPException(503, "projection is loading")
-    if as_of is None:
-        return await projector.drift_entries()
-    return (await replay_drifts(projector.store, until=as_of)).entries()
+async def _drift_entries(request: Request, workspace: str, moment: Moment) -> list[DriftEntry]:
+    _projector(request)
+    engine = request.app.state.engine
+
+    def read() -> list[DriftEntry]:
+        with engine.connect() as connection:
+            return drift_entries(connection, workspace, moment)
+
+    return await asyncio.to_thread(read)
 
 
 def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:

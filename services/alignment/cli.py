@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -24,13 +25,32 @@ def _run_reaching_nats(work: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(2) from None
 
 
-def _engine():
+def _engine(must_exist: bool = False):
+    """The alignment store of the settings; `must_exist`: exit 2 with a message when there is
+    none (a digest of nothing would look like a real one)."""
     from truenorth.settings import AlignmentSettings, SharedSettings, load, sqlite_url
-    from truenorth.store.db import make_engine, migrate
+    from truenorth.store.db import make_engine, migrate, schema_revision
 
     shared = load(SharedSettings)
     settings = load(AlignmentSettings)
-    engine = make_engine(settings.database_url or sqlite_url(shared.data_dir, "alignment"))
+    url = settings.database_url or sqlite_url(shared.data_dir, "alignment")
+    if (
+        must_exist
+        and url.startswith("sqlite")
+        and not Path(url.removeprefix("sqlite:///")).exists()
+    ):
+        Console(stderr=True).print(
+            f"[red]error:[/red] no alignment projection at {url} "
+            "(run the service, or `truenorth rebuild`, first; or pass --data-dir)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    engine = make_engine(url)
+    if must_exist and schema_revision(engine) is None:
+        Console(stderr=True).print(
+            f"[red]error:[/red] {url} holds no alignment projection", highlight=False
+        )
+        raise typer.Exit(2)
     migrate(engine)
     return shared, engine
 
@@ -39,8 +59,7 @@ def rebuild_command(
     batch_size: Annotated[int, typer.Option(min=1, help="events per transaction")] = 20_000,
 ) -> None:
     """Drop the alignment projection and replay every event from zero (stop the service first)."""
-    from truenorth.alignment.folding import stored_digest
-    from truenorth.alignment.rebuild import rebuild, stream_heads
+    from truenorth.alignment.replay import digest, rebuild, stream_heads
     from truenorth.runtime import connect_client
 
     shared, engine = _engine()
@@ -66,42 +85,50 @@ def rebuild_command(
                 rate = done / max(time.perf_counter() - started, 1e-9)
                 bar.update(task, advance=count, stream=stream, rate=f"{rate:,.0f}")
 
-            state = await rebuild(js, engine, batch_size, advance)
+            await rebuild(js, engine, batch_size, advance)
         await nc.drain()
-        del state  # the rebuilt projection is in the store; digest what was written
-        return total, time.perf_counter() - started, stored_digest(engine)
+        return total, time.perf_counter() - started, digest(engine)
 
-    total, seconds, digest = _run_reaching_nats(run())
+    total, seconds, rebuilt = _run_reaching_nats(run())
     console.print(
         f"rebuilt from {total:,} events in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f}/s)"
     )
-    console.print(f"digest {digest}")
+    console.print(f"digest {rebuilt}")
 
 
 def digest_command(
     replay: Annotated[
-        bool, typer.Option("--replay", help="digest of a fresh in-memory replay of the log")
+        bool,
+        typer.Option("--replay", help="digest of a fresh replay of the log into a scratch store"),
     ] = False,
 ) -> None:
     """Print a stable hash of the alignment projection (stored, or replayed from the log)."""
-    if not replay:
-        from truenorth.alignment.folding import stored_digest
+    from truenorth.alignment.replay import digest
 
-        _shared, engine = _engine()
-        typer.echo(stored_digest(engine))
+    if not replay:
+        _shared, engine = _engine(must_exist=True)
+        typer.echo(digest(engine))
         return
-    from truenorth.alignment.replay import replay_projection
-    from truenorth.bus.eventstore import EventStore
+    import tempfile
+
+    from truenorth.alignment.replay import rebuild
     from truenorth.runtime import connect_client
     from truenorth.settings import SharedSettings, load
+    from truenorth.store.db import make_engine, migrate
 
     shared = load(SharedSettings)
 
     async def run() -> str:
-        nc = await connect_client(shared, name="truenorth-digest")
-        projection = await replay_projection(EventStore(nc.jetstream()))
-        await nc.drain()
-        return projection.digest()
+        with tempfile.TemporaryDirectory() as scratch:
+            engine = make_engine(f"sqlite:///{scratch}/replay.db")
+            migrate(engine)
+            nc = await connect_client(shared, name="truenorth-digest")
+            await rebuild(nc.jetstream(), engine, own_consumers=False)
+            await nc.drain()
+            try:
+                return digest(engine)
+            finally:
+                engine.dispose()
 
     typer.echo(_run_reaching_nats(run()))
 

@@ -1,17 +1,11 @@
-"""The Prometheus exposition of a snapshot (DESIGN §6), rendered once per snapshot.
+"""The Prometheus exposition of a snapshot (docs/design.md, "What leadership sees"), rendered
+once per snapshot, off the event loop, so a scrape only joins bytes.
 
-DESIGN §6 asks for a custom collector reading an in-memory snapshot. We go one step further
-and render the snapshot's text exposition when the snapshot is built (off the event loop), so
-a scrape only concatenates bytes. Why not a prometheus-client `Collector`: `generate_latest`
-costs 5-10 µs per sample, and 1 000 objectives are ~17 000 samples, i.e. 100-170 ms on the
-event loop per scrape against a 50 ms target. The text format is the one `generate_latest`
-writes (version 0.0.4); `tests/unit/alignment/test_exposition.py` checks it byte for byte
-against prometheus-client rendering the same families.
-
-The service holds each family's text gzip-compressed (`render_families`), one `GzipMember`
-each: at 10 000 objectives the text is ~19 MB, compressed ~0.9 MB. A gzip scrape (Prometheus
-always asks for gzip) splices the selected members into its body without inflating them
-(`truenorth.http`); only a scrape that does not accept gzip has them inflated.
+Why not a prometheus-client `Collector`: `generate_latest` costs 5-10 µs per sample, and 1 000
+objectives are ~17 000 samples, i.e. 100-170 ms on the event loop per scrape against a 50 ms
+target. The text format is the one `generate_latest` writes (version 0.0.4);
+`tests/unit/alignment/test_exposition.py` checks it byte for byte against prometheus-client
+rendering the same families.
 """
 
 from __future__ import annotations
@@ -22,7 +16,6 @@ from prometheus_client.utils import floatToGoString
 
 from truenorth import metric_names as m
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
-from truenorth.gzip_members import COMPRESS_LEVEL, GzipMember
 
 OBJECTIVE_LABELS = ("workspace", "strategy", "objective", "kpi")
 CHANNEL_LABELS = ("workspace", "strategy", "channel")
@@ -54,20 +47,20 @@ OBJECTIVE_GAUGES: tuple[tuple[str, str, str], ...] = (
 
 def render(snapshot: Snapshot) -> bytes:
     """The snapshot's samples in the Prometheus text format."""
-    return b"".join(_lines(snapshot).texts())
+    return b"".join(render_exposition(snapshot).values())
 
 
-def render_families(snapshot: Snapshot, level: int = COMPRESS_LEVEL) -> dict[str, GzipMember]:
-    """The text of each metric family by name, in exposition order (for `name[]` filters),
-    each compressed on its own: what the service holds and /metrics serves."""
-    return _lines(snapshot).compressed(level)
+def render_exposition(snapshot: Snapshot) -> dict[str, bytes]:
+    """The text of each metric family by name, in exposition order (for `name[]` filters):
+    what the service holds and /metrics serves."""
+    return _lines(snapshot).texts()
 
 
-def select(families: Mapping[str, GzipMember], names: Collection[str] | None) -> list[GzipMember]:
+def select(families: Mapping[str, bytes], names: Collection[str] | None) -> list[bytes]:
     """The named families (all when `names` is None), in exposition order."""
     if names is None:
         return list(families.values())
-    return [member for name, member in families.items() if name in names]
+    return [text for name, text in families.items() if name in names]
 
 
 def _lines(snapshot: Snapshot) -> _Families:
@@ -93,19 +86,8 @@ class _Families:
     def append(self, line: str) -> None:
         self._current.append(line)
 
-    def texts(self) -> list[bytes]:
-        return ["".join(lines).encode() for lines in self._lines.values()]
-
-    def compressed(self, level: int) -> dict[str, GzipMember]:
-        """Each family's text compressed, its lines let go as soon as it is: the whole text
-        is never held at once."""
-        families = {}
-        while self._lines:
-            name = next(iter(self._lines))
-            text = "".join(self._lines.pop(name)).encode()
-            families[name] = GzipMember.compress(text, level)
-        self._current = []
-        return families
+    def texts(self) -> dict[str, bytes]:
+        return {name: "".join(lines).encode() for name, lines in self._lines.items()}
 
 
 def _objectives(parts: _Families, objectives: Sequence[ObjectiveSnapshot]) -> None:

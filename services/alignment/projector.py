@@ -1,9 +1,10 @@
-"""The alignment projector: durable pull consumers on STRATEGY, CAMPAIGNS and METRICS, batches
-folded into the in-memory projection and committed with the checkpoint and processed ids in
-one transaction, acked after commit (DESIGN §7).
+"""The alignment projector: durable pull consumers on STRATEGY, CAMPAIGNS and METRICS; each
+batch folded into the projection's tables and committed with the checkpoint and processed ids
+in one transaction, acked after the commit (docs/design.md, "Guarantees").
 
 The hot path uses nats-py directly (batch fetch, ack-all on the last message of a batch):
-faststream's per-message handler measured ~3x slower here (DESIGN §9).
+faststream's per-message handler measured ~3x slower here (docs/design.md, "Why the projector
+uses nats-py directly").
 """
 
 from __future__ import annotations
@@ -24,30 +25,19 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
-from truenorth.alignment.domain.drift import DriftEntry
-from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
-from truenorth.alignment.exposition import render_families, select
-from truenorth.alignment.folding import (
-    CONSUMER,
-    OUTBOX_KIND,
-    Poison,
-    ProjectionState,
-    pending_outbox,
-)
+from truenorth.alignment.domain.snapshot import Snapshot
+from truenorth.alignment.exposition import render_exposition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
-from truenorth.alignment.replay import SOURCE_STREAMS
+from truenorth.alignment.store.drifts import pending_outbox, published
+from truenorth.alignment.store.fold import Folded, Poison, fold_batch
+from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.bus.eventstore import EventStore
-from truenorth.bus.streams import DLQ, StreamSpec, dlq_subject
-from truenorth.contract.registry import decode_dict
-from truenorth.gzip_members import GzipMember
-from truenorth.memory import trim_free_memory
-from truenorth.store.db import (
-    Batch,
-    CheckpointConflict,
-    commit_batch,
-    read_checkpoints,
-)
+from truenorth.bus.streams import CAMPAIGNS, DLQ, METRICS, STRATEGY, StreamSpec, dlq_subject
+from truenorth.contract.registry import decode
+from truenorth.store.db import CheckpointConflict, read_checkpoints
 
+CONSUMER = "alignment"
+SOURCE_STREAMS = (STRATEGY, CAMPAIGNS, METRICS)
 log = structlog.get_logger()
 
 IDLE_FETCH_SECONDS = 1.0
@@ -94,12 +84,12 @@ class Projector:
         self.ack_wait = ack_wait
         self.stall_seconds = stall_seconds
         self.dlq_workspace = dlq_workspace
-        self.state = ProjectionState()
+        self.positions: dict[str, int] = {}
+        """Each stream's checkpoint as last committed (or read from the store)."""
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
-        self.snapshot: Snapshot = build_snapshot(self.state.projection, clock())
-        self.families: dict[str, GzipMember] = render_families(self.snapshot)
-        """`self.snapshot` as Prometheus text per metric family, gzip-compressed: what
-        /metrics serves."""
+        self.snapshot: Snapshot = Snapshot(at=clock())
+        self.exposition: bytes = render_exposition(self.snapshot)
+        """`self.snapshot` as Prometheus text: what /metrics serves."""
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -107,19 +97,9 @@ class Projector:
         self.folded = asyncio.Event()
         """Set when a batch added events to the projection: drift is evaluated soon after."""
 
-    @property
-    def positions(self) -> dict[str, int]:
-        return self.state.positions
-
-    async def drift_entries(self) -> list[DriftEntry]:
-        """Every drift the tracker holds, without waiting for a tick in progress (seconds at
-        10 000 objectives): `DriftTracker.entries` reads a copy."""
-        return await asyncio.to_thread(self.state.tracker.entries)
-
     async def _reload(self) -> None:
-        """Memory must never run ahead of the store: after any failed commit, reload."""
-        self.state = await asyncio.to_thread(ProjectionState.load, self.engine)
-        await asyncio.to_thread(trim_free_memory)  # the rows streamed in, and the old state
+        """Positions must never run ahead of the store: after any failed commit, re-read."""
+        self.positions = await asyncio.to_thread(read_checkpoints, self.engine, CONSUMER)
         self._snapshot_dirty.set()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -308,18 +288,22 @@ class Projector:
             (m.metadata.sequence.stream, m.subject, m.data, m.metadata.num_delivered or 1)
             for m in msgs
         ]
-        folded = await asyncio.to_thread(self.state.fold, self.engine, stream, messages)
+        expected = self.positions.get(stream, 0)
+        started = time.perf_counter()
+        folded = await asyncio.to_thread(self._commit, stream, expected, messages)
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
         for poison in folded.poison:
             await self._dead_letter(stream, poison)
-        started = time.perf_counter()
-        await asyncio.to_thread(commit_batch, self.engine, folded.batch)
-        self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        self.state.committed(folded.batch)
+        self.positions[stream] = messages[-1][0]
         self.metrics.applied.labels(stream).inc(folded.applied)
         if folded.applied:
             self.folded.set()
         self.metrics.last_sequence.labels(stream).set(self.positions[stream])
         self._snapshot_dirty.set()
+
+    def _commit(self, stream: str, expected: int, messages: list[Any]) -> Folded:
+        with self.engine.begin() as connection:
+            return fold_batch(connection, CONSUMER, stream, expected, messages)
 
     async def _dead_letter(self, stream: str, poison: Poison) -> None:
         headers = {
@@ -353,43 +337,36 @@ class Projector:
         async with self._lock:
             now = self.clock()
             # seconds at thousands of objectives: keep the event loop free for scrapes
-            batch = await asyncio.to_thread(self.state.drift_tick, now)
-            if batch is not None:
-                try:
-                    await asyncio.to_thread(commit_batch, self.engine, batch)
-                except Exception:
-                    await self._reload()
-                    raise
-                self.state.clear_dirty()
+            await asyncio.to_thread(drift_tick, self.engine, now)
             self.metrics.last_tick.set(now.timestamp())
             self._snapshot_dirty.set()
         await self._publish_outbox()
         await self._observe_streams()
-        await asyncio.to_thread(trim_free_memory)  # the tick's garbage, back to the OS
 
     async def _publish_outbox(self) -> None:
         """Publish what ticks committed, a page at a time, oldest first; what was published
         leaves the outbox. A failed publish stops here: the next tick retries from it."""
-        after = ""
-        while page := await asyncio.to_thread(pending_outbox, self.engine, after):
-            published = []
-            for key, raw in page:
-                event = decode_dict(raw)
+        while page := await asyncio.to_thread(self._pending_outbox):
+            done = []
+            for event_id, payload in page:
                 try:
-                    await self.store.append(event)
+                    await self.store.append(decode(payload))
                 except Exception as exc:
                     log.warning("drift publish failed; will retry", error=repr(exc))
                     break
-                published.append(key)
-            if published:
-                await asyncio.to_thread(
-                    commit_batch,
-                    self.engine,
-                    Batch(CONSUMER, deletes=[(OUTBOX_KIND, key) for key in published]),
-                )
-            if len(published) < len(page):
+                done.append(event_id)
+            if done:
+                await asyncio.to_thread(self._published, done)
+            if len(done) < len(page):
                 return
-            after = page[-1][0]
+
+    def _pending_outbox(self) -> list[tuple[str, bytes]]:
+        with self.engine.connect() as connection:
+            return pending_outbox(connection)
+
+    def _published(self, event_ids: list[str]) -> None:
+        with self.engine.begin() as connection:
+            published(connection, event_ids)
 
     async def _observe_streams(self) -> None:
         """Lag, DLQ size, and the stall check (nats.py #504: a pull subscription can stop
@@ -421,28 +398,22 @@ class Projector:
         return [name for name, state in self.streams.items() if state.stalled]
 
     async def _snapshots(self) -> None:
-        """Rebuild the snapshot and its exposition when the projection changed: the snapshot
-        in a thread holding the lock, so no batch is folded meanwhile (the build reads the
-        projection), its exposition text after the lock is released (it reads the immutable
-        snapshot only); then leave folding at least as long as the lock was held."""
+        """Rebuild the snapshot and its exposition when the projection changed, in a thread
+        (reading the tables needs no lock: each commit is whole); then wait at least as long
+        as the build took, so a large projection is not rebuilt back to back."""
         while not self._stopping.is_set():
             await self._snapshot_dirty.wait()
             self._snapshot_dirty.clear()
             started = time.perf_counter()
-            locked = 0.0
             try:
-                async with self._lock:
-                    snapshot = await asyncio.to_thread(self.take_snapshot)
-                    locked = time.perf_counter() - started
-                families = await asyncio.to_thread(render_families, snapshot)
-                self.snapshot, self.families = snapshot, families
+                snapshot = await asyncio.to_thread(self.take_snapshot)
+                exposition = await asyncio.to_thread(render_exposition, snapshot)
+                self.snapshot, self.exposition = snapshot, exposition
             except Exception as exc:  # keep serving the last snapshot; retry on change
                 log.error("snapshot build failed", error=repr(exc))
-            self.metrics.snapshot_seconds.observe(time.perf_counter() - started)
-            await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, locked))
+            took = time.perf_counter() - started
+            self.metrics.snapshot_seconds.observe(took)
+            await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, took))
 
     def take_snapshot(self) -> Snapshot:
-        return build_snapshot(self.state.projection, self.clock(), self.state.tracker)
-
-    def exposition(self, names: frozenset[str] | None = None) -> list[GzipMember]:
-        return select(self.families, names)
+        return build_snapshot(self.engine, self.clock())

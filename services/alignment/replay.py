@@ -1,57 +1,115 @@
-"""Replays of the log: as-of views (the plan as it stood then, against the facts known then)
-and the from-zero rebuild."""
+"""Rebuilding the projection from the log, and its digest.
+
+`rebuild` empties the projection's tables and folds every event of the three source streams
+through the same `fold_batch` the live projector uses, a batch per transaction; drifts already
+published are restored from the ALIGNMENT stream so a rebuild never announces them again. The
+digest covers the fold of the source streams (`PROJECTION_TABLES`): after any crash it equals
+the digest of a fresh replay (docs/design.md, "Guarantees").
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+import contextlib
+import hashlib
+from collections.abc import Callable
 
-from nats.aio.msg import Msg
+import orjson
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy import Engine, delete, select
 
-from truenorth.alignment.domain.drift import DriftTracker
-from truenorth.alignment.domain.projection import Projection
-from truenorth.bus.eventstore import EventStore
-from truenorth.bus.streams import ALIGNMENT, CAMPAIGNS, METRICS, STRATEGY
+from truenorth.alignment.projector import CONSUMER, SOURCE_STREAMS, durable_name
+from truenorth.alignment.store import tables as t
+from truenorth.alignment.store.drifts import apply_drift_event
+from truenorth.alignment.store.fold import Message, fold_batch
+from truenorth.bus.eventstore import EventStore, stream_sequence
+from truenorth.bus.streams import ALIGNMENT
 from truenorth.contract.registry import decode
+from truenorth.store.db import reset_consumer
 
-SOURCE_STREAMS = (STRATEGY, CAMPAIGNS, METRICS)
-
-
-async def messages_until(
-    store: EventStore, stream: str, until: datetime | None
-) -> AsyncIterator[Msg]:
-    """A stream's messages stored at or before `until` (JetStream's own timestamp)."""
-    async for msg in store.read_raw(stream):
-        if until is not None and msg.metadata.timestamp > until:
-            return
-        yield msg
+Progress = Callable[[str, int], None]
+READ_BATCH = 1000
+"""Messages per pull request."""
 
 
-async def replay_projection(
-    store: EventStore,
-    until: datetime | None = None,
-    on_event: Callable[[str], None] | None = None,
-) -> Projection:
-    projection = Projection()
+async def stream_heads(js: JetStreamContext) -> dict[str, int]:
+    return {spec.name: (await js.stream_info(spec.name)).state.last_seq for spec in SOURCE_STREAMS}
+
+
+async def rebuild(
+    js: JetStreamContext,
+    engine: Engine,
+    batch_size: int = 20_000,
+    progress: Progress | None = None,
+    consumer: str = CONSUMER,
+    *,
+    own_consumers: bool = True,
+) -> None:
+    """Run with the alignment service stopped: its durable consumers are deleted so that they
+    start again right after the rebuilt checkpoints (`own_consumers=False`: a replay into a
+    scratch store, the service's consumers untouched). `batch_size` events per transaction."""
+    for spec in SOURCE_STREAMS if own_consumers else ():
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(spec.name, durable_name(spec.name))
+    with engine.begin() as connection:
+        reset_consumer(connection, consumer)
+        for table in (*t.PROJECTION_TABLES, t.drifts, t.drift_history, t.acknowledgements):
+            connection.execute(delete(table))
+    store = EventStore(js)
     for spec in SOURCE_STREAMS:
-        async for msg in messages_until(store, spec.name, until):
+        position = 0
+        pending: list[Message] = []
+        async for msgs in store.read_batches(spec.name, batch=READ_BATCH):
+            pending.extend((stream_sequence(m), m.subject, m.data, 1) for m in msgs)
+            if len(pending) >= batch_size:
+                position = _commit(engine, consumer, spec.name, position, pending, progress)
+                pending = []
+        if pending:
+            _commit(engine, consumer, spec.name, position, pending, progress)
+    await restore_drifts(store, engine)
+
+
+def _commit(
+    engine: Engine,
+    consumer: str,
+    stream: str,
+    position: int,
+    messages: list[Message],
+    progress: Progress | None,
+) -> int:
+    with engine.begin() as connection:
+        fold_batch(connection, consumer, stream, position, messages)
+    if progress is not None:
+        progress(stream, len(messages))
+    return messages[-1][0]
+
+
+async def restore_drifts(store: EventStore, engine: Engine) -> None:
+    """Drifts already published stay open/resolved as published."""
+    with engine.begin() as connection:
+        async for msg in store.read_raw(ALIGNMENT.name):
             try:
                 event = decode(msg.data)
             except ValueError:
-                continue  # poison: the live projector dead-letters it; a replay skips it too
-            projection.apply(event)
-            if on_event is not None:
-                on_event(spec.name)
-    projection.clear_dirty()
-    return projection
+                continue
+            apply_drift_event(connection, event)
 
 
-async def replay_drifts(store: EventStore, until: datetime | None = None) -> DriftTracker:
-    """The drifts as published up to `until`, folded from the ALIGNMENT stream."""
-    tracker = DriftTracker()
-    async for msg in messages_until(store, ALIGNMENT.name, until):
-        try:
-            tracker.observe(decode(msg.data))
-        except ValueError:
-            continue
-    return tracker
+def digest(engine: Engine) -> str:
+    """sha256 of the projection's rows, each table in primary-key order (by code point)."""
+    hasher = hashlib.sha256()
+    with engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        for table in t.PROJECTION_TABLES:
+            keys = [
+                column.collate("C") if postgres and column.type.python_type is str else column
+                for column in table.primary_key.columns
+            ]
+            hasher.update(table.name.encode() + b"\x1e")
+            rows = connection.execution_options(yield_per=5_000).execute(
+                select(table).order_by(*keys)
+            )
+            for row in rows:
+                hasher.update(orjson.dumps(list(row), option=orjson.OPT_SORT_KEYS))
+                hasher.update(b"\x1e")
+    return hasher.hexdigest()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Float, Index, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -20,15 +20,6 @@ processed_events = Table(
     metadata,
     Column("consumer", String(64), primary_key=True),
     Column("event_id", String(36), primary_key=True),
-)
-
-projection_rows = Table(
-    "projection_rows",
-    metadata,
-    Column("consumer", String(64), primary_key=True),
-    Column("kind", String(32), primary_key=True),
-    Column("key", String(300), primary_key=True),
-    Column("payload", Text, nullable=False),
 )
 
 observation_ledger = Table(

@@ -8,28 +8,26 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from truenorth.alignment.domain.entities import CampaignState, WorkspaceState
+from truenorth.alignment.domain.entities import CampaignView, WorkspaceView
 from truenorth.alignment.domain.progress import time_phased_budget
-from truenorth.alignment.domain.projection import Projection
-from truenorth.alignment.domain.queries import campaign_outcome, spend_within
 from truenorth.alignment.domain.snapshot import (
     CampaignContribution,
     ObjectiveSnapshot,
     StrategySpend,
     WorkspaceSpend,
-    build_snapshot,
+    campaign_outcome,
+    objective_snapshots,
     spend_by_strategy,
 )
 from truenorth.alignment.domain.timeunits import (
     MICROS_PER_DAY,
     MICROS_PER_HOUR,
     from_micros,
-    to_micros,
 )
+from truenorth.alignment.store.read import Facts
 from truenorth.contract.alignment import DriftData
-from truenorth.contract.common import DriftKind, Guardrails, Severity
+from truenorth.contract.common import SPEND_METRIC, DriftKind, Guardrails, Severity
 
 _NOT_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -74,34 +72,41 @@ class Finding:
         )
 
 
-def detect_drifts(projection: Projection, now: datetime) -> Iterator[Finding]:
-    """Every drift of every workspace at `now`, one at a time: 10 000 objectives can have
-    25 000 drifts, and a list of them all was ~20 MB of garbage a tick."""
-    at = to_micros(now)
-    snapshot = build_snapshot(projection, now)
-    for name in sorted(projection.workspaces):
-        workspace = projection.workspaces[name]
-        spend = spend_by_strategy(projection, name, at)
-        context = _Context(projection, name, workspace, at)
-        yield from _objective_off_pace(context, snapshot.objectives_of(name))
-        yield from _idle_objectives(context)
-        yield from _untethered_spend(context, spend)
-        yield from _channel_mix_drift(context, spend)
-        yield from _channel_budget_overrun(context, spend)
-        for campaign_id in sorted(workspace.campaigns):
-            campaign = workspace.campaigns[campaign_id]
-            yield from _audience_mismatch(context, campaign)
-            yield from _inefficient_tactic(context, campaign)
-            yield from _campaign_budget_overrun(context, campaign)
-            yield from _stale_data(context, campaign)
+def detect_drifts(
+    view: WorkspaceView,
+    facts: Facts,
+    at: int,
+    objectives: Iterable[ObjectiveSnapshot] | None = None,
+) -> Iterator[Finding]:
+    """Every drift of one workspace at `at`, one at a time: 10 000 objectives can have
+    25 000 drifts. `objectives`: the workspace's objective snapshots at `at`, when the caller
+    has them."""
+    if objectives is None:
+        objectives = objective_snapshots(view, facts, at)
+    spend = spend_by_strategy(view, facts, at)
+    context = _Context(view, facts, at)
+    yield from _objective_off_pace(context, objectives)
+    yield from _idle_objectives(context)
+    yield from _untethered_spend(context, spend)
+    yield from _channel_mix_drift(context, spend)
+    yield from _channel_budget_overrun(context, spend)
+    for campaign_id in sorted(view.campaigns):
+        campaign = view.campaigns[campaign_id]
+        yield from _audience_mismatch(context, campaign)
+        yield from _inefficient_tactic(context, campaign)
+        yield from _campaign_budget_overrun(context, campaign)
+        yield from _stale_data(context, campaign)
 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    projection: Projection
-    name: str
-    workspace: WorkspaceState
+    workspace: WorkspaceView
+    facts: Facts
     at: int
+
+    @property
+    def name(self) -> str:
+        return self.workspace.name
 
     def objective_label(self, objective_id: str) -> str:
         objective = self.workspace.objectives.get(objective_id)
@@ -109,17 +114,19 @@ class _Context:
             return objective_id
         return f"{objective.spec.name} ({objective_id})"
 
-    def campaign_guardrails(self, campaign: CampaignState) -> Guardrails:
+    def campaign_guardrails(self, campaign: CampaignView) -> Guardrails:
         """The first active linked objective's guardrails, else its strategy's defaults."""
         for objective_id in self.workspace.active_objective_ids(campaign):
-            objective = self.workspace.objectives[objective_id]
-            return self.projection.effective_guardrails(self.name, objective)
+            return self.workspace.effective_guardrails(self.workspace.objectives[objective_id])
         strategies = self.workspace.strategies_of(campaign)
-        return self.projection.strategy_guardrails(self.name, strategies[0] if strategies else None)
+        return self.workspace.strategy_guardrails(strategies[0] if strategies else None)
 
-    def strategy_of(self, campaign: CampaignState) -> str | None:
+    def strategy_of(self, campaign: CampaignView) -> str | None:
         strategies = self.workspace.strategies_of(campaign)
         return strategies[0] if strategies else None
+
+    def spend(self, campaign: CampaignView, window: tuple[int, int] | None) -> float:
+        return self.facts.sums(SPEND_METRIC, window).get(campaign.campaign_id, 0.0)
 
 
 # -- formatting ------------------------------------------------------------------------------
@@ -143,7 +150,7 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _campaign_label(campaign: CampaignState) -> str:
+def _campaign_label(campaign: CampaignView) -> str:
     channel = campaign.channel or "unknown channel"
     return f"{campaign.campaign_id} ({channel})"
 
@@ -227,7 +234,7 @@ def _idle_objectives(context: _Context) -> Iterator[Finding]:
         last_live = max((c.stopped for c in linked if c.stopped is not None), default=None)
         idle_since = max(objective.start, last_live or objective.start)
         idle_days = math.floor((at - idle_since) / MICROS_PER_DAY * 10) / 10
-        limit = context.projection.effective_guardrails(context.name, objective).idle_days or 7
+        limit = context.workspace.effective_guardrails(objective).idle_days or 7
         if idle_days <= limit:
             continue
         if linked:
@@ -258,7 +265,7 @@ def _idle_objectives(context: _Context) -> Iterator[Finding]:
 def _untethered_spend(context: _Context, spend: WorkspaceSpend) -> Iterator[Finding]:
     workspace = context.workspace
     single = next(iter(workspace.strategies)) if len(workspace.strategies) == 1 else None
-    limit = context.projection.strategy_guardrails(context.name, single).untethered_spend_share
+    limit = context.workspace.strategy_guardrails(single).untethered_spend_share
     limit = 0.10 if limit is None else limit
     untethered = sum(amount for _, amount in spend.untethered)
     where = "the current period" if spend.window is not None else "all recorded spend"
@@ -288,12 +295,12 @@ def _untethered_spend(context: _Context, spend: WorkspaceSpend) -> Iterator[Find
 
 
 def _untethered_campaigns(context: _Context) -> Iterator[Finding]:
-    workspace, arrays = context.workspace, context.projection.arrays
+    workspace = context.workspace
     for campaign_id in sorted(workspace.campaigns):
         campaign = workspace.campaigns[campaign_id]
         if campaign.status == "ended" or workspace.active_objective_ids(campaign):
             continue
-        spent = spend_within(campaign, None, arrays)
+        spent = context.spend(campaign, None)
         if spent <= 0:
             continue
         retired = [o for o in campaign.objective_ids if o in workspace.objectives]
@@ -326,7 +333,7 @@ def _channel_mix_drift(context: _Context, spend: WorkspaceSpend) -> Iterator[Fin
         strategy_spend = spend.strategies[strategy_id]
         if strategy_spend.total <= 0:
             continue
-        guardrails = context.projection.strategy_guardrails(context.name, strategy_id)
+        guardrails = context.workspace.strategy_guardrails(strategy_id)
         tolerance = guardrails.channel_mix_tolerance_pts
         tolerance = 10.0 if tolerance is None else tolerance
         allowed = strategy_spend.strategy.allowed_channels
@@ -381,7 +388,7 @@ def _period_words(strategy_spend: StrategySpend) -> str:
 # -- audience_mismatch -----------------------------------------------------------------------
 
 
-def _audience_mismatch(context: _Context, campaign: CampaignState) -> Iterator[Finding]:
+def _audience_mismatch(context: _Context, campaign: CampaignView) -> Iterator[Finding]:
     if campaign.status != "live":
         return
     workspace = context.workspace
@@ -418,18 +425,18 @@ def _audience_mismatch(context: _Context, campaign: CampaignState) -> Iterator[F
 # -- inefficient_tactic ----------------------------------------------------------------------
 
 
-def _inefficient_tactic(context: _Context, campaign: CampaignState) -> Iterator[Finding]:
+def _inefficient_tactic(context: _Context, campaign: CampaignView) -> Iterator[Finding]:
     if campaign.status not in ("live", "paused") or not campaign.launched:
         return
-    workspace, arrays = context.workspace, context.projection.arrays
+    workspace = context.workspace
     for objective_id in workspace.active_objective_ids(campaign):
         objective = workspace.objectives[objective_id]
         spec = objective.spec
         if spec is None or spec.aggregation != "sum" or spec.direction != "increase":
             continue
-        guardrails = context.projection.effective_guardrails(context.name, objective)
-        spend = spend_within(campaign, (objective.start, objective.deadline), arrays)
-        outcome = campaign_outcome(campaign, spec, arrays)
+        guardrails = context.workspace.effective_guardrails(objective)
+        spend = context.spend(campaign, (objective.start, objective.deadline))
+        outcome = campaign_outcome(campaign.campaign_id, spec, context.facts)
         figures = {"spend": spend, "outcome": outcome}
         text = _inefficiency_text(
             context,
@@ -460,7 +467,7 @@ def _inefficient_tactic(context: _Context, campaign: CampaignState) -> Iterator[
 
 def _inefficiency_text(
     context: _Context,
-    campaign: CampaignState,
+    campaign: CampaignView,
     objective_id: str,
     kpi: str,
     guardrails: Guardrails,
@@ -499,12 +506,12 @@ def _inefficiency_text(
 # -- budget_overrun --------------------------------------------------------------------------
 
 
-def _campaign_budget_overrun(context: _Context, campaign: CampaignState) -> Iterator[Finding]:
+def _campaign_budget_overrun(context: _Context, campaign: CampaignView) -> Iterator[Finding]:
     if campaign.status not in ("live", "paused") or not campaign.launched:
         return
     if campaign.budget <= 0 or context.at <= campaign.start:
         return
-    spend = spend_within(campaign, None, context.projection.arrays)
+    spend = context.spend(campaign, None)
     planned = time_phased_budget(campaign.budget, campaign.start, campaign.end, context.at)
     limit = context.campaign_guardrails(campaign).budget_overrun_share
     limit = 0.10 if limit is None else limit
@@ -544,7 +551,7 @@ def _channel_budget_overrun(context: _Context, spend: WorkspaceSpend) -> Iterato
         if period is None or period.budget <= 0 or strategy_spend.window is None:
             continue
         low, high = strategy_spend.window
-        limit = context.projection.strategy_guardrails(context.name, strategy_id)
+        limit = context.workspace.strategy_guardrails(strategy_id)
         share_limit = 0.10 if limit.budget_overrun_share is None else limit.budget_overrun_share
         for share in strategy_spend.shares():
             if not share.planned_share:
@@ -584,7 +591,7 @@ def _channel_budget_overrun(context: _Context, spend: WorkspaceSpend) -> Iterato
 # -- stale_data ------------------------------------------------------------------------------
 
 
-def _stale_data(context: _Context, campaign: CampaignState) -> Iterator[Finding]:
+def _stale_data(context: _Context, campaign: CampaignView) -> Iterator[Finding]:
     if campaign.status != "live":
         return
     went_live = campaign.went_live if campaign.went_live is not None else campaign.start

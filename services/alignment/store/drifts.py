@@ -1,0 +1,189 @@
+"""Drift rows: the open and resolved drifts, their history, and the outbox of drift events
+committed with their transition and published afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Connection, delete, func, select
+
+from truenorth.alignment.domain.drift import DriftTransition
+from truenorth.alignment.domain.timeunits import from_micros, to_micros
+from truenorth.alignment.store import tables as t
+from truenorth.alignment.store.read import Moment
+from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
+from truenorth.contract.envelope import EnvelopeFields
+
+EVENTS: dict[str, type[EnvelopeFields]] = {
+    "detected": DriftDetected,
+    "updated": DriftUpdated,
+    "resolved": DriftResolved,
+}
+ACTIONS = {event: action for action, event in EVENTS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class DriftEntry:
+    """A drift as the read API lists it."""
+
+    status: Literal["open", "resolved"]
+    workspace: str
+    data: DriftData
+    opened_at: datetime
+    since: datetime
+    """When it last changed."""
+
+
+def open_drifts(connection: Connection, workspace: str) -> dict[str, tuple[DriftData, int]]:
+    drifts = t.drifts
+    rows = connection.execute(
+        select(drifts.c.drift_id, drifts.c.data, drifts.c.opened_at).where(
+            drifts.c.workspace == workspace, drifts.c.open.is_(True)
+        )
+    )
+    return {ident: (DriftData.model_validate(data), int(at)) for ident, data, at in rows}
+
+
+def drift_workspaces(connection: Connection) -> list[str]:
+    drifts = t.drifts
+    query = select(drifts.c.workspace).where(drifts.c.open.is_(True)).distinct()
+    return sorted(connection.execute(query).scalars())
+
+
+def record_transitions(
+    connection: Connection, transitions: Iterable[DriftTransition], now: datetime
+) -> int:
+    """Write each transition's drift row, history row and outbox event; returns how many."""
+    count = 0
+    for transition in transitions:
+        event = EVENTS[transition.action](
+            workspace=transition.workspace,
+            aggregate_id=transition.data.drift_id,
+            occurred_at=now,
+            source="alignment",
+            actor="alignment",
+            data=transition.data,
+        )
+        apply_drift_event(connection, event)
+        connection.execute(
+            t.outbox.insert().values(
+                event_id=str(event.event_id),
+                payload=orjson.dumps(event.model_dump(mode="json")).decode(),
+            )
+        )
+        count += 1
+    return count
+
+
+def apply_drift_event(connection: Connection, event: EnvelopeFields) -> None:
+    """Fold one DriftDetected/Updated/Resolved into the drift rows (a tick's own transitions,
+    and the ALIGNMENT stream's events when rebuilding)."""
+    action = ACTIONS.get(type(event))
+    if action is None:
+        return
+    data: DriftData = event.data  # type: ignore[attr-defined]
+    at = event.occurred_at
+    micros = to_micros(at)
+    drifts = t.drifts
+    key = (drifts.c.workspace == event.workspace) & (drifts.c.drift_id == data.drift_id)
+    stored = connection.execute(select(drifts.c.open, drifts.c.opened_at).where(key)).first()
+    reopened = stored is None or (action == "detected" and not stored.open)
+    row = {
+        "open": action != "resolved",
+        "opened_at": micros if reopened else int(stored.opened_at),  # type: ignore[union-attr]
+        "changed_at": micros,
+        "kind": data.kind,
+        "severity": data.severity,
+        "data": data.model_dump(mode="json"),
+    }
+    if stored is None:
+        connection.execute(
+            drifts.insert().values(workspace=event.workspace, drift_id=data.drift_id, **row)
+        )
+    else:
+        connection.execute(drifts.update().where(key).values(**row))
+    connection.execute(
+        t.drift_history.insert().values(
+            event_id=str(event.event_id),
+            workspace=event.workspace,
+            drift_id=data.drift_id,
+            at=micros,
+            action=action,
+            data=row["data"],
+        )
+    )
+
+
+def pending_outbox(connection: Connection, limit: int = 1_000) -> list[tuple[str, bytes]]:
+    """(event id, JSON) of up to `limit` drift events committed but not yet published, oldest
+    first (the ids are UUIDv7)."""
+    outbox = t.outbox
+    rows = connection.execute(
+        select(outbox.c.event_id, outbox.c.payload).order_by(outbox.c.event_id).limit(limit)
+    )
+    return [(ident, payload.encode()) for ident, payload in rows]
+
+
+def published(connection: Connection, event_ids: list[str]) -> None:
+    if event_ids:
+        connection.execute(delete(t.outbox).where(t.outbox.c.event_id.in_(event_ids)))
+
+
+def drift_entries(connection: Connection, workspace: str, moment: Moment) -> list[DriftEntry]:
+    """Every drift of the workspace as it stood at the moment: the drift rows live, the
+    history's last transition by then otherwise."""
+    if moment.live:
+        drifts = t.drifts
+        rows = connection.execute(
+            select(drifts.c.open, drifts.c.data, drifts.c.opened_at, drifts.c.changed_at).where(
+                drifts.c.workspace == workspace
+            )
+        )
+        return [
+            _entry(workspace, is_open, data, opened, changed)
+            for is_open, data, opened, changed in rows
+        ]
+    return _entries_from_history(connection, workspace, moment.as_of)
+
+
+def _entries_from_history(connection: Connection, workspace: str, at: int) -> list[DriftEntry]:
+    history = t.drift_history
+    rows = connection.execute(
+        select(history.c.drift_id, history.c.action, history.c.data, history.c.at)
+        .where(history.c.workspace == workspace, history.c.at <= at)
+        .order_by(history.c.at, history.c.event_id)
+    )
+    state: dict[str, list[Any]] = {}
+    for drift_id, action, data, moment in rows:
+        entry = state.get(drift_id)
+        if entry is None or (action == "detected" and not entry[0]):
+            state[drift_id] = [action != "resolved", data, moment, moment]
+        else:
+            entry[:] = [action != "resolved", data, entry[2], moment]
+    return [
+        _entry(workspace, is_open, data, opened, changed)
+        for is_open, data, opened, changed in state.values()
+    ]
+
+
+def _entry(workspace: str, is_open: bool, data: Any, opened: int, changed: int) -> DriftEntry:
+    return DriftEntry(
+        status="open" if is_open else "resolved",
+        workspace=workspace,
+        data=DriftData.model_validate(data),
+        opened_at=from_micros(int(opened)),
+        since=from_micros(int(changed)),
+    )
+
+
+def count_open(connection: Connection) -> int:
+    drifts = t.drifts
+    return int(
+        connection.execute(
+            select(func.count()).select_from(drifts).where(drifts.c.open.is_(True))
+        ).scalar_one()
+    )

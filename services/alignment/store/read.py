@@ -1,0 +1,330 @@
+"""Reading the projection's tables as of a time: one definition of time travel for the read
+API, the page, the drift evaluation and the review (docs/design.md, "Time travel").
+
+- `as_of=T`: the plan as it stood at T (the newest version whose event occurred by T) against
+  the facts of the world up to T (observations whose period ended by T, campaigns and links as
+  they stood at T);
+- `known_at=K` (default: everything recorded): only what truenorth had recorded by K, so
+  `as_of=T, known_at=T` is what the dashboard showed at T, and `as_of=T` alone is what we now
+  know about T, restatements included.
+
+Reading never writes. Sums are SQL aggregates grouped by campaign, cached per (metric, window)
+for one reading: a snapshot asks the same windows of many objectives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, or_, select
+
+from truenorth.alignment.domain.entities import (
+    CampaignView,
+    ObjectiveView,
+    StrategyView,
+    WorkspaceView,
+)
+from truenorth.alignment.store import tables as t
+from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
+
+Window = tuple[int, int] | None
+"""[low, high] in microseconds, or None for all time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """The two time axes of a reading, in microseconds."""
+
+    as_of: int
+    known_at: int | None = None
+    live: bool = False
+    """Read the current rows (the live view at the clock's now): the same answer as
+    as_of=now, without the version search."""
+
+    @classmethod
+    def now(cls, at: int) -> Moment:
+        return cls(as_of=at, live=True)
+
+
+def workspace_names(connection: Connection, moment: Moment) -> list[str]:
+    """Workspaces with a strategy or a campaign as of the moment (a workspace known only
+    through metrics has no strategy to judge them by: it is not read)."""
+    names: set[str] = set()
+    for table in (t.strategies, t.campaigns):
+        query = select(table.c.workspace).distinct()
+        names.update(connection.execute(_versions_filter(query, table, moment)).scalars())
+    return sorted(names)
+
+
+def read_workspace(connection: Connection, workspace: str, moment: Moment) -> WorkspaceView:
+    links = _links(connection, workspace, moment)
+    reports = Facts(connection, workspace, moment).reports()
+    campaigns = {
+        row["campaign_id"]: _campaign(row, links.get(row["campaign_id"], ()), reports)
+        for row in _newest(connection, t.campaigns, "campaign_id", workspace, moment)
+    }
+    for campaign_id in reports.keys() - campaigns.keys():  # only metrics seen so far
+        last_report, last_end = reports[campaign_id]
+        campaigns[campaign_id] = CampaignView(
+            campaign_id, last_report=last_report, last_period_end=last_end
+        )
+    return WorkspaceView(
+        name=workspace,
+        strategies={
+            row["strategy_id"]: _strategy(row)
+            for row in _newest(connection, t.strategies, "strategy_id", workspace, moment)
+        },
+        objectives={
+            row["objective_id"]: _objective(row)
+            for row in _newest(connection, t.objectives, "objective_id", workspace, moment)
+        },
+        campaigns=dict(sorted(campaigns.items())),
+        acknowledged=_acknowledged(connection, workspace, moment),
+    )
+
+
+# -- versions --------------------------------------------------------------------------------
+
+
+def _versions_filter(query: Select[Any], table: Any, moment: Moment) -> Select[Any]:
+    if moment.live:
+        return query.where(table.c.current.is_(True))
+    query = query.where(table.c.valid_from <= moment.as_of)
+    if moment.known_at is not None:
+        query = query.where(table.c.recorded_at <= moment.known_at)
+    return query
+
+
+def _newest(
+    connection: Connection, table: Any, key: str, workspace: str, moment: Moment
+) -> Iterator[dict[str, Any]]:
+    """Each entity's newest version as of the moment."""
+    query = _versions_filter(select(table).where(table.c.workspace == workspace), table, moment)
+    if moment.live:
+        yield from (dict(row) for row in connection.execute(query).mappings())
+        return
+    newest: dict[str, dict[str, Any]] = {}
+    for row in connection.execute(query.order_by(table.c[key], table.c.version)).mappings():
+        newest[row[key]] = dict(row)
+    yield from newest.values()
+
+
+def _links(connection: Connection, workspace: str, moment: Moment) -> dict[str, tuple[str, ...]]:
+    """campaign_id -> objective ids linked as of the moment."""
+    links = t.campaign_links
+    query = select(links.c.campaign_id, links.c.objective_id).where(links.c.workspace == workspace)
+    if moment.live:
+        query = query.where(links.c.linked_until.is_(None))
+    else:
+        query = query.where(links.c.linked_from <= moment.as_of)
+        ended = links.c.linked_until <= moment.as_of
+        if moment.known_at is not None:
+            query = query.where(links.c.recorded_from <= moment.known_at)
+            ended = ended & (links.c.recorded_until <= moment.known_at)
+        query = query.where(or_(links.c.linked_until.is_(None), ~ended))
+    found: dict[str, set[str]] = {}
+    for campaign_id, objective_id in connection.execute(query):
+        found.setdefault(campaign_id, set()).add(objective_id)
+    return {c: tuple(sorted(o)) for c, o in found.items()}
+
+
+def _acknowledged(connection: Connection, workspace: str, moment: Moment) -> dict[str, int]:
+    acks = t.acknowledgements
+    query = (
+        select(acks.c.drift_id, func.max(acks.c.at))
+        .where(acks.c.workspace == workspace, acks.c.at <= moment.as_of)
+        .group_by(acks.c.drift_id)
+    )
+    if moment.known_at is not None:
+        query = query.where(acks.c.recorded_at <= moment.known_at)
+    return {drift_id: int(at) for drift_id, at in connection.execute(query)}
+
+
+def _strategy(row: dict[str, Any]) -> StrategyView:
+    guardrails = row["guardrails"]
+    return StrategyView(
+        strategy_id=row["strategy_id"],
+        defined=bool(row["defined"]),
+        name=row["name"],
+        owner=row["owner"],
+        target_segments=tuple(row["target_segments"]),
+        allowed_channels=tuple(row["allowed_channels"]),
+        guardrails=None if guardrails is None else Guardrails.model_validate(guardrails),
+        periods={k: PeriodPlan.model_validate(v) for k, v in row["periods"].items()},
+        change_counts=dict(row["change_counts"]),
+        last_change=int(row["last_change"]),
+    )
+
+
+def _objective(row: dict[str, Any]) -> ObjectiveView:
+    spec, override = row["spec"], row["override"]
+    return ObjectiveView(
+        objective_id=row["objective_id"],
+        strategy_id=row["strategy_id"],
+        spec=None if spec is None else _spec(spec),
+        retired=bool(row["retired"]),
+        override=None if override is None else Guardrails.model_validate(override),
+    )
+
+
+_SPECS: dict[str, ObjectiveSpec] = {}
+
+
+def _spec(payload: dict[str, Any]) -> ObjectiveSpec:
+    """Validated once per distinct spec: objectives are read at every snapshot."""
+    key = repr(sorted(payload.items()))
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) > 50_000:
+            _SPECS.clear()
+        spec = _SPECS[key] = ObjectiveSpec.model_validate(payload)
+    return spec
+
+
+def _campaign(
+    row: dict[str, Any], links: tuple[str, ...], reports: dict[str, tuple[int, int]]
+) -> CampaignView:
+    last_report, last_end = reports.get(row["campaign_id"], (None, None))
+    return CampaignView(
+        campaign_id=row["campaign_id"],
+        launched=True,
+        name=row["name"],
+        owner=row["owner"],
+        channel=row["channel"],
+        segment=row["segment"],
+        budget=float(row["budget"]),
+        start=int(row["start"]),
+        end=int(row["end"]),
+        status=row["status"],
+        went_live=row["went_live"],
+        stopped=row["stopped"],
+        objective_ids=links,
+        last_report=last_report,
+        last_period_end=last_end,
+    )
+
+
+# -- facts -----------------------------------------------------------------------------------
+
+
+class Facts:
+    """Window sums and latest levels of one workspace's observations as of a moment."""
+
+    def __init__(self, connection: Connection, workspace: str, moment: Moment) -> None:
+        self.connection = connection
+        self.workspace = workspace
+        self.moment = moment
+        self.source = _fact_source(workspace, moment)
+        self._sums: dict[tuple[str, Window], dict[str, float]] = {}
+        self._latest: dict[tuple[str, Window], dict[str, tuple[int, int, float]]] = {}
+
+    def _within(self, query: Select[Any], window: Window) -> Select[Any]:
+        source = self.source
+        high = self.moment.as_of
+        if window is not None:
+            query = query.where(source.c.period_start >= window[0])
+            high = min(high, window[1])
+        return query.where(source.c.period_end <= high)
+
+    def sums(self, metric: str, window: Window) -> dict[str, float]:
+        """campaign_id -> Σ of its `metric` over observations whose period lies in the window."""
+        key = (metric, window)
+        found = self._sums.get(key)
+        if found is None:
+            source = self.source
+            query = self._within(
+                select(source.c.campaign_id, func.sum(source.c.total))
+                .where(source.c.metric == metric)
+                .group_by(source.c.campaign_id),
+                window,
+            )
+            found = self._sums[key] = {
+                campaign_id: float(total) for campaign_id, total in self.connection.execute(query)
+            }
+        return found
+
+    def total(self, campaign_ids: Iterable[str], metric: str, window: Window) -> float:
+        sums = self.sums(metric, window)
+        return sum(sums.get(c, 0.0) for c in campaign_ids)
+
+    def latest(self, metric: str, window: Window) -> dict[str, tuple[int, int, float]]:
+        """campaign_id -> (period end, period start, value) of its latest `metric` reading in
+        the window (by period end, then start)."""
+        key = (metric, window)
+        found = self._latest.get(key)
+        if found is None:
+            source = self.source
+            query = self._within(
+                select(
+                    source.c.campaign_id,
+                    source.c.period_end,
+                    source.c.period_start,
+                    source.c.total,
+                ).where(source.c.metric == metric),
+                window,
+            )
+            found = {}
+            for campaign_id, end, start, value in self.connection.execute(query):
+                candidate = (int(end), int(start), float(value))
+                if campaign_id not in found or candidate > found[campaign_id]:
+                    found[campaign_id] = candidate
+            self._latest[key] = found
+        return found
+
+    def latest_level(
+        self, campaign_ids: Iterable[str], metric: str, window: Window
+    ) -> float | None:
+        latest = self.latest(metric, window)
+        best = max((latest[c] for c in campaign_ids if c in latest), default=None)
+        return None if best is None else best[2]
+
+    def reports(self) -> dict[str, tuple[int, int]]:
+        """campaign_id -> (latest recorded_at, latest period end) of its observations."""
+        source = self.source
+        query = self._within(
+            select(
+                source.c.campaign_id,
+                func.max(source.c.last_recorded_at),
+                func.max(source.c.period_end),
+            ).group_by(source.c.campaign_id),
+            None,
+        )
+        return {c: (int(r), int(e)) for c, r, e in self.connection.execute(query)}
+
+
+def _fact_source(workspace: str, moment: Moment) -> Any:
+    """The per-(campaign, metric, period) totals counted as of the moment: the totals table,
+    or, with `known_at`, the observation values that counted at that time."""
+    if moment.known_at is None:
+        totals = t.period_totals
+        return (
+            select(
+                totals.c.campaign_id,
+                totals.c.metric,
+                totals.c.period_start,
+                totals.c.period_end,
+                totals.c.total,
+                totals.c.last_recorded_at,
+            )
+            .where(totals.c.workspace == workspace)
+            .subquery("facts")
+        )
+    obs, known = t.observations, moment.known_at
+    return (
+        select(
+            obs.c.campaign_id,
+            obs.c.metric,
+            obs.c.period_start,
+            obs.c.period_end,
+            obs.c.value.label("total"),
+            obs.c.recorded_at.label("last_recorded_at"),
+        )
+        .where(
+            obs.c.workspace == workspace,
+            obs.c.recorded_at <= known,
+            or_(obs.c.superseded_at.is_(None), obs.c.superseded_at > known),
+        )
+        .subquery("facts")
+    )

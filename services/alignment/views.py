@@ -1,0 +1,80 @@
+"""What the service reads from its tables: the snapshot at a moment and the drift tick.
+Reading never writes; a tick writes only its drift transitions and their outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+
+from truenorth.alignment.domain.drift import detect_drifts, reconcile
+from truenorth.alignment.domain.snapshot import (
+    OpenDrift,
+    Snapshot,
+    WorkspaceSnapshot,
+    workspace_snapshot,
+)
+from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store.drifts import (
+    drift_entries,
+    drift_workspaces,
+    open_drifts,
+    record_transitions,
+)
+from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
+
+
+def build_snapshot(
+    engine: Engine, now: datetime, moment: Moment | None = None, workspace: str | None = None
+) -> Snapshot:
+    """Every figure at the moment (default: live at `now`), of one workspace or all."""
+    moment = moment or Moment.now(to_micros(now))
+    with engine.connect() as connection:
+        names = [workspace] if workspace else workspace_names(connection, moment)
+        parts: list[WorkspaceSnapshot] = []
+        drifts: list[OpenDrift] = []
+        for name in names:
+            view = read_workspace(connection, name, moment)
+            parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
+            drifts.extend(_open_drifts(connection, name, moment, view.acknowledged))
+    return Snapshot.of(now, parts, drifts)
+
+
+def _open_drifts(
+    connection: Connection, workspace: str, moment: Moment, acknowledged: dict[str, int] | object
+) -> list[OpenDrift]:
+    acks = acknowledged if isinstance(acknowledged, dict) else {}
+    found = []
+    for entry in drift_entries(connection, workspace, moment):
+        if entry.status != "open":
+            continue
+        opened = to_micros(entry.opened_at)
+        found.append(
+            OpenDrift(
+                workspace=workspace,
+                drift=entry.data,
+                opened_at=entry.opened_at,
+                acknowledged=acks.get(entry.data.drift_id, -1) >= opened,
+            )
+        )
+    found.sort(key=lambda d: d.drift.drift_id)
+    return found
+
+
+def drift_tick(engine: Engine, now: datetime) -> int:
+    """Evaluate drift at `now` in every workspace and commit the transitions with their outbox
+    events, a workspace at a time; returns how many transitions were committed."""
+    at = to_micros(now)
+    moment = Moment.now(at)
+    with engine.connect() as connection:
+        names = sorted(set(workspace_names(connection, moment)) | set(drift_workspaces(connection)))
+    committed = 0
+    for name in names:
+        with engine.connect() as connection:
+            view = read_workspace(connection, name, moment)
+            findings = list(detect_drifts(view, Facts(connection, name, moment), at))
+            transitions = reconcile(name, open_drifts(connection, name), findings, at)
+        if transitions:
+            with engine.begin() as connection:
+                committed += record_transitions(connection, transitions, now)
+    return committed
