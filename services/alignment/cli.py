@@ -109,26 +109,18 @@ def digest_command(
         _shared, engine = _engine(must_exist=True)
         typer.echo(digest(engine))
         return
-    import tempfile
-
-    from truenorth.alignment.replay import rebuild
+    from truenorth.alignment.replay import replay_digest
     from truenorth.runtime import connect_client
     from truenorth.settings import SharedSettings, load
-    from truenorth.store.db import make_engine, migrate
 
     shared = load(SharedSettings)
 
     async def run() -> str:
-        with tempfile.TemporaryDirectory() as scratch:
-            engine = make_engine(f"sqlite:///{scratch}/replay.db")
-            migrate(engine)
-            nc = await connect_client(shared, name="truenorth-digest")
-            await rebuild(nc.jetstream(), engine, own_consumers=False)
+        nc = await connect_client(shared, name="truenorth-digest")
+        try:
+            return await replay_digest(nc.jetstream())
+        finally:
             await nc.drain()
-            try:
-                return digest(engine)
-            finally:
-                engine.dispose()
 
     typer.echo(_run_reaching_nats(run()))
 

@@ -113,3 +113,20 @@ def digest(engine: Engine) -> str:
                 hasher.update(orjson.dumps(list(row), option=orjson.OPT_SORT_KEYS))
                 hasher.update(b"\x1e")
     return hasher.hexdigest()
+
+
+async def replay_digest(js: JetStreamContext) -> str:
+    """The digest of a fresh replay of the log into a scratch SQLite store (the service's
+    consumers untouched): what the stored digest must equal."""
+    import tempfile
+
+    from truenorth.store.db import make_engine, migrate
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{scratch}/replay.db")
+        try:
+            migrate(engine)
+            await rebuild(js, engine, own_consumers=False)
+            return digest(engine)
+        finally:
+            engine.dispose()

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
-from truenorth.alignment.folding import stored_digest
-from truenorth.alignment.replay import replay_projection
+from truenorth.alignment.replay import digest as stored_digest
+from truenorth.alignment.replay import replay_digest
 from truenorth.bus.embedded import EmbeddedNats, free_port
 from truenorth.bus.eventstore import EventStore, connect, provision, subject_of
 from truenorth.contract.registry import encode
@@ -104,13 +104,13 @@ def fresh_replay(nats_url: str) -> tuple[str, int]:
     async def run() -> tuple[str, int]:
         nc = await connect(nats_url)
         store = EventStore(nc.jetstream())
-        projection = await replay_projection(store)
+        replayed = await replay_digest(nc.jetstream())
         distinct: set[str] = set()
         for stream in ("STRATEGY", "CAMPAIGNS", "METRICS"):
             async for stored in store.read(stream):
                 distinct.add(str(stored.event.event_id))
         await nc.drain()
-        return projection.digest(), len(distinct)
+        return replayed, len(distinct)
 
     return asyncio.run(run())
 

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from truenorth.alignment.app import build_app
-from truenorth.alignment.folding import stored_digest
-from truenorth.alignment.replay import replay_projection
+from truenorth.alignment.replay import digest as stored_digest
+from truenorth.alignment.replay import replay_digest
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.contract.campaigns import CampaignLaunched, CampaignLaunchedData
 from truenorth.contract.common import ObjectiveSpec
@@ -278,9 +278,10 @@ def test_stored_projection_equals_a_fresh_replay(
 
     async def replayed() -> str:
         nc = await connect(nats_url)
-        projection = await replay_projection(EventStore(nc.jetstream()))
-        await nc.drain()
-        return projection.digest()
+        try:
+            return await replay_digest(nc.jetstream())
+        finally:
+            await nc.drain()
 
     # the shared server holds other tests' workspaces too: wait until the service caught up
     deadline = time.monotonic() + 15

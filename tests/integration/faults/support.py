@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
-from truenorth.alignment.folding import CONSUMER, stored_digest
-from truenorth.alignment.replay import replay_projection
+from truenorth.alignment.projector import CONSUMER
+from truenorth.alignment.replay import digest as stored_digest
+from truenorth.alignment.replay import replay_digest as replay_log_digest
 from truenorth.bus.eventstore import EventStore, connect, provision, subject_of
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import encode
@@ -98,7 +99,7 @@ def replay_digest(url: str) -> str:
     async def work() -> str:
         nc = await connect(url)
         try:
-            return (await replay_projection(EventStore(nc.jetstream()))).digest()
+            return await replay_log_digest(nc.jetstream())
         finally:
             await nc.drain()
 
