@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from truenorth.alignment.domain.drift import detect_drifts, reconcile
+from truenorth.alignment.domain.drift import DriftTransition, detect_drifts, reconcile
 from truenorth.alignment.domain.snapshot import (
     OpenDrift,
     Snapshot,
@@ -61,14 +61,14 @@ def _open_drifts(
     return found
 
 
-def drift_tick(engine: Engine, now: datetime) -> int:
+def drift_tick(engine: Engine, now: datetime) -> list[DriftTransition]:
     """Evaluate drift at `now` in every workspace and commit the transitions with their outbox
-    events, a workspace at a time; returns how many transitions were committed."""
+    events, a workspace at a time; returns the transitions committed."""
     at = to_micros(now)
     moment = Moment.now(at)
     with engine.connect() as connection:
         names = sorted(set(workspace_names(connection, moment)) | set(drift_workspaces(connection)))
-    committed = 0
+    committed: list[DriftTransition] = []
     for name in names:
         with engine.connect() as connection:
             view = read_workspace(connection, name, moment)
@@ -76,5 +76,6 @@ def drift_tick(engine: Engine, now: datetime) -> int:
             transitions = reconcile(name, open_drifts(connection, name), findings, at)
         if transitions:
             with engine.begin() as connection:
-                committed += record_transitions(connection, transitions, now)
+                record_transitions(connection, transitions, now)
+            committed.extend(transitions)
     return committed

@@ -1,19 +1,28 @@
-"""The projection store primitive on SQLite and a real PostgreSQL."""
+"""The projection store on SQLite and a real PostgreSQL: migrations, the one-transaction
+batch (rows, checkpoint, processed ids) and the checkpoint guard."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import select
+
+from tests.unit.alignment import builders as b
+from tests.unit.alignment.builders import day
+from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.replay import digest
+from truenorth.alignment.store import tables as t
+from truenorth.alignment.store.fold import fold_batch
+from truenorth.alignment.store.read import Facts, Moment
+from truenorth.contract.envelope import EnvelopeFields
 from truenorth.store.db import (
     SCHEMA_HEAD,
-    Batch,
     CheckpointConflict,
-    already_processed,
-    commit_batch,
+    already_processed_in,
     make_engine,
     migrate,
     read_checkpoints,
-    read_rows,
     schema_revision,
 )
 
@@ -69,96 +78,88 @@ def test_an_empty_store_has_no_revision_until_migrated(database_url: str) -> Non
         engine.dispose()
 
 
-def test_batch_commits_rows_checkpoint_and_processed_ids_together(engine) -> None:  # type: ignore[no-untyped-def]
-    commit_batch(
-        engine,
-        Batch(
-            "alignment",
-            positions={"METRICS": (0, 10)},
-            upserts=[("objective", "ws/leads", {"actual": 250})],
-            processed_ids=["e1", "e2"],
-        ),
-    )
-    assert read_checkpoints(engine, "alignment") == {"METRICS": 10}
-    assert read_rows(engine, "alignment") == [("objective", "ws/leads", {"actual": 250})]
-    assert already_processed(engine, "alignment", ["e1", "e3"]) == {"e1"}
+def _messages(events: list[EnvelopeFields], first: int = 1) -> list[tuple[int, str, bytes, int]]:
+    return [
+        (first + i, f"tn.{e.workspace}.x.{e.aggregate_id}", e.model_dump_json().encode(), 1)
+        for i, e in enumerate(events)
+    ]
 
 
-def test_batch_deletes_only_the_named_rows_of_its_consumer(engine) -> None:  # type: ignore[no-untyped-def]
-    rows = [("outbox", f"e{n}", {"n": n}) for n in range(5)]
-    commit_batch(engine, Batch("alignment", upserts=[*rows, ("objective", "e1", {"n": 9})]))
-    commit_batch(engine, Batch("other", upserts=rows))
-    commit_batch(engine, Batch("alignment", deletes=[("outbox", "e1"), ("outbox", "e3")]))
-    assert read_rows(engine, "alignment", "outbox") == [rows[0], rows[2], rows[4]]
-    assert read_rows(engine, "alignment", "objective") == [("objective", "e1", {"n": 9})]
-    assert len(read_rows(engine, "other", "outbox")) == 5
+def _fold(engine, stream: str, expected: int, events: list[EnvelopeFields], first: int = 1):  # type: ignore[no-untyped-def]
+    with engine.begin() as connection:
+        return fold_batch(connection, "alignment", stream, expected, _messages(events, first))
 
 
-def test_upserts_made_as_they_are_written_go_in_chunks_and_the_last_one_wins(engine) -> None:  # type: ignore[no-untyped-def]
-    from unittest.mock import patch
-
-    import truenorth.store.db as db
-
-    def upserts():  # type: ignore[no-untyped-def]
-        for n in range(7):
-            yield "outbox", f"k{n % 5}", {"n": n}  # k0 and k1 twice, in different chunks
-
-    with patch.object(db, "UPSERT_CHUNK", 3):
-        commit_batch(engine, Batch("alignment", upserts=upserts()))
-    assert [payload["n"] for _, _, payload in read_rows(engine, "alignment")] == [5, 6, 2, 3, 4]
+def _leads(engine) -> float:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        facts = Facts(connection, b.WS, Moment(to_micros(datetime(2030, 1, 1, tzinfo=UTC))))
+        return facts.total(["c-a"], "leads", None)
 
 
-def test_rows_are_read_a_page_at_a_time_in_key_order(engine) -> None:  # type: ignore[no-untyped-def]
-    from truenorth.store.db import read_rows_page
+def test_a_batch_commits_rows_checkpoint_and_processed_ids_together(engine) -> None:  # type: ignore[no-untyped-def]
+    events = [b.launched("c-a"), *b.daily("c-a", "leads", [10, 20, 30])]
+    folded = _fold(engine, "METRICS", 0, events)
+    assert folded.applied == 4
+    assert read_checkpoints(engine, "alignment") == {"METRICS": 4}
+    assert _leads(engine) == 60
+    with engine.connect() as connection:
+        ids = [str(e.event_id) for e in events]
+        assert already_processed_in(connection, "alignment", ids) == set(ids)
 
-    keys = [f"0190-{n:04d}" for n in range(25)]
-    commit_batch(
-        engine, Batch("alignment", upserts=[("outbox", k, {"k": k}) for k in reversed(keys)])
-    )
-    commit_batch(engine, Batch("alignment", upserts=[("other", "0000", {})]))
-    pages, after = [], ""
-    while page := read_rows_page(engine, "alignment", "outbox", after, 10):
-        pages.append([key for key, _ in page])
-        after = page[-1][0]
-    assert pages == [keys[:10], keys[10:20], keys[20:]]
-    assert read_rows_page(engine, "alignment", "outbox", "", 1) == [(keys[0], {"k": keys[0]})]
+
+def test_totals_add_up_restatements_in_the_database(engine) -> None:  # type: ignore[no-untyped-def]
+    first = b.observed("c-a", "leads", 10, day(1))
+    _fold(engine, "METRICS", 0, [b.launched("c-a"), first])
+    _fold(engine, "METRICS", 2, [b.restated(first, 25, day(3)), b.restated(first, 40, day(4))], 3)
+    assert _leads(engine) == 40
+    with engine.connect() as connection:
+        rows = connection.execute(select(t.period_totals.c.total)).scalars().all()
+    assert rows == [40]
 
 
 def test_stale_checkpoint_refuses_the_whole_batch(engine) -> None:  # type: ignore[no-untyped-def]
-    commit_batch(engine, Batch("alignment", positions={"METRICS": (0, 10)}))
+    _fold(engine, "METRICS", 0, [b.launched("c-a")])
+    late = b.observed("c-a", "leads", 999, day(1))
     with pytest.raises(CheckpointConflict):
-        commit_batch(
-            engine,
-            Batch(
-                "alignment",
-                positions={"METRICS": (3, 12)},
-                upserts=[("objective", "ws/leads", {"actual": 999})],
-                processed_ids=["late"],
-            ),
-        )
-    assert read_checkpoints(engine, "alignment") == {"METRICS": 10}
-    assert read_rows(engine, "alignment") == []
-    assert already_processed(engine, "alignment", ["late"]) == set()
+        _fold(engine, "METRICS", 0, [late], 2)
+    assert read_checkpoints(engine, "alignment") == {"METRICS": 1}
+    assert _leads(engine) == 0
+    with engine.connect() as connection:
+        assert already_processed_in(connection, "alignment", [str(late.event_id)]) == set()
 
 
-def test_crash_before_commit_leaves_the_checkpoint_where_it_was(engine) -> None:  # type: ignore[no-untyped-def]
-    commit_batch(engine, Batch("alignment", positions={"METRICS": (0, 10)}))
-    unserialisable = object()  # fails inside the transaction, after the checkpoint moved
-    with pytest.raises(TypeError):
-        commit_batch(
-            engine,
-            Batch(
-                "alignment",
-                positions={"METRICS": (10, 20)},
-                upserts=[("objective", "ws/leads", unserialisable)],
-                processed_ids=["e9"],
-            ),
+def test_crash_before_commit_leaves_the_checkpoint_and_rows_where_they_were(engine) -> None:  # type: ignore[no-untyped-def]
+    _fold(engine, "METRICS", 0, [b.launched("c-a"), *b.daily("c-a", "leads", [5])])
+    before = digest(engine)
+    with pytest.raises(RuntimeError), engine.begin() as connection:
+        fold_batch(
+            connection, "alignment", "METRICS", 2, _messages(b.daily("c-a", "leads", [7], 3), 3)
         )
-    assert read_checkpoints(engine, "alignment") == {"METRICS": 10}
-    assert already_processed(engine, "alignment", ["e9"]) == set()
+        raise RuntimeError("killed before the commit")
+    assert read_checkpoints(engine, "alignment") == {"METRICS": 2}
+    assert digest(engine) == before
 
 
 def test_two_first_writers_cannot_both_create_the_checkpoint(engine) -> None:  # type: ignore[no-untyped-def]
-    commit_batch(engine, Batch("alignment", positions={"METRICS": (0, 5)}))
+    _fold(engine, "METRICS", 0, [b.launched("c-a")])
     with pytest.raises(CheckpointConflict):
-        commit_batch(engine, Batch("alignment", positions={"METRICS": (0, 7)}))
+        _fold(engine, "METRICS", 0, [b.launched("c-b")])
+
+
+def test_the_same_events_give_the_same_digest_on_both_databases(engine) -> None:  # type: ignore[no-untyped-def]
+    """The digest is computed from typed rows in key order by code point: SQLite and
+    PostgreSQL (whatever its collation) must agree, or a replay could never match."""
+    events = [
+        b.strategy_defined(),
+        b.objective_added(),
+        b.launched("c-Z"),
+        b.launched("c-a"),
+        *b.daily("c-a", "leads", [1.5, 2.25]),
+        b.observed("c-Z", "spend", 100, day(2) + timedelta(hours=3)),
+    ]
+    _fold(engine, "MIXED", 0, events)
+    assert digest(engine) == EXPECTED_DIGEST
+
+
+EXPECTED_DIGEST = "f322031e92f3f253dd76a0f3212b4987127b28d9cef98bb87324f8c8ed68cab7"
+"""Computed once on SQLite; PostgreSQL must give the same."""

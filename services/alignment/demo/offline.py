@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
+
 from truenorth.alignment.demo.scenario import Action, Scenario
-from truenorth.alignment.domain.drift import DriftTracker
-from truenorth.alignment.domain.projection import Projection
-from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
+from truenorth.alignment.domain.snapshot import Snapshot
+from truenorth.alignment.store.fold import fold_events
+from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.contract.campaigns import (
     CampaignEnded,
     CampaignLaunched,
@@ -31,6 +34,7 @@ from truenorth.contract.metrics import (
     MetricRestatedData,
     Observation,
 )
+from truenorth.store.db import migrate
 from truenorth.strategy.domain import Attribution, Strategy, load_document, plan_changes
 
 DEFAULT_TICK = timedelta(hours=3)
@@ -75,8 +79,10 @@ class OfflineResult:
 class _Folder:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.projection = Projection()
-        self.tracker = DriftTracker()
+        self.engine = create_engine(
+            "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+        )
+        migrate(self.engine)
         self.strategy = Strategy.new(scenario.strategy_id, scenario.workspace)
         self.ledger: dict[str, float] = {}
         self.command_ids: set[str] = set()
@@ -96,8 +102,8 @@ class _Folder:
         return fields
 
     def apply(self, action: Action) -> None:
-        for event in self.events(action):
-            self.projection.apply(event)
+        with self.engine.begin() as connection:
+            fold_events(connection, "demo", self.events(action))
 
     def events(self, action: Action) -> list[EnvelopeFields]:
         at, body = action.at, action.body
@@ -165,9 +171,17 @@ class _Folder:
         return events
 
     def tick(self, now: datetime) -> None:
-        for kind, data in self.tracker.evaluate(self.projection, now):
+        for transition in drift_tick(self.engine, now):
+            data = transition.data
             self.result.transitions.append(
-                Transition(now, kind, data.kind, data.drift_id, data.severity, data.explanation)
+                Transition(
+                    now,
+                    transition.action,
+                    data.kind,
+                    data.drift_id,
+                    data.severity,
+                    data.explanation,
+                )
             )
 
 
@@ -187,7 +201,7 @@ def replay_offline(scenario: Scenario, tick: timedelta = DEFAULT_TICK) -> Offlin
                 index += 1
             folder.tick(now)
             now += tick
-        folder.result.snapshot = build_snapshot(folder.projection, scenario.finish, folder.tracker)
+        folder.result.snapshot = build_snapshot(folder.engine, scenario.finish)
     finally:
         set_clock(None)
     return folder.result

@@ -4,21 +4,21 @@
 order, any workspace), and returns a `Review` of plain numbers; rendering (Markdown, HTML) and
 reading the log (NATS) live elsewhere, so the same log always gives the same review.
 
-Time axis. An event counts "as of T" by when it happened in the world, not by when JetStream
-stored it (the live service's `as_of` uses storage time, which answers "what did we know at
-T"; a review of a past quarter asks "what happened by T", and a simulated or back-filled
-quarter is recorded long after it happened):
+Time axis: `as_of` as everywhere (docs/design.md, "Time travel"), by when things happened in
+the world, not by when they were recorded (a simulated or back-filled quarter is recorded long
+after it happened):
 
 - strategy, campaign and drift events count when `occurred_at <= T`;
 - a metric observation (or restatement) counts when its `period_end <= T`: the latest value
   recorded for it counts, even if the restatement was recorded after T, so a closed quarter
   reports the platforms' final figures.
 
-The events are folded into a scratch alignment `Projection` in the order (time, stream,
-position in the log) and a snapshot is taken at every sample (daily by default, plus T
-itself), which gives the progress / pace / forecast series of the charts; the headline figures
-are the snapshot at T. Strategy history (who changed what, why, in answer to which drift)
-comes from the strategy aggregate folded from the same events.
+The events are folded by the alignment service's own fold into a scratch store, in the order
+(time, stream, position in the log), and read as of every sample (daily by default, plus T
+itself) with the read API's one definition of `as_of`
+(`truenorth.alignment.store.read`), which gives the progress / pace / forecast series of the
+charts; the headline figures are the reading at T. Strategy history (who changed what, why,
+in answer to which drift) comes from the strategy aggregate folded from the same events.
 """
 
 from __future__ import annotations
@@ -30,20 +30,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from truenorth.alignment.domain.contributions import CampaignContribution
-from truenorth.alignment.domain.entities import CampaignState, WorkspaceState
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
+
+from truenorth.alignment.domain.entities import CampaignView, WorkspaceView
 from truenorth.alignment.domain.progress import (
     channel_shares,
     cost_per_outcome,
     outcome_per_dollar,
 )
-from truenorth.alignment.domain.projection import Projection
-from truenorth.alignment.domain.queries import campaign_outcome, spend_within
-from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, build_snapshot
+from truenorth.alignment.domain.snapshot import CampaignContribution, ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store.fold import fold_events
+from truenorth.alignment.store.read import Facts, Moment, read_workspace
+from truenorth.alignment.views import build_snapshot
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.campaigns import CAMPAIGN_EVENTS
-from truenorth.contract.common import ObjectiveSpec, PeriodPlan
+from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec, PeriodPlan
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.metrics import MetricObserved, MetricRestated
 from truenorth.contract.strategy import (
@@ -53,6 +56,7 @@ from truenorth.contract.strategy import (
     GuardrailsSet,
     StrategyRevised,
 )
+from truenorth.store.db import migrate
 from truenorth.strategy.domain.aggregate import Strategy
 from truenorth.strategy.domain.changes import FieldChange, diff_models, show
 
@@ -353,18 +357,44 @@ def build_review(
     step = _coarsen(step, period)
     samples = _sample_times(period.start, end, step)
 
-    projection = Projection()
-    cursor = 0
+    known = [e for e in ordered if effective_time(e) <= end]
+    engine = _scratch_store(ordered)
     by_sample: list[dict[str, ObjectiveSnapshot]] = []
     for moment in samples:
-        while cursor < len(ordered) and effective_time(ordered[cursor]) <= moment:
-            projection.apply(ordered[cursor])
-            cursor += 1
-        snapshot = build_snapshot(projection, moment)
+        snapshot = build_snapshot(engine, moment, Moment(to_micros(moment)), workspace)
         by_sample.append({o.objective_id: o for o in snapshot.objectives_of(workspace)})
-    known = ordered[:cursor]
+    with engine.connect() as connection:
+        headline_moment = Moment(to_micros(end))
+        state = read_workspace(connection, workspace, headline_moment)
+        facts = Facts(connection, workspace, headline_moment)
+        return _review(
+            workspace, period, end, strategy_id, step, samples, by_sample, known, state, facts
+        )
 
-    state = projection.workspaces.get(workspace) or WorkspaceState()
+
+def _scratch_store(events: Sequence[EnvelopeFields]) -> Engine:
+    """The events folded by the alignment service's fold into an in-memory store."""
+    engine = create_engine(
+        "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+    )
+    migrate(engine)
+    with engine.begin() as connection:
+        fold_events(connection, "review", events)
+    return engine
+
+
+def _review(
+    workspace: str,
+    period: Period,
+    end: datetime,
+    strategy_id: str | None,
+    step: timedelta,
+    samples: list[datetime],
+    by_sample: list[dict[str, ObjectiveSnapshot]],
+    known: Sequence[EnvelopeFields],
+    state: WorkspaceView,
+    facts: Facts,
+) -> Review:
     scope = _strategies_in_scope(state, strategy_id)
     final = by_sample[-1] if by_sample else {}
     changes, strategies = _strategy_changes(known, scope, period.start, end)
@@ -380,7 +410,7 @@ def build_review(
             _objective_review(
                 headline,
                 state,
-                projection,
+                facts,
                 period,
                 end,
                 samples,
@@ -396,7 +426,7 @@ def build_review(
         strategy_ids=tuple(sorted(scope)),
         strategy_names=tuple(state.strategies[s].name for s in sorted(scope)),
         objectives=tuple(objectives),
-        channel_mix=tuple(_channel_mixes(state, projection, scope, period, end)),
+        channel_mix=tuple(_channel_mixes(state, facts, scope, period, end)),
         drifts=tuple(_drifts(known, strategies, scope, strategy_id, period.start, end)),
         changes=tuple(changes),
         events_considered=len(known),
@@ -425,7 +455,7 @@ def _sample_times(start: datetime, end: datetime, step: timedelta) -> list[datet
     return times
 
 
-def _strategies_in_scope(state: WorkspaceState, strategy_id: str | None) -> set[str]:
+def _strategies_in_scope(state: WorkspaceView, strategy_id: str | None) -> set[str]:
     defined = {sid for sid, s in state.strategies.items() if s.defined}
     if strategy_id is None:
         return defined
@@ -439,8 +469,8 @@ def _strategies_in_scope(state: WorkspaceState, strategy_id: str | None) -> set[
 
 def _objective_review(
     headline: ObjectiveSnapshot,
-    state: WorkspaceState,
-    projection: Projection,
+    state: WorkspaceView,
+    facts: Facts,
     period: Period,
     end: datetime,
     samples: list[datetime],
@@ -452,7 +482,7 @@ def _objective_review(
     assert spec is not None
     low = max(spec.start, period.start)
     high = max(low, min(spec.deadline, end))
-    results = _campaign_results(state, projection, spec, (to_micros(low), to_micros(high)))
+    results = _campaign_results(state, facts, spec, (to_micros(low), to_micros(high)))
     ranked = [r for r in results if r.rank is not None]
     keep = min(3, len(ranked) // 2) if len(ranked) >= 2 else len(ranked)
     most = tuple(r.campaign_id for r in ranked[:keep])
@@ -508,14 +538,14 @@ def _objective_review(
 
 
 def _campaign_results(
-    state: WorkspaceState, projection: Projection, spec: ObjectiveSpec, window: tuple[int, int]
+    state: WorkspaceView, facts: Facts, spec: ObjectiveSpec, window: tuple[int, int]
 ) -> list[CampaignResult]:
     """Linked campaigns' spend and outcome inside the window, ranked by outcome per dollar
     (ties: more outcome first, then id); campaigns without spend come last, unranked."""
     rows = []
     for campaign in state.linked_campaigns(spec.objective_id):
-        spend = spend_within(campaign, window, projection.arrays)
-        outcome = campaign_outcome(campaign, spec, projection.arrays, window)
+        spend = facts.sums(SPEND_METRIC, window).get(campaign.campaign_id, 0.0)
+        outcome = _outcome(facts, campaign.campaign_id, spec, window)
         rows.append((campaign, spend, outcome, outcome_per_dollar(outcome, spend)))
     if spec.direction == "decrease":
         # a decrease objective's outcome is a level to push down: less per dollar is better
@@ -549,12 +579,20 @@ def _campaign_results(
     return results
 
 
+def _outcome(facts: Facts, campaign_id: str, spec: ObjectiveSpec, window: tuple[int, int]) -> float:
+    """The campaign's KPI over the window (its latest level for `latest` objectives)."""
+    if spec.aggregation == "sum":
+        return facts.sums(spec.kpi, window).get(campaign_id, 0.0)
+    latest = facts.latest(spec.kpi, window).get(campaign_id)
+    return 0.0 if latest is None else latest[2]
+
+
 # -- channel mix -------------------------------------------------------------------------------
 
 
 def _channel_mixes(
-    state: WorkspaceState,
-    projection: Projection,
+    state: WorkspaceView,
+    facts: Facts,
     scope: set[str],
     period: Period,
     end: datetime,
@@ -571,12 +609,12 @@ def _channel_mixes(
         for plan in plans or [None]:
             low = period.start if plan is None else max(plan.start, period.start)
             high = end if plan is None else min(plan.end, end)
-            yield _channel_mix(state, projection, strategy_id, plan, low, max(low, high))
+            yield _channel_mix(state, facts, strategy_id, plan, low, max(low, high))
 
 
 def _channel_mix(
-    state: WorkspaceState,
-    projection: Projection,
+    state: WorkspaceView,
+    facts: Facts,
     strategy_id: str,
     plan: PeriodPlan | None,
     low: datetime,
@@ -590,7 +628,7 @@ def _channel_mix(
         campaign = state.campaigns[campaign_id]
         if strategy_id not in state.strategies_of(campaign):
             continue
-        spend = spend_within(campaign, window, projection.arrays)
+        spend = facts.sums(SPEND_METRIC, window).get(campaign_id, 0.0)
         if not spend:
             continue
         by_channel[campaign.channel] += spend
@@ -630,7 +668,7 @@ def _channel_mix(
     )
 
 
-def _tethered(state: WorkspaceState, campaign: CampaignState) -> bool:
+def _tethered(state: WorkspaceView, campaign: CampaignView) -> bool:
     return bool(state.active_objective_ids(campaign))
 
 
