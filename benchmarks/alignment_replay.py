@@ -17,8 +17,8 @@ from pathlib import Path
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
-from truenorth.alignment.folding import stored_digest
-from truenorth.alignment.rebuild import rebuild
+from truenorth.alignment.replay import digest as stored_digest
+from truenorth.alignment.replay import rebuild
 from truenorth.bus.embedded import EmbeddedNats
 from truenorth.bus.eventstore import connect, provision, subject_of
 from truenorth.bus.streams import CAMPAIGNS, METRICS, STRATEGY

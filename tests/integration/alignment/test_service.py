@@ -193,12 +193,15 @@ def test_off_pace_objective_opens_a_drift_on_the_bus(
     off_pace = [d for d in drifts if d["kind"] == "objective_off_pace"]
     assert off_pace, drifts
     assert "Leads" in str(off_pace[0]["explanation"])
-    text = alignment.get("/metrics").text
-    assert re.search(
+    gauge = re.compile(
         rf'truenorth_drift_open\{{[^}}]*kind="objective_off_pace"[^}}]*workspace="{workspace}"|'
-        rf'truenorth_drift_open\{{[^}}]*workspace="{workspace}"[^}}]*kind="objective_off_pace"',
-        text,
+        rf'truenorth_drift_open\{{[^}}]*workspace="{workspace}"[^}}]*kind="objective_off_pace"'
     )
+    # the exposition follows the drift table within one snapshot build
+    deadline = time.monotonic() + 10
+    while not gauge.search(alignment.get("/metrics").text) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert gauge.search(alignment.get("/metrics").text)
 
 
 def off_pace_drifts(client: TestClient, workspace: str, **params: str) -> list[dict[str, object]]:

@@ -3,7 +3,7 @@
 redeliveries are counted (`truenorth_redeliveries_total`) and recognised as already folded
 (stale): the projection stays exactly equal to a fresh replay, nothing counted twice.
 
-The slowness is injected in-process: `commit_batch` as the projector sees it is wrapped.
+The slowness is injected in-process: `fold_batch` as the projector sees it is wrapped (inside the batch's transaction).
 CI: 3 000 events, 3 slow batches; `TRUENORTH_FULL=1`: 20 000 events, 6 slow batches.
 """
 
@@ -46,16 +46,16 @@ def test_commits_slower_than_ack_wait_are_redelivered_counted_and_harmless(
     own_nats: EmbeddedNats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = own_nats.url
-    real_commit = projector_module.commit_batch
+    real_fold = projector_module.fold_batch
     slowed: list[dict[str, Any]] = []
 
-    def slow_commit(engine: Any, batch: Any) -> None:
-        if batch.positions and len(slowed) < SLOW_BATCHES:
-            slowed.append(dict(batch.positions))
+    def slow_fold(connection: Any, consumer: str, stream: str, expected: int, messages: Any) -> Any:
+        if len(slowed) < SLOW_BATCHES:
+            slowed.append({stream: (expected, messages[-1][0])})
             time.sleep(DELAY)  # the handler is still busy when ack_wait expires
-        real_commit(engine, batch)
+        return real_fold(connection, consumer, stream, expected, messages)
 
-    monkeypatch.setattr(projector_module, "commit_batch", slow_commit)
+    monkeypatch.setattr(projector_module, "fold_batch", slow_fold)
     run(
         publish_events(
             url,

@@ -109,7 +109,6 @@ def upgrade() -> None:
     sa.Column('value', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('workspace', 'observation_id', 'version')
     )
-    op.create_index('ix_al_observations_known', 'al_observations', ['workspace', 'campaign_id', 'metric', 'period_end'], unique=False)
     op.create_table('al_outbox',
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
@@ -163,7 +162,6 @@ def downgrade() -> None:
     op.drop_index('ix_al_totals_metric', table_name='al_period_totals')
     op.drop_table('al_period_totals')
     op.drop_table('al_outbox')
-    op.drop_index('ix_al_observations_known', table_name='al_observations')
     op.drop_table('al_observations')
     op.drop_index('ix_al_objectives_current', table_name='al_objectives')
     op.drop_table('al_objectives')
