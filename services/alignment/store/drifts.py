@@ -85,7 +85,7 @@ def apply_drift_event(connection: Connection, event: EnvelopeFields) -> None:
     action = ACTIONS.get(type(event))
     if action is None:
         return
-    data: DriftData = event.data  # type: ignore[attr-defined]
+    data: DriftData = event.data
     at = event.occurred_at
     micros = to_micros(at)
     drifts = t.drifts

@@ -1,0 +1,266 @@
+"""Gathering a batch's effects on strategies, objectives, campaigns, links and
+acknowledgements in plain dicts, and writing them at the end of the batch (`flush`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store import tables as t
+from truenorth.alignment.store.observations import ObservationWriter
+from truenorth.contract.envelope import EnvelopeFields
+
+
+class _Versions:
+    """New versions of one kind of entity (strategy, objective, campaign) made by a batch: the
+    current row of each key is read once, each event appends a whole new version."""
+
+    def __init__(self, table: Any, key_column: str) -> None:
+        self.table = table
+        self.key_column = key_column
+        self.current: dict[tuple[str, str], dict[str, Any]] = {}
+        self.loaded: dict[tuple[str, str], int] = {}
+        """key -> version current in the store when the batch started (0: none)."""
+        self.new: list[dict[str, Any]] = []
+
+    def latest(self, connection: Connection, workspace: str, ident: str) -> dict[str, Any] | None:
+        key = (workspace, ident)
+        if key not in self.current:
+            table = self.table
+            row = (
+                connection.execute(
+                    select(table).where(
+                        table.c.workspace == workspace,
+                        table.c[self.key_column] == ident,
+                        table.c.current.is_(True),
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            self.loaded[key] = 0 if row is None else int(row["version"])
+            if row is None:
+                return None
+            self.current[key] = dict(row)
+        return self.current.get(key)
+
+    def append(self, workspace: str, ident: str, row: dict[str, Any]) -> None:
+        key = (workspace, ident)
+        previous = self.current.get(key)
+        row["version"] = 1 if previous is None else int(previous["version"]) + 1
+        row["workspace"], row[self.key_column] = workspace, ident
+        self.current[key] = row
+        self.new.append(row)
+
+    def write(self, connection: Connection) -> None:
+        if not self.new:
+            return
+        table = self.table
+        retired = [k for k, version in self.loaded.items() if version and k in self._touched()]
+        if retired:
+            connection.execute(
+                update(table)
+                .where(
+                    table.c.workspace == bindparam("w"),
+                    table.c[self.key_column] == bindparam("i"),
+                    table.c.current.is_(True),
+                )
+                .values(current=False),
+                [{"w": w, "i": i} for w, i in retired],
+            )
+        newest = {(r["workspace"], r[self.key_column]): r["version"] for r in self.new}
+        for row in self.new:
+            row["current"] = newest[(row["workspace"], row[self.key_column])] == row["version"]
+        connection.execute(table.insert(), self.new)
+
+    def _touched(self) -> set[tuple[str, str]]:
+        return {(r["workspace"], r[self.key_column]) for r in self.new}
+
+
+class BatchWriter:
+    """A batch's effects, gathered in dicts and written by `flush`: new versions of
+    strategies, objectives and campaigns, link changes, acknowledgements, and observations
+    (`ObservationWriter`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.strategies = _Versions(t.strategies, "strategy_id")
+        self.objectives = _Versions(t.objectives, "objective_id")
+        self.campaigns = _Versions(t.campaigns, "campaign_id")
+        self.link_changes: list[tuple[str, str, tuple[str, ...], int, int]] = []
+        self.acks: list[dict[str, Any]] = []
+        self.observations = ObservationWriter(connection)
+
+    # -- strategy ----------------------------------------------------------------------------
+
+    def strategy(self, event: EnvelopeFields) -> dict[str, Any]:
+        """A new version of the event's strategy (every strategy event is a change of it)."""
+        workspace, strategy_id = event.workspace, event.aggregate_id
+        previous = self.strategies.latest(self.connection, workspace, strategy_id)
+        row = dict(previous) if previous else _new_strategy()
+        counts = dict(row["change_counts"])
+        counts[event.type] = counts.get(event.type, 0) + 1
+        row |= {
+            "valid_from": to_micros(event.occurred_at),
+            "recorded_at": to_micros(event.recorded_at),
+            "change_counts": counts,
+            "last_change": max(int(row["last_change"]), to_micros(event.occurred_at)),
+        }
+        self.strategies.append(workspace, strategy_id, row)
+        return row
+
+    def objective(self, event: EnvelopeFields, objective_id: str) -> dict[str, Any]:
+        workspace = event.workspace
+        previous = self.objectives.latest(self.connection, workspace, objective_id)
+        row = dict(previous) if previous else _new_objective(event.aggregate_id)
+        row |= {
+            "valid_from": to_micros(event.occurred_at),
+            "recorded_at": to_micros(event.recorded_at),
+        }
+        self.objectives.append(workspace, objective_id, row)
+        return row
+
+    # -- campaigns ---------------------------------------------------------------------------
+
+    def campaign(self, event: EnvelopeFields, campaign_id: str) -> dict[str, Any]:
+        workspace = event.workspace
+        previous = self.campaigns.latest(self.connection, workspace, campaign_id)
+        row = dict(previous) if previous else _new_campaign()
+        row |= {
+            "valid_from": to_micros(event.occurred_at),
+            "recorded_at": to_micros(event.recorded_at),
+        }
+        self.campaigns.append(workspace, campaign_id, row)
+        return row
+
+    def links(self, event: EnvelopeFields, campaign_id: str, objective_ids: Iterable[str]) -> None:
+        self.flush_links_of(event.workspace, campaign_id)  # keep the order of link changes
+        self.link_changes.append(
+            (
+                event.workspace,
+                campaign_id,
+                tuple(sorted(set(objective_ids))),
+                to_micros(event.occurred_at),
+                to_micros(event.recorded_at),
+            )
+        )
+
+    def linked(self, workspace: str, campaign_id: str) -> tuple[str, ...]:
+        self.flush_links_of(workspace, campaign_id)
+        links = t.campaign_links
+        return tuple(
+            sorted(
+                self.connection.execute(
+                    select(links.c.objective_id).where(
+                        links.c.workspace == workspace,
+                        links.c.campaign_id == campaign_id,
+                        links.c.linked_until.is_(None),
+                    )
+                ).scalars()
+            )
+        )
+
+    def flush_links_of(self, workspace: str, campaign_id: str) -> None:
+        if any(w == workspace and c == campaign_id for w, c, *_ in self.link_changes):
+            self._write_links()
+
+    def _write_links(self) -> None:
+        links = t.campaign_links
+        for workspace, campaign_id, wanted, at, recorded in self.link_changes:
+            held = set(
+                self.connection.execute(
+                    select(links.c.objective_id).where(
+                        links.c.workspace == workspace,
+                        links.c.campaign_id == campaign_id,
+                        links.c.linked_until.is_(None),
+                    )
+                ).scalars()
+            )
+            for objective_id in sorted(held - set(wanted)):
+                self.connection.execute(
+                    update(links)
+                    .where(
+                        links.c.workspace == workspace,
+                        links.c.campaign_id == campaign_id,
+                        links.c.objective_id == objective_id,
+                        links.c.linked_until.is_(None),
+                    )
+                    .values(linked_until=at, recorded_until=recorded)
+                )
+            added = [
+                {
+                    "workspace": workspace,
+                    "campaign_id": campaign_id,
+                    "objective_id": objective_id,
+                    "linked_from": at,
+                    "recorded_from": recorded,
+                }
+                for objective_id in sorted(set(wanted) - held)
+            ]
+            if added:
+                self._insert_links(added)
+        self.link_changes.clear()
+
+    def _insert_links(self, added: list[dict[str, Any]]) -> None:
+        """A link dropped and re-made at the same instant reopens its row."""
+        links = t.campaign_links
+        for row in added:
+            reopened = self.connection.execute(
+                update(links)
+                .where(
+                    links.c.workspace == row["workspace"],
+                    links.c.campaign_id == row["campaign_id"],
+                    links.c.objective_id == row["objective_id"],
+                    links.c.linked_from == row["linked_from"],
+                )
+                .values(linked_until=None, recorded_until=None)
+            ).rowcount
+            if not reopened:
+                self.connection.execute(links.insert(), row)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        connection = self.connection
+        self._write_links()
+        for versions in (self.strategies, self.objectives, self.campaigns):
+            versions.write(connection)
+        if self.acks:
+            connection.execute(t.acknowledgements.insert(), self.acks)
+        self.observations.write()
+
+
+def _new_strategy() -> dict[str, Any]:
+    return {
+        "defined": False,
+        "name": "",
+        "owner": "",
+        "target_segments": [],
+        "allowed_channels": [],
+        "guardrails": None,
+        "periods": {},
+        "change_counts": {},
+        "last_change": 0,
+    }
+
+
+def _new_objective(strategy_id: str) -> dict[str, Any]:
+    return {"strategy_id": strategy_id, "retired": False, "spec": None, "override": None}
+
+
+def _new_campaign() -> dict[str, Any]:
+    return {
+        "name": "",
+        "owner": "",
+        "channel": "",
+        "segment": "",
+        "budget": 0.0,
+        "start": 0,
+        "end": 0,
+        "status": "planned",
+        "went_live": None,
+        "stopped": None,
+    }
