@@ -14,19 +14,17 @@ import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
-from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.exposition import render_exposition, select
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.store.drifts import DriftEntry, drift_entries
 from truenorth.alignment.store.read import Moment
-from truenorth.alignment.views import build_snapshot
+from truenorth.alignment.views import parse_moment, past_snapshot
 from truenorth.alignment.web import web_router
 from truenorth.contract.envelope import utcnow
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import AlignmentSettings, SharedSettings, sqlite_url
 from truenorth.store.db import make_engine, migrate
-from truenorth.timeparse import parse_instant
 
 log = structlog.get_logger()
 Clock = Callable[[], datetime]
@@ -208,24 +206,10 @@ def read_api() -> APIRouter:
 
 
 def _moment(request: Request, as_of: str | None, known_at: str | None) -> Moment:
-    now = to_micros(request.app.state.clock())
-    if as_of is None and known_at is None:
-        return Moment.now(now)
     try:
-        at = to_micros(parse_instant(as_of)) if as_of else now
-        known = to_micros(parse_instant(known_at)) if known_at else None
+        return parse_moment(request.app.state.clock(), as_of, known_at)
     except ValueError as exc:
-        field = "as_of" if as_of and not _parses(as_of) else "known_at"
-        raise HTTPException(422, f"{field}: {exc}") from None
-    return Moment(as_of=at, known_at=known)
-
-
-def _parses(text: str) -> bool:
-    try:
-        parse_instant(text)
-    except ValueError:
-        return False
-    return True
+        raise HTTPException(422, str(exc)) from None
 
 
 def _projector(request: Request) -> Projector:
@@ -242,9 +226,7 @@ async def _snapshot(
     moment = _moment(request, as_of, known_at)
     if moment.live:
         return projector.snapshot
-    at = datetime.fromtimestamp(moment.as_of / 1e6, UTC)
-    engine = request.app.state.engine
-    return await asyncio.to_thread(build_snapshot, engine, at, moment, workspace)
+    return await past_snapshot(request.app.state.engine, moment, workspace)
 
 
 async def _drift_entries(request: Request, workspace: str, moment: Moment) -> list[DriftEntry]:

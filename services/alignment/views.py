@@ -3,6 +3,7 @@ Reading never writes; a tick writes only its drift transitions and their outbox.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
@@ -14,7 +15,7 @@ from truenorth.alignment.domain.snapshot import (
     WorkspaceSnapshot,
     workspace_snapshot,
 )
-from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store.drifts import (
     drift_entries,
     drift_workspaces,
@@ -22,6 +23,20 @@ from truenorth.alignment.store.drifts import (
     record_transitions,
 )
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
+from truenorth.timeparse import parse_instant
+
+
+def parse_moment(now: datetime, as_of: str | None, known_at: str | None) -> Moment:
+    """The moment a reader asks for (nothing: live at `now`); ValueError names the field."""
+    if as_of is None and known_at is None:
+        return Moment.now(to_micros(now))
+    values = {}
+    for name, text in (("as_of", as_of), ("known_at", known_at)):
+        try:
+            values[name] = None if text is None else to_micros(parse_instant(text))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return Moment(as_of=values["as_of"] or to_micros(now), known_at=values["known_at"])
 
 
 def build_snapshot(
@@ -38,6 +53,12 @@ def build_snapshot(
             parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
             drifts.extend(_open_drifts(connection, name, moment, view.acknowledged))
     return Snapshot.of(now, parts, drifts)
+
+
+async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -> Snapshot:
+    """A snapshot as of a past moment, built in a worker thread."""
+    at = from_micros(moment.as_of)
+    return await asyncio.to_thread(build_snapshot, engine, at, moment, workspace)
 
 
 def _open_drifts(

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from truenorth.alignment.domain.snapshot import (
@@ -24,6 +24,7 @@ from truenorth.alignment.domain.snapshot import (
     OpenDrift,
     Snapshot,
 )
+from truenorth.alignment.views import parse_moment, past_snapshot
 
 REFRESH_SECONDS = 3
 STATUS_WORDS = {
@@ -38,6 +39,13 @@ SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 Workspace = Annotated[
     str | None, Query(max_length=64, description="Show one workspace (default: all)")
+]
+AsOf = Annotated[
+    str | None,
+    Query(max_length=40, description="Show the plan and facts as of this time (a date: its end)"),
+]
+KnownAt = Annotated[
+    str | None, Query(max_length=40, description="Only what was recorded by this time")
 ]
 
 STYLE = """
@@ -107,24 +115,39 @@ def web_router() -> APIRouter:
     router = APIRouter(tags=["page"])
 
     @router.get("/", response_class=HTMLResponse, summary="Live objectives and drifts (HTML)")
-    async def page(request: Request, workspace: Workspace = None) -> HTMLResponse:
-        snapshot = _current(request)
+    async def page(
+        request: Request, workspace: Workspace = None, as_of: AsOf = None, known_at: KnownAt = None
+    ) -> HTMLResponse:
+        snapshot = await _snapshot(request, workspace, as_of, known_at)
         return HTMLResponse(render_page(snapshot, workspace or None))
 
     @router.get(
         "/ui/live", response_class=HTMLResponse, summary="The page's live part (HTML fragment)"
     )
-    async def live(request: Request, workspace: Workspace = None) -> HTMLResponse:
-        snapshot = _current(request)
+    async def live(
+        request: Request, workspace: Workspace = None, as_of: AsOf = None, known_at: KnownAt = None
+    ) -> HTMLResponse:
+        snapshot = await _snapshot(request, workspace, as_of, known_at)
         return HTMLResponse(render_live(snapshot, workspace or None))
 
     return router
 
 
-def _current(request: Request) -> Snapshot | None:
+async def _snapshot(
+    request: Request, workspace: str | None, as_of: str | None, known_at: str | None
+) -> Snapshot | None:
+    """The live snapshot, or one as of a past moment (the read API's definition)."""
     holder = getattr(request.app.state, "projector", None) or {}
     projector = holder.get("projector")
-    return None if projector is None else projector.snapshot
+    if projector is None:
+        return None
+    try:
+        moment = parse_moment(request.app.state.clock(), as_of, known_at)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if moment.live:
+        return projector.snapshot
+    return await past_snapshot(request.app.state.engine, moment, workspace or None)
 
 
 # -- rendering -------------------------------------------------------------------------------
