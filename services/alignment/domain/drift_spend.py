@@ -1,0 +1,188 @@
+"""Drifts of spend: untethered spend, channel mix, a channel ahead of its budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from truenorth.alignment.domain.drift_findings import (
+    Context,
+    Finding,
+    campaign_label,
+    listing,
+    money,
+    pct,
+)
+from truenorth.alignment.domain.progress import time_phased_budget
+from truenorth.alignment.domain.snapshot import (
+    StrategySpend,
+    WorkspaceSpend,
+)
+
+# -- untethered_spend ------------------------------------------------------------------------
+
+
+def untethered_spend(context: Context, spend: WorkspaceSpend) -> Iterator[Finding]:
+    workspace = context.workspace
+    single = next(iter(workspace.strategies)) if len(workspace.strategies) == 1 else None
+    limit = context.workspace.strategy_guardrails(single).untethered_spend_share
+    limit = 0.10 if limit is None else limit
+    untethered = sum(amount for _, amount in spend.untethered)
+    where = "the current period" if spend.window is not None else "all recorded spend"
+    if spend.total > 0 and untethered / spend.total > limit:
+        top = sorted(spend.untethered, key=lambda item: (-item[1], item[0].campaign_id))[:3]
+        names = listing([f"{c.campaign_id} ({money(a)})" for c, a in top])
+        yield Finding(
+            workspace=context.name,
+            kind="untethered_spend",
+            subject="workspace",
+            severity="warning",
+            explanation=(
+                f"{pct(untethered / spend.total)} of spend in {where} ({money(untethered)} of "
+                f"{money(spend.total)}) went to campaigns with no active objective "
+                f"(limit {pct(limit)}); largest: {names}"
+            ),
+            figures={
+                "untethered_share": untethered / spend.total,
+                "untethered_spend": untethered,
+                "total_spend": spend.total,
+                "limit_share": limit,
+            },
+            strategy_id=single,
+            campaign_ids=tuple(c.campaign_id for c, _ in top),
+        )
+    yield from _untethered_campaigns(context)
+
+
+def _untethered_campaigns(context: Context) -> Iterator[Finding]:
+    workspace = context.workspace
+    for campaign_id in sorted(workspace.campaigns):
+        campaign = workspace.campaigns[campaign_id]
+        if campaign.status == "ended" or workspace.active_objective_ids(campaign):
+            continue
+        spent = context.spend(campaign, None)
+        if spent <= 0:
+            continue
+        retired = [o for o in campaign.objective_ids if o in workspace.objectives]
+        why = (
+            f"its objectives {listing(retired)} are no longer active"
+            if retired
+            else "it is linked to no objective"
+        )
+        yield Finding(
+            workspace=context.name,
+            kind="untethered_spend",
+            subject=f"campaign:{campaign_id}",
+            severity="info",
+            explanation=(
+                f"Campaign {campaign_label(campaign)} has spent {money(spent)} without an "
+                f"active objective: {why}"
+            ),
+            figures={"spend": spent},
+            strategy_id=context.strategy_of(campaign),
+            campaign_ids=(campaign_id,),
+            channel=campaign.channel or None,
+        )
+
+
+# -- channel_mix_drift -----------------------------------------------------------------------
+
+
+def channel_mix_drift(context: Context, spend: WorkspaceSpend) -> Iterator[Finding]:
+    for strategy_id in sorted(spend.strategies):
+        strategy_spend = spend.strategies[strategy_id]
+        if strategy_spend.total <= 0:
+            continue
+        guardrails = context.workspace.strategy_guardrails(strategy_id)
+        tolerance = guardrails.channel_mix_tolerance_pts
+        tolerance = 10.0 if tolerance is None else tolerance
+        allowed = strategy_spend.strategy.allowed_channels
+        for share in strategy_spend.shares():
+            reasons: list[str] = []
+            figures = {"spend": share.spend, "actual_share_pts": share.actual_share * 100}
+            where = _period_words(strategy_spend)
+            if share.planned_share is not None:
+                deviation = (share.actual_share - share.planned_share) * 100
+                figures |= {
+                    "planned_share_pts": share.planned_share * 100,
+                    "deviation_pts": deviation,
+                    "tolerance_pts": tolerance,
+                }
+                if abs(deviation) > tolerance:
+                    reasons.append(
+                        f"took {pct(share.actual_share)} of strategy {strategy_id}'s spend "
+                        f"{where} against {pct(share.planned_share)} planned "
+                        f"({deviation:+.0f} pts, tolerance {tolerance:g} pts)"
+                    )
+            if allowed and share.channel not in allowed and share.spend > 0:
+                reasons.append(
+                    f"is not among strategy {strategy_id}'s allowed channels "
+                    f"({', '.join(allowed)}) yet took {money(share.spend)} "
+                    f"({pct(share.actual_share)}) of its spend {where}"
+                )
+            if not reasons:
+                continue
+            campaigns = sorted(
+                strategy_spend.campaigns_by_channel.get(share.channel, []),
+                key=lambda item: (-item[1], item[0]),
+            )[:5]
+            yield Finding(
+                workspace=context.name,
+                kind="channel_mix_drift",
+                subject=f"{strategy_id}:{share.channel}",
+                severity="warning",
+                explanation=f"Channel {share.channel} " + "; it ".join(reasons),
+                figures=figures,
+                strategy_id=strategy_id,
+                campaign_ids=tuple(c for c, _ in campaigns),
+                channel=share.channel,
+            )
+
+
+def _period_words(strategy_spend: StrategySpend) -> str:
+    if strategy_spend.period is None:
+        return "over all recorded spend"
+    return f"in period {strategy_spend.period.period_id}"
+
+
+def channel_budget_overrun(context: Context, spend: WorkspaceSpend) -> Iterator[Finding]:
+    for strategy_id in sorted(spend.strategies):
+        strategy_spend = spend.strategies[strategy_id]
+        period = strategy_spend.period
+        if period is None or period.budget <= 0 or strategy_spend.window is None:
+            continue
+        low, high = strategy_spend.window
+        limit = context.workspace.strategy_guardrails(strategy_id)
+        share_limit = 0.10 if limit.budget_overrun_share is None else limit.budget_overrun_share
+        for share in strategy_spend.shares():
+            if not share.planned_share:
+                continue
+            planned = time_phased_budget(period.budget * share.planned_share, low, high, context.at)
+            if planned <= 0 or share.spend <= planned * (1 + share_limit):
+                continue
+            over = share.spend / planned - 1
+            yield Finding(
+                workspace=context.name,
+                kind="budget_overrun",
+                subject=f"channel:{strategy_id}:{share.channel}",
+                severity="warning",
+                explanation=(
+                    f"Channel {share.channel} of strategy {strategy_id} has spent "
+                    f"{money(share.spend)} in period {period.period_id}, {pct(over)} ahead of "
+                    f"its time-phased plan ({money(planned)} by now of "
+                    f"{money(period.budget * share.planned_share)}; limit {pct(share_limit)})"
+                ),
+                figures={
+                    "spend": share.spend,
+                    "planned_to_date": planned,
+                    "overrun_share": over,
+                },
+                strategy_id=strategy_id,
+                campaign_ids=tuple(
+                    c
+                    for c, _ in sorted(
+                        strategy_spend.campaigns_by_channel.get(share.channel, []),
+                        key=lambda item: (-item[1], item[0]),
+                    )[:5]
+                ),
+                channel=share.channel,
+            )
