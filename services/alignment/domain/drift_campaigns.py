@@ -9,6 +9,7 @@ from truenorth.alignment.domain.drift_findings import (
     Context,
     Finding,
     campaign_label,
+    exceeds,
     iso,
     listing,
     money,
@@ -49,7 +50,8 @@ def audience_mismatch(context: Context, campaign: CampaignView) -> Iterator[Find
                 f"'{campaign.segment}', which is not among strategy "
                 f"{strategy.name or strategy_id}'s target segments "
                 f"({', '.join(strategy.target_segments)}); it serves "
-                f"{listing([context.objective_label(o) for o in objectives])}"
+                f"{listing([context.objective_label(o) for o in objectives])}; to resolve: "
+                "retarget it to a target segment, or add the segment to the strategy"
             ),
             figures={"target_segments": float(len(strategy.target_segments))},
             strategy_id=strategy_id,
@@ -115,7 +117,7 @@ def _inefficiency_text(
 ) -> str | None:
     label, objective = campaign_label(campaign), context.objective_label(objective_id)
     multiple = guardrails.cost_per_outcome_multiple or 2.0
-    if planned and outcome > 0 and spend / outcome > multiple * planned:
+    if planned and outcome > 0 and exceeds(spend / outcome, multiple * planned):
         actual = spend / outcome
         figures |= {
             "cost_per_outcome": actual,
@@ -125,7 +127,9 @@ def _inefficiency_text(
         }
         return (
             f"Campaign {label} costs ${actual:,.2f} per {kpi} for {objective}, "
-            f"{actual / planned:.1f}× the planned ${planned:,.2f} (limit {multiple:g}×)"
+            f"{actual / planned:.1f}× the planned ${planned:,.2f} (limit {multiple:g}×); "
+            "to resolve: move its budget to linked campaigns that cost less per outcome, or "
+            "revise the planned cost"
         )
     zero_spend = guardrails.zero_outcome_spend
     zero_spend = 1000.0 if zero_spend is None else zero_spend
@@ -135,7 +139,8 @@ def _inefficiency_text(
         figures |= {"days_running": math.floor(days), "limit_spend": zero_spend}
         return (
             f"Campaign {label} spent {money(spend)} over {days:.0f} days with zero {kpi} for "
-            f"{objective} (limits {money(zero_spend)} and {zero_days:g} days)"
+            f"{objective} (limits {money(zero_spend)} and {zero_days:g} days); to resolve: "
+            "check that its outcomes are reported, or stop it"
         )
     return None
 
@@ -152,7 +157,7 @@ def campaign_budget_overrun(context: Context, campaign: CampaignView) -> Iterato
     planned = time_phased_budget(campaign.budget, campaign.start, campaign.end, context.at)
     limit = context.campaign_guardrails(campaign).budget_overrun_share
     limit = 0.10 if limit is None else limit
-    if planned <= 0 or spend <= planned * (1 + limit):
+    if planned <= 0 or not exceeds(spend, planned * (1 + limit)):
         return
     over = spend / planned - 1
     elapsed = planned / campaign.budget
@@ -167,6 +172,7 @@ def campaign_budget_overrun(context: Context, campaign: CampaignView) -> Iterato
             f"ahead of its time-phased budget ({money(planned)} of {money(campaign.budget)} "
             f"by now, {pct(elapsed)} of its flight; limit {pct(limit)})"
             + (f"; it serves {listing(served)}" if served else "")
+            + "; to resolve: slow its spend to the plan, or raise its budget"
         ),
         figures={
             "spend": spend,
@@ -185,18 +191,28 @@ def campaign_budget_overrun(context: Context, campaign: CampaignView) -> Iterato
 
 
 def stale_data(context: Context, campaign: CampaignView) -> Iterator[Finding]:
+    """Measured by the period the data covers, not by when it was uploaded: rows uploaded
+    now for days that ended long ago do not make a campaign fresh. The upload lag (from a
+    period's end to its recording) is reported beside it."""
     if campaign.status != "live":
         return
     went_live = campaign.went_live if campaign.went_live is not None else campaign.start
-    reference = max(went_live, campaign.last_report or went_live)
+    covered = campaign.last_period_end
+    reference = max(went_live, covered or went_live)
     hours = (context.at - reference) / MICROS_PER_HOUR
     limit = context.campaign_guardrails(campaign).stale_hours or 24.0
-    if hours <= limit:
+    if not exceeds(hours, limit):
         return
-    if campaign.last_report is not None and campaign.last_report >= went_live:
-        since = f"last report recorded {iso(campaign.last_report)}"
+    figures = {"hours_silent": math.floor(hours), "limit_hours": limit}
+    if covered is not None and covered >= went_live and campaign.last_report is not None:
+        lag = max(0.0, (campaign.last_report - covered) / MICROS_PER_HOUR)
+        figures["upload_lag_hours"] = math.floor(lag)
+        since = (
+            f"its data covers up to {iso(covered)} (last uploaded {iso(campaign.last_report)}, "
+            f"{lag:.0f} h after that period ended)"
+        )
     else:
-        since = f"none since it went live {iso(went_live)}"
+        since = f"no data since it went live {iso(went_live)}"
     served = [context.objective_label(o) for o in context.workspace.active_objective_ids(campaign)]
     yield Finding(
         workspace=context.name,
@@ -204,11 +220,12 @@ def stale_data(context: Context, campaign: CampaignView) -> Iterator[Finding]:
         subject=f"campaign:{campaign.campaign_id}",
         severity="warning",
         explanation=(
-            f"Live campaign {campaign_label(campaign)} has reported no metrics for "
+            f"Live campaign {campaign_label(campaign)} has no metrics for the last "
             f"{hours:.0f} h (limit {limit:g} h); {since}; "
             + (f"it serves {listing(served)}" if served else "it serves no active objective")
+            + "; to resolve: check the sync that reports it, or pause the campaign"
         ),
-        figures={"hours_silent": math.floor(hours), "limit_hours": limit},
+        figures=figures,
         strategy_id=context.strategy_of(campaign),
         objective_id=(context.workspace.active_objective_ids(campaign) or (None,))[0],
         campaign_ids=(campaign.campaign_id,),

@@ -88,6 +88,16 @@ class Context:
         return self.facts.sums(SPEND_METRIC, window).get(campaign.campaign_id, 0.0)
 
 
+FLOAT_NOISE = 1e-9
+"""Relative slack of threshold comparisons: 10.000000000000014 pts is 10 pts."""
+
+
+def exceeds(value: float, limit: float) -> bool:
+    """value > limit, robust to the noise of summed floats: a deviation of exactly the
+    tolerance does not fire."""
+    return value > limit + FLOAT_NOISE * max(1.0, abs(limit))
+
+
 # -- formatting ------------------------------------------------------------------------------
 
 

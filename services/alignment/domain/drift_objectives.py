@@ -16,7 +16,7 @@ from truenorth.alignment.domain.snapshot import (
     CampaignContribution,
     ObjectiveSnapshot,
 )
-from truenorth.alignment.domain.timeunits import MICROS_PER_DAY
+from truenorth.alignment.domain.timeunits import MICROS_PER_DAY, to_micros
 
 # -- objective_off_pace ------------------------------------------------------------------------
 
@@ -34,16 +34,13 @@ def objective_off_pace(
     for objective in objectives:
         if objective.status not in _STATUS_WORDS or objective.pace is None:
             continue
-        laggards = sorted(
-            (c for c in objective.campaigns if c.outcome_per_dollar is not None),
-            key=lambda c: (c.outcome_per_dollar or 0.0, c.campaign_id),
-        )[:2]
+        laggards = lagging_campaigns(context, objective)[:2]
         yield Finding(
             workspace=context.name,
             kind="objective_off_pace",
             subject=objective.objective_id,
             severity="warning" if objective.status == "at_risk" else "critical",
-            explanation=_off_pace_text(objective, laggards),
+            explanation=_off_pace_text(context, objective, laggards),
             figures={
                 "progress": objective.progress,
                 "expected": objective.expected,
@@ -54,28 +51,91 @@ def objective_off_pace(
             },
             strategy_id=objective.strategy_id,
             objective_id=objective.objective_id,
-            campaign_ids=tuple(c.campaign_id for c in laggards),
+            campaign_ids=tuple(c.campaign_id for c, _ in laggards),
         )
 
 
-def _off_pace_text(objective: ObjectiveSnapshot, laggards: list[CampaignContribution]) -> str:
+def lagging_campaigns(
+    context: Context, objective: ObjectiveSnapshot
+) -> list[tuple[CampaignContribution, float]]:
+    """Linked campaigns behind their expected contribution by now, most behind first, with
+    the shortfall in KPI units. A campaign's expected contribution is the progress expected by
+    now times its share of the linked campaigns' budgets (equal shares without budgets); one
+    that is ahead of it is never named. Levels (`latest`) have no share: a campaign lags when
+    its own level is on the wrong side of the target."""
+    contributions = list(objective.campaigns)
+    if not contributions:
+        return []
+    if objective.aggregation != "sum":
+        worse = [
+            (c, abs(objective.target - c.outcome))
+            for c in contributions
+            if c.outcome and (c.outcome < objective.target) == (objective.direction == "increase")
+        ]
+        return sorted(worse, key=lambda item: (-item[1], item[0].campaign_id))
+    budgets = [context.workspace.campaigns[c.campaign_id].budget for c in contributions]
+    total = sum(budgets)
+    expected_total = (objective.target - objective.baseline) * objective.expected
+    lagging = []
+    for contribution, budget in zip(contributions, budgets, strict=True):
+        share = budget / total if total > 0 else 1 / len(contributions)
+        shortfall = expected_total * share - contribution.outcome
+        if objective.direction == "decrease":
+            shortfall = -shortfall
+        if shortfall > 0:
+            lagging.append((contribution, shortfall))
+    return sorted(lagging, key=lambda item: (-item[1], item[0].campaign_id))
+
+
+def _off_pace_text(
+    context: Context,
+    objective: ObjectiveSnapshot,
+    laggards: list[tuple[CampaignContribution, float]],
+) -> str:
     head = (
         f"{objective.name}: {pct(objective.progress)} done at {pct(objective.expected)} of "
         f"time (pace {objective.pace:.2f}, {_STATUS_WORDS[objective.status]})"
     )
+    kpi = objective.kpi
     if laggards:
-        verb = "are" if len(laggards) > 1 else "is"
-        names = [f"{c.campaign_id} ({num(c.outcome_per_dollar or 0.0)}/$)" for c in laggards]
-        tail = (
-            f"{_TWO_WORDS[len(laggards)]} with the lowest {objective.kpi} per dollar {verb} "
-            f"{listing(names)}"
-        )
+        names = [f"{c.campaign_id} ({num(short)} {kpi} behind its share)" for c, short in laggards]
+        tail = "lagging: " + listing(names)
     elif objective.campaigns:
-        tail = f"none of its {len(objective.campaigns)} linked campaigns has recorded spend"
+        tail = f"none of its {len(objective.campaigns)} linked campaigns lags its share"
     else:
         tail = "no campaign is linked to it"
     forecast = f"forecast at deadline: {pct(objective.forecast_attainment)} of target"
-    return f"{head}; {tail}; {forecast}"
+    return f"{head}; {_gap_text(context, objective)}; {tail}; {forecast}; {_remedy(objective)}"
+
+
+def _gap_text(context: Context, objective: ObjectiveSnapshot) -> str:
+    """The gap in units a lead understands."""
+    days = max(0.0, (to_micros(objective.deadline) - context.at) / MICROS_PER_DAY)
+    required, now = objective.required_rate_per_day, objective.run_rate_per_day
+    if objective.aggregation == "sum":
+        more = objective.target - objective.actual
+        per_day = f": {num(required)}/day against {num(now)}/day now" if required else ""
+        return f"needs {num(more)} more {objective.kpi} in {days:.0f} days{per_day}"
+    return (
+        f"needs {objective.kpi} to move from {num(objective.actual)} to "
+        f"{num(objective.target)} in {days:.0f} days"
+        + (f" ({num(required)}/day; trend {num(now)}/day)" if required else "")
+    )
+
+
+def _remedy(objective: ObjectiveSnapshot) -> str:
+    best = max(
+        (c for c in objective.campaigns if c.outcome_per_dollar),
+        key=lambda c: (c.outcome_per_dollar or 0.0, c.campaign_id),
+        default=None,
+    )
+    scale = (
+        f"scale what works ({best.campaign_id} yields {num(best.outcome_per_dollar or 0.0)} "
+        f"{objective.kpi} per $) or shift budget from the laggards"
+        if best is not None and objective.aggregation == "sum"
+        else "change the tactics serving it"
+    )
+    return f"to resolve: {scale}, or revise the target"
 
 
 # -- idle_objective --------------------------------------------------------------------------
@@ -98,9 +158,9 @@ def idle_objectives(context: Context) -> Iterator[Finding]:
             continue
         if linked:
             states = listing([f"{c.campaign_id} ({c.status})" for c in linked])
-            tail = f"linked campaigns: {states}"
+            tail = f"linked campaigns: {states}; to resolve: resume or launch a campaign for it"
         else:
-            tail = "no campaign is linked to it"
+            tail = "no campaign is linked to it; to resolve: launch or link a campaign to it"
         assert objective.spec is not None
         yield Finding(
             workspace=context.name,

@@ -8,11 +8,12 @@ from truenorth.alignment.domain.drift_findings import (
     Context,
     Finding,
     campaign_label,
+    exceeds,
     listing,
     money,
     pct,
 )
-from truenorth.alignment.domain.progress import time_phased_budget
+from truenorth.alignment.domain.progress import ChannelShare, time_phased_budget
 from truenorth.alignment.domain.snapshot import (
     StrategySpend,
     WorkspaceSpend,
@@ -28,7 +29,7 @@ def untethered_spend(context: Context, spend: WorkspaceSpend) -> Iterator[Findin
     limit = 0.10 if limit is None else limit
     untethered = sum(amount for _, amount in spend.untethered)
     where = "the current period" if spend.window is not None else "all recorded spend"
-    if spend.total > 0 and untethered / spend.total > limit:
+    if spend.total > 0 and exceeds(untethered / spend.total, limit):
         top = sorted(spend.untethered, key=lambda item: (-item[1], item[0].campaign_id))[:3]
         names = listing([f"{c.campaign_id} ({money(a)})" for c, a in top])
         yield Finding(
@@ -39,7 +40,8 @@ def untethered_spend(context: Context, spend: WorkspaceSpend) -> Iterator[Findin
             explanation=(
                 f"{pct(untethered / spend.total)} of spend in {where} ({money(untethered)} of "
                 f"{money(spend.total)}) went to campaigns with no active objective "
-                f"(limit {pct(limit)}); largest: {names}"
+                f"(limit {pct(limit)}); largest: {names}; to resolve: link them to an "
+                "objective they serve, or end them"
             ),
             figures={
                 "untethered_share": untethered / spend.total,
@@ -75,7 +77,7 @@ def _untethered_campaigns(context: Context) -> Iterator[Finding]:
             severity="info",
             explanation=(
                 f"Campaign {campaign_label(campaign)} has spent {money(spent)} without an "
-                f"active objective: {why}"
+                f"active objective: {why}; to resolve: link it to an objective, or end it"
             ),
             figures={"spend": spent},
             strategy_id=context.strategy_of(campaign),
@@ -107,7 +109,7 @@ def channel_mix_drift(context: Context, spend: WorkspaceSpend) -> Iterator[Findi
                     "deviation_pts": deviation,
                     "tolerance_pts": tolerance,
                 }
-                if abs(deviation) > tolerance:
+                if exceeds(abs(deviation), tolerance):
                     reasons.append(
                         f"took {pct(share.actual_share)} of strategy {strategy_id}'s spend "
                         f"{where} against {pct(share.planned_share)} planned "
@@ -125,17 +127,38 @@ def channel_mix_drift(context: Context, spend: WorkspaceSpend) -> Iterator[Findi
                 strategy_spend.campaigns_by_channel.get(share.channel, []),
                 key=lambda item: (-item[1], item[0]),
             )[:5]
+            carried = (
+                "; its spend is carried by "
+                + listing([f"{c} ({money(amount)})" for c, amount in campaigns])
+                if campaigns
+                else "; no campaign spends on it"
+            )
             yield Finding(
                 workspace=context.name,
                 kind="channel_mix_drift",
                 subject=f"{strategy_id}:{share.channel}",
                 severity="warning",
-                explanation=f"Channel {share.channel} " + "; it ".join(reasons),
+                explanation=f"Channel {share.channel} "
+                + "; it ".join(reasons)
+                + carried
+                + "; "
+                + _mix_remedy(share, strategy_spend.total),
                 figures=figures,
                 strategy_id=strategy_id,
                 campaign_ids=tuple(c for c, _ in campaigns),
                 channel=share.channel,
             )
+
+
+def _mix_remedy(share: ChannelShare, total: float) -> str:
+    if share.planned_share is None:
+        return "to resolve: move its campaigns to an allowed channel, or allow the channel"
+    move = abs(share.actual_share - share.planned_share) * total
+    direction = "away from" if share.actual_share > share.planned_share else "to"
+    return (
+        f"to resolve: move about {money(move)} of the period's spend {direction} "
+        f"{share.channel}, or revise the planned mix"
+    )
 
 
 def _period_words(strategy_spend: StrategySpend) -> str:
@@ -157,7 +180,7 @@ def channel_budget_overrun(context: Context, spend: WorkspaceSpend) -> Iterator[
             if not share.planned_share:
                 continue
             planned = time_phased_budget(period.budget * share.planned_share, low, high, context.at)
-            if planned <= 0 or share.spend <= planned * (1 + share_limit):
+            if planned <= 0 or not exceeds(share.spend, planned * (1 + share_limit)):
                 continue
             over = share.spend / planned - 1
             yield Finding(
@@ -169,7 +192,8 @@ def channel_budget_overrun(context: Context, spend: WorkspaceSpend) -> Iterator[
                     f"Channel {share.channel} of strategy {strategy_id} has spent "
                     f"{money(share.spend)} in period {period.period_id}, {pct(over)} ahead of "
                     f"its time-phased plan ({money(planned)} by now of "
-                    f"{money(period.budget * share.planned_share)}; limit {pct(share_limit)})"
+                    f"{money(period.budget * share.planned_share)}; limit {pct(share_limit)}); "
+                    "to resolve: slow the channel's campaigns, or revise the period's mix"
                 ),
                 figures={
                     "spend": share.spend,
