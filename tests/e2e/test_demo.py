@@ -12,8 +12,8 @@ import httpx
 import pytest
 from rich.console import Console
 
-from truenorth.alignment.demo.run import DemoOptions, DemoRunner
-from truenorth.alignment.demo.scenario import DEFAULT_EXAMPLE, build_scenario, load_example
+from truenorth.demo.run import DemoOptions, DemoRunner
+from truenorth.demo.scenario import DEFAULT_EXAMPLE, build_scenario, load_example
 
 SPEED = 160_000.0
 """92 days in ~50 s of wall time."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from truenorth.alignment.demo.offline import replay_offline
-from truenorth.alignment.demo.scenario import (
+from truenorth.demo.offline import replay_offline
+from truenorth.demo.scenario import (
     DEFAULT_EXAMPLE,
     available_examples,
     build_scenario,

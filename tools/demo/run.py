@@ -30,8 +30,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from truenorth.alignment.demo.cli import DEFAULT_SPEED
-from truenorth.alignment.demo.scenario import (
+from truenorth.clock import AcceleratedClock
+from truenorth.demo.cli import DEFAULT_SPEED
+from truenorth.demo.scenario import (
     DEFAULT_EXAMPLE,
     DEFAULT_WORKSPACE,
     Action,
@@ -41,7 +42,6 @@ from truenorth.alignment.demo.scenario import (
     iso,
     load_example,
 )
-from truenorth.clock import AcceleratedClock
 from truenorth.settings import SERVICE_SETTINGS, SERVICES, load
 
 STATUS_STYLE = {
@@ -352,7 +352,7 @@ class DemoRunner:
 
     def review(self) -> str | None:
         """The quarterly review (markdown) from `truenorth review`, when that command exists."""
-        if importlib.util.find_spec("truenorth.alignment.review") is None:
+        if importlib.util.find_spec("truenorth.review") is None:
             return None
         assert self.supervisor is not None and self.supervisor.nats is not None
         env = {
@@ -387,7 +387,7 @@ class DemoRunner:
 
 _REVIEW_ALONE = (
     "import typer\n"
-    "from truenorth.alignment.review.cli import review_command\n"
+    "from truenorth.review.cli import review_command\n"
     "app = typer.Typer(add_completion=False)\n"
     "app.command()(review_command)\n"
     "app()\n"

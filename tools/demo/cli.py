@@ -44,8 +44,8 @@ def demo_command(
 ) -> None:
     """Start the embedded system and play a scripted quarter at accelerated time: campaigns
     launch, spend and outcomes stream in, drifts open, the strategy answers one."""
-    from truenorth.alignment.demo.run import DemoError, DemoOptions, run_demo
-    from truenorth.alignment.demo.scenario import ScenarioError
+    from truenorth.demo.run import DemoError, DemoOptions, run_demo
+    from truenorth.demo.scenario import ScenarioError
 
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
     options = DemoOptions(

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from truenorth.alignment.demo.scenario import Action, Scenario
 from truenorth.alignment.domain.drift import DriftTracker
 from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import Snapshot, build_snapshot
@@ -31,6 +30,7 @@ from truenorth.contract.metrics import (
     MetricRestatedData,
     Observation,
 )
+from truenorth.demo.scenario import Action, Scenario
 from truenorth.strategy.domain import Attribution, Strategy, load_document, plan_changes
 
 DEFAULT_TICK = timedelta(hours=3)
