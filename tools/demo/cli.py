@@ -16,13 +16,17 @@ DEFAULT_EXAMPLE = "b2b-tech-c-level"
 
 
 def demo_command(
-    seed: Annotated[int, typer.Option(help="same seed, same quarter: every id and value")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="same seed, same quarter: every id, value and drift")
+    ] = 7,
     speed: Annotated[
         float,
         typer.Option(
             min=1.0,
             max=1e7,
-            help="simulated seconds per wall second (55000: a quarter in ~2.4 min)",
+            help="at most this many simulated seconds per wall second (55000: a quarter in "
+            "~2.4 min; the services are waited for, so a busy machine plays slower, never "
+            "differently)",
         ),
     ] = DEFAULT_SPEED,
     example: Annotated[
