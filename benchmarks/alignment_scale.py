@@ -200,4 +200,3 @@ if __name__ == "__main__":
     else:
         for count in args.observations:
             run_size(1_000, 100_000, count, args.postgres)
-

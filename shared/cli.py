@@ -146,16 +146,21 @@ def schemas(out: Annotated[Path, typer.Option(help="output directory")] = Path("
 
 
 def _register_optional() -> None:
-    """Sub-commands owned by services; each is wired here and nowhere else."""
+    """Sub-commands owned by services and tools/; each is wired here and nowhere else."""
     for module_name, attr, name in (
         ("truenorth.metrics.cli", "emit_app", "emit"),
-        ("truenorth.alignment.observability.cli", "dashboards_app", "dashboards"),
-        ("truenorth.alignment.observability.cli", "rules_app", "rules"),
+        ("truenorth.generators.cli", "dashboards_app", "dashboards"),
+        ("truenorth.generators.cli", "rules_app", "rules"),
         ("truenorth.tokens_cli", "tokens_app", "tokens"),
         ("truenorth.dlq", "dlq_app", "dlq"),
     ):
         module = importlib.import_module(module_name)
         app.add_typer(getattr(module, attr), name=name)
+    for module_name, attr, name in (
+        ("truenorth.demo.cli", "demo_command", "demo"),
+        ("truenorth.review.cli", "review_command", "review"),
+    ):
+        app.command(name)(getattr(importlib.import_module(module_name), attr))
     for module_name in ("truenorth.strategy.cli", "truenorth.alignment.cli"):
         importlib.import_module(module_name).register(app)
 

@@ -55,6 +55,9 @@ class SharedSettings(BaseSettings):
     clock_speed: float = Field(default=1.0, gt=0, le=1e7)
     clock_started_at: AwareDatetime | None = None
     """Wall time the simulated clock started; shared so every service reads the same time."""
+    clock_file: Path | None = None
+    """A stepped clock: the simulated time is read from this file, which `truenorth demo`
+    writes; time stands still between its steps (a deterministic quarter)."""
 
     @field_validator("log_level", mode="before")
     @classmethod

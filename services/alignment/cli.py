@@ -126,10 +126,5 @@ def digest_command(
 
 
 def register(app: typer.Typer) -> None:
-    from truenorth.alignment.demo.cli import demo_command
-    from truenorth.alignment.review.cli import review_command
-
     app.command("rebuild")(rebuild_command)
     app.command("digest")(digest_command)
-    app.command("demo")(demo_command)
-    app.command("review")(review_command)

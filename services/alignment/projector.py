@@ -88,7 +88,7 @@ class Projector:
         """Each stream's checkpoint as last committed (or read from the store)."""
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
         self.snapshot: Snapshot = Snapshot(at=clock())
-        self.exposition: bytes = render_exposition(self.snapshot)
+        self.exposition: dict[str, bytes] = render_exposition(self.snapshot)
         """`self.snapshot` as Prometheus text: what /metrics serves."""
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []

@@ -141,6 +141,8 @@ async def _snapshot(
     projector = holder.get("projector")
     if projector is None:
         return None
+    if as_of is None and known_at is None:
+        return projector.snapshot
     try:
         moment = parse_moment(request.app.state.clock(), as_of, known_at)
     except ValueError as exc:

@@ -24,14 +24,14 @@ import httpx
 import yaml
 
 from tests.conftest import require_installed
-from truenorth.alignment.observability.dashboards import (
+from truenorth.bus.embedded import free_port
+from truenorth.generators.dashboards import (
     NATS_EXPORTER_PREFIXES,
     expressions,
     interpolate,
     metric_names_in,
 )
-from truenorth.alignment.observability.rules import StrategySpec, generate_rules
-from truenorth.bus.embedded import free_port
+from truenorth.generators.rules import StrategySpec, generate_rules
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = REPO / "deploy" / "grafana" / "dashboards"

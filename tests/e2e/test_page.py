@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import require_installed
 from tests.e2e.harness import RunningSystem, start_system
-from truenorth.alignment.demo.scenario import load_example
+from truenorth.demo.scenario import load_example
 from truenorth.strategy.domain import load_document
 
 CHROMIUM = Path("/usr/bin/chromium")

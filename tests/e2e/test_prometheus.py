@@ -49,10 +49,10 @@ from tests.e2e.prometheus_support import (
     write_config,
     write_test_rules,
 )
-from truenorth.alignment.observability.dashboards import interpolate
-from truenorth.alignment.observability.rules import StrategySpec
 from truenorth.bus.eventstore import connect
 from truenorth.contract.common import ObjectiveSpec
+from truenorth.generators.dashboards import interpolate
+from truenorth.generators.rules import StrategySpec
 
 pytestmark = pytest.mark.slow
 

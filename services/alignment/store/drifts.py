@@ -18,12 +18,12 @@ from truenorth.alignment.store.read import Moment
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
 
-EVENTS: dict[str, type[EnvelopeFields]] = {
+EVENTS: dict[str, type[DriftDetected] | type[DriftUpdated] | type[DriftResolved]] = {
     "detected": DriftDetected,
     "updated": DriftUpdated,
     "resolved": DriftResolved,
 }
-ACTIONS = {event: action for action, event in EVENTS.items()}
+ACTIONS: dict[type, str] = {event: action for action, event in EVENTS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ def apply_drift_event(connection: Connection, event: EnvelopeFields) -> None:
     action = ACTIONS.get(type(event))
     if action is None:
         return
-    data: DriftData = event.data
+    data: DriftData = event.data  # type: ignore[attr-defined]  # a Drift* event
     at = event.occurred_at
     micros = to_micros(at)
     drifts = t.drifts

@@ -102,7 +102,8 @@ class BatchWriter:
         previous = self.strategies.latest(self.connection, workspace, strategy_id)
         row = dict(previous) if previous else _new_strategy()
         counts = dict(row["change_counts"])
-        counts[event.type] = counts.get(event.type, 0) + 1
+        kind = str(getattr(event, "type", type(event).__name__))
+        counts[kind] = counts.get(kind, 0) + 1
         row |= {
             "valid_from": to_micros(event.occurred_at),
             "recorded_at": to_micros(event.recorded_at),

@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from truenorth.alignment.app import build_app
-from truenorth.alignment.review.build import Period, build_review
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.contract.campaigns import (
     CampaignLaunched,
@@ -38,6 +37,7 @@ from truenorth.contract.strategy import (
     StrategyDefined,
     StrategyDefinedData,
 )
+from truenorth.review.build import Period, build_review
 from truenorth.settings import AlignmentSettings, SharedSettings
 
 START = datetime(2026, 10, 1, tzinfo=UTC)

@@ -3,7 +3,8 @@
 redeliveries are counted (`truenorth_redeliveries_total`) and recognised as already folded
 (stale): the projection stays exactly equal to a fresh replay, nothing counted twice.
 
-The slowness is injected in-process: `fold_batch` as the projector sees it is wrapped (inside the batch's transaction).
+The slowness is injected in-process: `fold_batch` as the projector sees it is wrapped
+(inside the batch's transaction).
 CI: 3 000 events, 3 slow batches; `TRUENORTH_FULL=1`: 20 000 events, 6 slow batches.
 """
 

@@ -12,9 +12,9 @@ import typer
 from typer.testing import CliRunner
 
 from tests.unit.review.fixture_log import build_log
-from truenorth.alignment.review.cli import review_command
-from truenorth.alignment.review.source import load_events
 from truenorth.bus.eventstore import EventStore, connect, provision
+from truenorth.review.cli import review_command
+from truenorth.review.source import load_events
 from truenorth.settings import SharedSettings
 
 EXPECTED = Path(__file__).parents[2] / "unit" / "review" / "expected_review_2026q4.json"

@@ -50,9 +50,7 @@ def test_channel_mix_drift_names_the_campaigns_carrying_the_channel() -> None:
 
 def test_data_that_stopped_days_ago_is_stale_even_when_uploaded_now() -> None:
     late_upload = day(9)
-    rows = [
-        b.observed("c-a", "leads", 5, day(n), recorded_at=late_upload) for n in range(0, 5)
-    ]
+    rows = [b.observed("c-a", "leads", 5, day(n), recorded_at=late_upload) for n in range(0, 5)]
     world = World(*strategy(), b.launched("c-a"), *rows)
     drift = world.only(day(9) + timedelta(hours=1), "stale_data", "detected")
     assert drift.figures["upload_lag_hours"] == 4 * 24

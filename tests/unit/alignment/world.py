@@ -11,10 +11,10 @@ from sqlalchemy.pool import StaticPool
 from truenorth.alignment.domain.drift import DriftTransition, detect_drifts, reconcile
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.replay import digest
 from truenorth.alignment.store.drifts import open_drifts, record_transitions
 from truenorth.alignment.store.fold import fold_events
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
-from truenorth.alignment.replay import digest
 from truenorth.alignment.views import build_snapshot
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.envelope import EnvelopeFields
@@ -37,10 +37,10 @@ class World:
         with self.engine.begin() as connection:
             fold_events(connection, "alignment", events)
 
-    def snapshot(self, at: datetime, known_at: datetime | None = None, live: bool = False) -> Snapshot:
-        moment = Moment(
-            to_micros(at), None if known_at is None else to_micros(known_at), live=live
-        )
+    def snapshot(
+        self, at: datetime, known_at: datetime | None = None, live: bool = False
+    ) -> Snapshot:
+        moment = Moment(to_micros(at), None if known_at is None else to_micros(known_at), live=live)
         return build_snapshot(self.engine, at, moment)
 
     def transitions(self, at: datetime) -> list[DriftTransition]:

@@ -3,10 +3,15 @@ the scenario scripts opens, and the one the strategy answers resolves after the 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
-from truenorth.alignment.demo.offline import replay_offline
-from truenorth.alignment.demo.scenario import (
+from truenorth.demo.offline import replay_offline
+from truenorth.demo.scenario import (
     DEFAULT_EXAMPLE,
     available_examples,
     build_scenario,
@@ -41,3 +46,39 @@ def test_same_seed_same_drift_history() -> None:
     first = replay_offline(build_scenario(text, 11, "demo", filename))
     again = replay_offline(build_scenario(text, 11, "demo", filename))
     assert first.transitions == again.transitions
+
+
+_PLAY = """
+import json, sys
+from truenorth.demo.offline import replay_offline
+from truenorth.demo.scenario import DEFAULT_EXAMPLE, build_scenario, load_example
+filename, text = load_example(DEFAULT_EXAMPLE)
+scenario = build_scenario(text, int(sys.argv[1]), "demo", filename)
+result = replay_offline(scenario)
+print(json.dumps({
+    "actions": scenario.fingerprint(),
+    "transitions": [
+        [t.at.isoformat(), t.action, t.drift_id, t.severity, t.explanation]
+        for t in result.transitions
+    ],
+}))
+"""
+
+
+def test_same_seed_same_quarter_in_separate_processes() -> None:
+    """Another process hashes strings differently (PYTHONHASHSEED): an order taken from a set
+    or a dict built from one would change the actions or the drifts between two runs."""
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _PLAY, "11"],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for hash_seed in ("1", "2")
+    ]
+    first, again = (json.loads(run) for run in runs)
+    assert first["transitions"], "the quarter raised no drift at all"
+    assert first == again

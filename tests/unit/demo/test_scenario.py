@@ -10,14 +10,14 @@ from itertools import pairwise
 
 import pytest
 
-from truenorth.alignment.demo.scenario import (
+from truenorth.alignment.domain.drift_rules import drift_id
+from truenorth.demo.scenario import (
     DEFAULT_EXAMPLE,
     Scenario,
     available_examples,
     build_scenario,
     load_example,
 )
-from truenorth.alignment.domain.drift_rules import drift_id
 
 
 def scenario(seed: int = 7, example: str = DEFAULT_EXAMPLE) -> Scenario:

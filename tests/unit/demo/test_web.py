@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from truenorth.alignment.demo.offline import replay_offline
-from truenorth.alignment.demo.scenario import DEFAULT_EXAMPLE, build_scenario, load_example
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.web import render_live, render_page, web_router
+from truenorth.demo.offline import replay_offline
+from truenorth.demo.scenario import DEFAULT_EXAMPLE, build_scenario, load_example
 
 
 @pytest.fixture(scope="module")

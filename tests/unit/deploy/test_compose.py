@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,21 @@ def test_dockerfile_installs_the_project_and_runs_truenorth() -> None:
     assert 'ENTRYPOINT ["truenorth"]' in text
     for path in re.findall(r"^COPY (?!--from)(\S+)", text, re.MULTILINE):
         assert (REPO / path).exists(), f"Dockerfile copies missing {path}"
+
+
+def test_the_image_holds_every_folder_the_package_maps() -> None:
+    """A folder left out of the build context breaks `truenorth` itself: the CLI registers the
+    tools' commands (demo, review, dashboards, rules) at import."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    copied = {Path(p).parts[0] for p in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M)}
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    admitted = {line[1:].strip("/") for line in ignore if line.startswith("!")}
+    package_dir = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["package-dir"]
+    for folder in {Path(f).parts[0] for f in package_dir.values()}:
+        assert folder in copied, f"deploy/Dockerfile does not COPY {folder}/"
+        assert folder in admitted, f"deploy/Dockerfile.dockerignore keeps {folder}/ out"
 
 
 def test_install_tools_script_is_executable() -> None:

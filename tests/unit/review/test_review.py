@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.review.fixture_log import build_log
-from truenorth.alignment.review.build import (
+from truenorth.review.build import (
     Period,
     build_review,
     default_as_of,
@@ -25,8 +25,8 @@ from truenorth.alignment.review.build import (
     parse_as_of,
     parse_period,
 )
-from truenorth.alignment.review.render_html import render_html
-from truenorth.alignment.review.render_md import SECTIONS, render_markdown
+from truenorth.review.render_html import render_html
+from truenorth.review.render_md import SECTIONS, render_markdown
 
 EXPECTED = Path(__file__).with_name("expected_review_2026q4.json")
 Q4 = parse_period("2026-Q4")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from truenorth.alignment.review.build import Period, Sample
+from truenorth.review.build import Period, Sample
 
 STATUS_LABEL = {
     "not_started": "not started",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from truenorth.alignment.review import fmt
-from truenorth.alignment.review.build import (
+from truenorth.review import fmt
+from truenorth.review.build import (
     ChannelMix,
     DriftReview,
     ObjectiveReview,

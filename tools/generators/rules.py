@@ -33,13 +33,13 @@ from urllib.parse import quote
 import yaml
 
 from truenorth import metric_names as m
-from truenorth.alignment.observability.dashboards import (
+from truenorth.contract.common import ObjectiveSpec
+from truenorth.generators.dashboards import (
     DEFAULT_ALIGNMENT_API,
     DRIFT_WHY,
     OBJECTIVE_UID,
     PIPELINE_UID,
 )
-from truenorth.contract.common import ObjectiveSpec
 
 Rule = dict[str, Any]
 

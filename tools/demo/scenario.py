@@ -191,7 +191,7 @@ def iso(moment: datetime) -> str:
 
 def examples_dir() -> Path:
     """`examples/` of the source tree (the demo runs from a checkout or an editable install)."""
-    return Path(__file__).resolve().parents[3] / "examples"
+    return Path(__file__).resolve().parents[2] / "examples"
 
 
 def available_examples() -> list[str]:

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from truenorth.alignment.review import charts, fmt
-from truenorth.alignment.review.build import (
+from truenorth.review import charts, fmt
+from truenorth.review.build import (
     ChannelMix,
     DriftReview,
     ObjectiveReview,
     Review,
     StrategyChange,
 )
-from truenorth.alignment.review.render_md import SECTIONS
+from truenorth.review.render_md import SECTIONS
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;

@@ -1,8 +1,9 @@
-"""Drive a live embedded system through a scenario on the shared accelerated clock.
+"""Drive a live embedded system through a scenario on a stepped clock.
 
-The services and this driver read the same clock (`TRUENORTH_CLOCK_*`): an action scheduled
-at simulated time T is sent when the clock reaches T (at once when the driver is late), so
-the alignment service's pace and time-based drift see the quarter as the scenario wrote it.
+The services and this driver read the same clock file (`TRUENORTH_CLOCK_FILE`); the driver
+moves it action by action in lockstep with the alignment service (`lockstep`), so the same
+seed gives the same drift history however fast or loaded the machine is. `--speed` only
+sets the fastest pace: the driver waits for the wall clock when it is ahead of it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +31,18 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from truenorth.alignment.demo.cli import DEFAULT_SPEED
-from truenorth.alignment.demo.scenario import (
+from truenorth.clock import SteppedClock
+from truenorth.demo.cli import DEFAULT_SPEED
+from truenorth.demo.lockstep import AFTER, TICK_SECONDS, Lockstep, LockstepTimeout
+from truenorth.demo.scenario import (
     DEFAULT_EXAMPLE,
     DEFAULT_WORKSPACE,
     Action,
     Scenario,
     ScriptedDrift,
     build_scenario,
-    iso,
     load_example,
 )
-from truenorth.clock import AcceleratedClock
 from truenorth.settings import SERVICE_SETTINGS, SERVICES, load
 
 STATUS_STYLE = {
@@ -70,8 +71,6 @@ class DemoOptions:
     hold: bool = False
     workspace: str = DEFAULT_WORKSPACE
     verbose: bool = False
-    startup_seconds: float = 8.0
-    """Wall time allowed for the services to start before the first action is due."""
     live: bool | None = None
     """Rich live view; None: when the console is a terminal."""
 
@@ -106,11 +105,6 @@ class DriftCheck:
         return self.status == "resolved" if self.drift.answered else True
 
 
-def tick_seconds(speed: float) -> float:
-    """The alignment tick: about two simulated hours, within [0.2 s, 5 s] of wall time."""
-    return min(5.0, max(0.2, 7200 / speed))
-
-
 def _fresh_data_dir(path: Path | None) -> Path:
     if path is None:
         return Path(tempfile.mkdtemp(prefix="truenorth-demo-"))
@@ -134,7 +128,8 @@ class DemoRunner:
         self.console = console or Console()
         self.counters = Counters()
         self.supervisor: Any = None
-        self.clock: AcceleratedClock | None = None
+        self.clock: SteppedClock | None = None
+        self.lockstep: Lockstep | None = None
         self.urls: dict[str, str] = {}
         self.http = httpx.Client(timeout=30)
         self._objectives: list[dict[str, Any]] = []
@@ -143,19 +138,14 @@ class DemoRunner:
 
     # -- system --------------------------------------------------------------------------
 
-    def clock_env(self, now: float | None = None) -> dict[str, str]:
-        """The accelerated clock: simulated origin at the period start, started so that the
-        first action is due `startup_seconds` from now."""
-        scenario, speed = self.scenario, self.options.speed
-        lead = (scenario.start - scenario.first_action).total_seconds() / speed
-        started = (time.time() if now is None else now) + self.options.startup_seconds + lead
-        self.clock = AcceleratedClock(scenario.start, speed, started)
+    def clock_env(self, data_dir: Path) -> dict[str, str]:
+        """The stepped clock, standing at the first action until the driver moves it."""
+        self.clock = SteppedClock(data_dir / "clock")
+        self.clock.set(self.scenario.first_action)
         return {
-            "TRUENORTH_CLOCK_ORIGIN": iso(scenario.start),
-            "TRUENORTH_CLOCK_SPEED": repr(float(speed)),
-            "TRUENORTH_CLOCK_STARTED_AT": iso(datetime.fromtimestamp(started, UTC)),
-            "TRUENORTH_ALIGNMENT_TICK_SECONDS": f"{tick_seconds(speed):.3f}",
-            "TRUENORTH_WORKSPACE": scenario.workspace,
+            "TRUENORTH_CLOCK_FILE": str(self.clock.path),
+            "TRUENORTH_ALIGNMENT_TICK_SECONDS": f"{TICK_SECONDS:g}",
+            "TRUENORTH_WORKSPACE": self.scenario.workspace,
         }
 
     def start(self) -> None:
@@ -167,7 +157,7 @@ class DemoRunner:
         if not options.free_ports:
             for name in SERVICES:
                 ports[name] = load(SERVICE_SETTINGS[name]).port
-        env = self.clock_env()
+        env = self.clock_env(data_dir)
         if not options.verbose:
             env["TRUENORTH_LOG_LEVEL"] = "WARNING"
         self.supervisor = Supervisor(
@@ -178,6 +168,15 @@ class DemoRunner:
         except SupervisorError as exc:
             raise DemoError(str(exc)) from None
         self.urls = self.supervisor.urls()
+        nats = self.supervisor.nats
+        assert self.clock is not None and nats is not None
+        self.lockstep = Lockstep(
+            self.clock,
+            self.http,
+            self.urls["alignment"],
+            f"http://{nats.host}:{nats.monitor_port}",
+            alive=self._alive,
+        )
 
     def stop(self) -> None:
         self.http.close()
@@ -192,26 +191,42 @@ class DemoRunner:
     def _url(self, service: str, path: str) -> str:
         return f"{self.urls[service]}/v1/workspaces/{self.scenario.workspace}{path}"
 
+    def _alive(self) -> None:
+        if self.supervisor is not None and self.supervisor.crashed():
+            raise DemoError(f"service exited: {', '.join(self.supervisor.crashed())}")
+
     # -- playing -------------------------------------------------------------------------
 
     def play(self, on_idle: Callable[[], None] | None = None) -> None:
-        """Send every action when the clock reaches it, then run to the scenario's finish."""
-        for action in self.scenario.actions:
-            self._wait_until(action.at, on_idle)
-            self.execute(action)
-        self._wait_until(self.scenario.finish, on_idle)
-        time.sleep(3 * tick_seconds(self.options.speed))  # the last drift evaluations
+        """Every action in lockstep (see `lockstep`), then a last evaluation at the finish."""
+        lockstep = self.lockstep
+        assert lockstep is not None
+        started, after = time.monotonic(), self.scenario.first_action - AFTER
+        try:
+            for action in self.scenario.actions:
+                if action.kind == "note":
+                    continue
+                at = max(action.at, after + AFTER)  # strictly increasing, equal times too
+                self._pace(started, at, on_idle)
+                lockstep.step(at)
+                self.execute(action)
+                lockstep.folded()
+                after = at + AFTER
+                lockstep.step(after)
+            lockstep.step(max(self.scenario.finish, after + AFTER))
+        except LockstepTimeout as exc:
+            raise DemoError(str(exc)) from None
         self.poll(force=True)
 
-    def _wait_until(self, moment: datetime, on_idle: Callable[[], None] | None) -> None:
+    def _pace(self, started: float, at: datetime, on_idle: Callable[[], None] | None) -> None:
+        """Wait until the wall clock allows `at` at `--speed` (lockstep can only be slower)."""
+        due = started + (at - self.scenario.first_action).total_seconds() / self.options.speed
         while True:
-            if self.supervisor is not None and self.supervisor.crashed():
-                raise DemoError(f"service exited: {', '.join(self.supervisor.crashed())}")
-            left = (moment - self.now()).total_seconds() / self.options.speed
-            if left <= 0:
-                return
             if on_idle is not None:
                 on_idle()
+            left = due - time.monotonic()
+            if left <= 0:
+                return
             time.sleep(min(left, 0.1))
 
     def execute(self, action: Action) -> None:
@@ -232,11 +247,12 @@ class DemoRunner:
         if kind == "note":
             return
         if kind == "observe":
-            response = self.http.post(self._url("metrics", "/metrics"), json=body)
+            rows = [lead_row(body[0], self.counters.actions), *body] if len(body) > 1 else body
+            response = self.http.post(self._url("metrics", "/metrics"), json=rows)
             response.raise_for_status()
             answer = response.json()
             self.counters.rows += len(body)
-            self.counters.accepted += int(answer.get("accepted", 0))
+            self.counters.accepted += int(answer.get("accepted", 0)) - (len(rows) - len(body))
             self.counters.duplicates += int(answer.get("duplicates", 0))
             self.counters.restated += int(answer.get("restated", 0))
             return
@@ -352,7 +368,7 @@ class DemoRunner:
 
     def review(self) -> str | None:
         """The quarterly review (markdown) from `truenorth review`, when that command exists."""
-        if importlib.util.find_spec("truenorth.alignment.review") is None:
+        if importlib.util.find_spec("truenorth.review") is None:
             return None
         assert self.supervisor is not None and self.supervisor.nats is not None
         env = {
@@ -387,12 +403,29 @@ class DemoRunner:
 
 _REVIEW_ALONE = (
     "import typer\n"
-    "from truenorth.alignment.review.cli import review_command\n"
+    "from truenorth.review.cli import review_command\n"
     "app = typer.Typer(add_completion=False)\n"
     "app.command()(review_command)\n"
     "app()\n"
 )
 """`truenorth review` as a one-command program, for when the CLI does not register it."""
+
+
+LEAD_METRIC = "demo_batch_marker"
+
+
+def lead_row(first: dict[str, Any], action_number: int) -> dict[str, Any]:
+    """A row no drift rule reads, sent ahead of a batch: caught up, the alignment projector
+    folds the first message of a burst alone and the next ones together, and a drift tick
+    between the two would judge a batch with one row in (one channel's spend alone reads as a
+    mix drift). With this row first, the state it folds alone is the state before the batch.
+    It can go once the alignment evaluates only when the stepped clock moved."""
+    return {
+        **first,
+        "observation_id": f"demo-batch-{action_number}",
+        "metric": LEAD_METRIC,
+        "value": 0,
+    }
 
 
 def _drift_order(d: dict[str, Any]) -> tuple[int, str, str]:

@@ -59,6 +59,7 @@ from truenorth.contract.strategy import (
 from truenorth.store.db import migrate
 from truenorth.strategy.domain.aggregate import Strategy
 from truenorth.strategy.domain.changes import FieldChange, diff_models, show
+from truenorth.timeparse import parse_instant
 
 DEFAULT_STEP = timedelta(days=1)
 MAX_SAMPLES = 400
@@ -114,16 +115,12 @@ def parse_period(text: str) -> Period:
 
 
 def parse_as_of(text: str) -> datetime:
-    """An ISO date or datetime. A bare date means the end of that day (everything that
-    happened on it counts); a datetime without a zone is UTC."""
-    text = text.strip()
+    """`--as-of` read as every door reads a time (`truenorth.timeparse`): a bare date means
+    the end of that day, a time without a zone is UTC."""
     try:
-        if len(text) == 10:
-            return _midnight(date.fromisoformat(text) + timedelta(days=1))
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_instant(text)
     except ValueError as exc:
-        raise ValueError(f"bad --as-of {text!r}: {exc}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise ValueError(f"bad --as-of: {exc}") from None
 
 
 # -- the review --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import base64
 from datetime import UTC, datetime
 from html import escape
 
-from truenorth.alignment.review.build import ChannelMix, ObjectiveReview, Period
+from truenorth.review.build import ChannelMix, ObjectiveReview, Period
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 40

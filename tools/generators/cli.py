@@ -2,7 +2,7 @@
 
 Register with::
 
-    from truenorth.alignment.observability.cli import dashboards_app, rules_app
+    from truenorth.generators.cli import dashboards_app, rules_app
     app.add_typer(dashboards_app, name="dashboards")
     app.add_typer(rules_app, name="rules")
 """
@@ -19,17 +19,17 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
-from truenorth.alignment.observability.dashboards import (
+from truenorth.contract.common import ObjectiveSpec
+from truenorth.generators.dashboards import (
     DEFAULT_ALIGNMENT_API,
     build_dashboards,
     generate_dashboards,
 )
-from truenorth.alignment.observability.rules import (
+from truenorth.generators.rules import (
     DEFAULT_GRAFANA_URL,
     StrategySpec,
     generate_rules,
 )
-from truenorth.contract.common import ObjectiveSpec
 
 console = Console()
 err = Console(stderr=True)

@@ -1,6 +1,6 @@
 """`truenorth review`: the quarterly strategy-to-tactics review, from the event log only.
 
-Registered by the alignment CLI: `app.command("review")(review_command)`.
+Registered by the `truenorth` CLI (shared/cli.py): `app.command("review")(review_command)`.
 """
 
 from __future__ import annotations
@@ -53,16 +53,16 @@ def review_command(
 ) -> None:
     """Quarterly review: per objective progress, pace and forecast, campaigns per dollar,
     channel mix plan vs actual, drifts and how they were answered, and strategy changes."""
-    from truenorth.alignment.review.build import (
+    from truenorth.review.build import (
         build_review,
         default_as_of,
         dump_summary,
         parse_as_of,
         parse_period,
     )
-    from truenorth.alignment.review.render_html import render_html
-    from truenorth.alignment.review.render_md import render_markdown
-    from truenorth.alignment.review.source import load_events
+    from truenorth.review.render_html import render_html
+    from truenorth.review.render_md import render_markdown
+    from truenorth.review.source import load_events
     from truenorth.settings import SettingsError, SharedSettings, load
 
     try:

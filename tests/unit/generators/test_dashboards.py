@@ -12,7 +12,7 @@ import pytest
 
 from tests.unit.deploy.tools import DEPLOY
 from truenorth import metric_names as m
-from truenorth.alignment.observability import dashboards as d
+from truenorth.generators import dashboards as d
 
 COMMITTED = DEPLOY / "grafana" / "dashboards"
 

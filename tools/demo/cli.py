@@ -16,13 +16,17 @@ DEFAULT_EXAMPLE = "b2b-tech-c-level"
 
 
 def demo_command(
-    seed: Annotated[int, typer.Option(help="same seed, same quarter: every id and value")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="same seed, same quarter: every id, value and drift")
+    ] = 7,
     speed: Annotated[
         float,
         typer.Option(
             min=1.0,
             max=1e7,
-            help="simulated seconds per wall second (55000: a quarter in ~2.4 min)",
+            help="at most this many simulated seconds per wall second (55000: a quarter in "
+            "~2.4 min; the services are waited for, so a busy machine plays slower, never "
+            "differently)",
         ),
     ] = DEFAULT_SPEED,
     example: Annotated[
@@ -44,8 +48,8 @@ def demo_command(
 ) -> None:
     """Start the embedded system and play a scripted quarter at accelerated time: campaigns
     launch, spend and outcomes stream in, drifts open, the strategy answers one."""
-    from truenorth.alignment.demo.run import DemoError, DemoOptions, run_demo
-    from truenorth.alignment.demo.scenario import ScenarioError
+    from truenorth.demo.run import DemoError, DemoOptions, run_demo
+    from truenorth.demo.scenario import ScenarioError
 
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
     options = DemoOptions(

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
-from truenorth.alignment.demo.scenario import Action, Scenario
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.store.fold import fold_events
 from truenorth.alignment.views import build_snapshot, drift_tick
@@ -34,6 +33,7 @@ from truenorth.contract.metrics import (
     MetricRestatedData,
     Observation,
 )
+from truenorth.demo.scenario import Action, Scenario
 from truenorth.store.db import migrate
 from truenorth.strategy.domain import Attribution, Strategy, load_document, plan_changes
 

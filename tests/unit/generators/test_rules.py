@@ -11,14 +11,14 @@ import pytest
 import yaml
 
 from tests.unit.deploy.tools import DEPLOY, REPO, require_tool, run
-from truenorth.alignment.observability.cli import load_strategy_specs
-from truenorth.alignment.observability.rules import (
+from truenorth.contract.common import ObjectiveSpec
+from truenorth.generators.cli import load_strategy_specs
+from truenorth.generators.rules import (
     GENERATED_HEADER,
     burn_windows,
     duration,
     generate_rules,
 )
-from truenorth.contract.common import ObjectiveSpec
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULES = PROMETHEUS / "rules"

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.unit.deploy.tools import DEPLOY, REPO
-from truenorth.alignment.observability.cli import dashboards_app, rules_app
+from truenorth.generators.cli import dashboards_app, rules_app
 
 runner = CliRunner()
 
