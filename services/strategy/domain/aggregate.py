@@ -581,4 +581,9 @@ def _spec_errors(spec: ObjectiveSpec) -> list[FieldError]:
         target=spec.target,
         direction=spec.direction,
         phasing=spec.phasing,
+        aggregation=spec.aggregation,
+        numerator=spec.numerator,
+        denominator=spec.denominator,
+        min_value=spec.min_value,
+        max_value=spec.max_value,
     )
