@@ -23,6 +23,7 @@ from truenorth.strategy.domain.document import (
 from truenorth.strategy.domain.errors import (
     DocumentInvalid,
     DomainError,
+    DriftNotFound,
     FieldError,
     InvariantViolated,
     ObjectiveAlreadyExists,
@@ -31,6 +32,7 @@ from truenorth.strategy.domain.errors import (
     PeriodNotFound,
     StrategyAlreadyDefined,
     StrategyNotFound,
+    UnknownDriftAnswered,
 )
 from truenorth.strategy.domain.plan import Plan, PlannedChange, plan_changes
 
@@ -39,6 +41,7 @@ __all__ = [
     "DocumentInvalid",
     "DomainError",
     "DriftAcknowledgement",
+    "DriftNotFound",
     "DriftResponse",
     "EndMoment",
     "FieldChange",
@@ -60,6 +63,7 @@ __all__ = [
     "StrategyDocument",
     "StrategyEvent",
     "StrategyNotFound",
+    "UnknownDriftAnswered",
     "document_json_schema",
     "load_document",
     "parse_document",
