@@ -164,7 +164,7 @@ class DriftRecord:
 
     @property
     def cause(self) -> dict[str, str]:
-        return dict(self.data.cause)
+        return {str(kind): subject for kind, subject in self.data.cause.items()}
 
     @property
     def first_detected_at(self) -> datetime:

@@ -23,6 +23,7 @@ from truenorth.strategy.domain import (
     StrategyNotFound,
     UnknownDriftAnswered,
     load_document,
+    overwrites,
     parse_document,
     plan_changes,
 )
@@ -386,6 +387,7 @@ def routes() -> APIRouter:
             "retired": plan.retired,
             "removed": plan.removed,
             "appended": 0 if dry_run else len(plan.events),
+            "overwrites": [item.render() for item in overwrites(plan, loaded.events, workspace)],
             "version": version,
         }
         return JSONResponse(body, headers={"ETag": etag(version)})

@@ -49,7 +49,7 @@ class DriftData(Frozen):
 def cause_of_v1(data: dict[str, Any]) -> dict[str, str]:
     """The cause an old (v1) drift names by itself: its one campaign for campaign kinds, its
     channel for channel kinds, else its objective or strategy."""
-    campaigns = data.get("campaign_ids") or ()
+    campaigns = list(data.get("campaign_ids") or [])
     if data.get("kind") in CAMPAIGN_KINDS and len(campaigns) == 1 and not data.get("channel"):
         return {"campaign": campaigns[0]}
     if data.get("channel"):

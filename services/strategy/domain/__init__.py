@@ -34,9 +34,11 @@ from truenorth.strategy.domain.errors import (
     StrategyNotFound,
     UnknownDriftAnswered,
 )
-from truenorth.strategy.domain.plan import Plan, PlannedChange, plan_changes
+from truenorth.strategy.domain.overwrites import Overwrite, overwrites
+from truenorth.strategy.domain.plan import APPLY_SOURCE, Plan, PlannedChange, plan_changes
 
 __all__ = [
+    "APPLY_SOURCE",
     "Attribution",
     "DocumentInvalid",
     "DomainError",
@@ -53,6 +55,7 @@ __all__ = [
     "ObjectiveNotFound",
     "ObjectiveRetiredError",
     "ObjectiveState",
+    "Overwrite",
     "PeriodDocument",
     "PeriodNotFound",
     "Plan",
@@ -66,6 +69,7 @@ __all__ = [
     "UnknownDriftAnswered",
     "document_json_schema",
     "load_document",
+    "overwrites",
     "parse_document",
     "plan_changes",
 ]

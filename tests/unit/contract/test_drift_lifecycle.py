@@ -108,21 +108,22 @@ def test_one_overspending_campaign_is_one_incident_naming_it_with_the_highest_se
 def test_an_incident_stays_open_while_any_facet_is_and_lowers_its_severity_as_they_resolve() -> (
     None
 ):
-    events = one_campaign_overspending() + [resolved(MIX, 3), resolved(OVERRUN, 4)]
+    events = [*one_campaign_overspending(), resolved(MIX, 3), resolved(OVERRUN, 4)]
     incident = DriftLifecycle().observe_all(events).incident(WS, INCIDENT)
     assert incident is not None and incident.open
     assert incident.severity == "warning"
     assert incident.opened_at == at(1)
     later = (
         DriftLifecycle()
-        .observe_all(events + [resolved(CHANNEL, 5), resolved(UNTETHERED, 6)])
+        .observe_all([*events, resolved(CHANNEL, 5), resolved(UNTETHERED, 6)])
         .incident(WS, INCIDENT)
     )
     assert later is not None and later.status == "resolved" and later.resolved_at == at(6)
 
 
 def test_acknowledging_a_drift_acknowledges_its_incident_and_acknowledgements_accumulate() -> None:
-    events = one_campaign_overspending() + [
+    events = [
+        *one_campaign_overspending(),
         ack("mix-search", 2, "moving budget"),
         ack(str(INCIDENT), 3, "paused the campaign", who="sam"),
     ]
@@ -156,7 +157,7 @@ def test_an_acknowledgement_from_before_a_reopening_does_not_acknowledge_the_new
 
 def test_a_revision_in_response_to_a_drift_is_an_answer_to_its_incident() -> None:
     lifecycle = DriftLifecycle().observe_all(
-        one_campaign_overspending() + [revision("mix-search", 4)]
+        [*one_campaign_overspending(), revision("mix-search", 4)]
     )
     incident = lifecycle.incident(WS, INCIDENT)
     assert incident is not None
@@ -224,7 +225,8 @@ def story() -> list[Any]:
     """One quarter's drift traffic: a campaign incident that reopens, an off-pace objective,
     acknowledgements of both kinds and an answer."""
     worse_mix = MIX.model_copy(update={"figures": {"pts": 25.0}})
-    return one_campaign_overspending() + [
+    return [
+        *one_campaign_overspending(),
         updated(worse_mix, 2),
         ack("mix-search", 2.5, "seen"),
         ack(str(INCIDENT), 2.5, "pausing"),
