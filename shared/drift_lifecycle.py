@@ -402,7 +402,7 @@ class DriftLifecycle:
         workspace, drift_id = key
         marks = sorted(self._marks[key].values(), key=_Mark.order)
         data = marks[-1].data
-        incident_id = data.incident_id or drift_id
+        incident_id = data.incident
         targets = {drift_id, incident_id}
         return DriftRecord(
             workspace=workspace,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import model_validator
-
 from truenorth.contract.common import DriftKind, Severity
 from truenorth.contract.envelope import EnvelopeFields, Frozen, LongText, Slug
 
@@ -39,11 +37,10 @@ class DriftData(Frozen):
     cause: dict[CauseType, Slug] = {}
     """What causes it, e.g. {"campaign": "search-brand"} or {"objective": "leads-q4"}."""
 
-    @model_validator(mode="after")
-    def _own_incident_by_default(self) -> DriftData:
-        if self.incident_id is None:
-            object.__setattr__(self, "incident_id", self.drift_id)
-        return self
+    @property
+    def incident(self) -> str:
+        """The incident id, its own drift id when none was given."""
+        return self.incident_id or self.drift_id
 
 
 def cause_of_v1(data: dict[str, Any]) -> dict[str, str]:

@@ -43,7 +43,7 @@ def test_the_drift_upcaster_is_pure() -> None:
 
 def test_a_new_drift_without_an_incident_is_its_own_incident() -> None:
     data = DriftData(drift_id="d-9", kind="stale_data", severity="info", explanation="x")
-    assert data.incident_id == "d-9"
+    assert data.incident_id is None and data.incident == "d-9"
 
 
 def test_an_old_objective_event_reads_as_a_non_ratio_kpi() -> None:
