@@ -173,3 +173,18 @@ def test_one_overspending_campaign_is_one_incident_acknowledged_as_a_whole(
     assert [r["reason"] for r in incident["responses"]] == ["budget moved"]
     drifts = client.get(f"{base(workspace)}/drifts").json()["drifts"]
     assert all(d["acknowledged"]["note"] == "pausing it" for d in drifts)
+
+
+def test_a_strategy_change_cannot_be_dated_by_the_caller(
+    client: TestClient, nats_url: str, workspace: str
+) -> None:
+    """Time sanity: the service dates strategy changes itself, so none is future-dated."""
+    define(client, workspace)
+    before = stream_messages(nats_url, workspace)
+    response = client.patch(
+        f"{base(workspace)}/objectives/leads-q4",
+        json={"target": 800, "occurred_at": "2099-01-01T00:00:00Z"},
+    )
+    assert response.status_code == 422, response.text
+    assert "occurred_at" in response.text
+    assert stream_messages(nats_url, workspace) == before
