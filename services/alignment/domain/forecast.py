@@ -25,6 +25,8 @@ from datetime import date, datetime, timedelta
 from statistics import NormalDist, median
 from typing import Literal
 
+from truenorth.contract.common import ObjectiveSpec
+
 Kind = Literal["sum", "latest", "ratio"]
 Direction = Literal["increase", "decrease"]
 
@@ -52,6 +54,12 @@ class Bounds:
         if self.high is not None:
             value = min(self.high, value)
         return value
+
+
+def bounds_of(spec: ObjectiveSpec) -> Bounds:
+    """An objective's KPI bounds: its `min_value` / `max_value`, and ≥ 0 for levels and ratios
+    when it names no floor."""
+    return Bounds(spec.lower_bound, spec.max_value)
 
 
 RATE = Bounds(0.0, 1.0)

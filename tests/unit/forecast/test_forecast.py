@@ -15,6 +15,7 @@ from truenorth.alignment.domain.forecast import (
     RATE,
     Bounds,
     Forecast,
+    bounds_of,
     forecast,
     reconciliation,
     theil_sen,
@@ -258,3 +259,11 @@ def test_count_forecasts_never_fall_below_what_was_already_counted(
     )
     assert fc.low >= sum(amounts) - 1e-6 * max(1.0, sum(amounts))
     check(fc)
+
+
+def test_an_objectives_bounds_come_from_its_spec() -> None:
+    from tests.samples import OBJECTIVE
+
+    assert bounds_of(OBJECTIVE) == Bounds(None, None)  # a sum KPI: unbounded
+    level = OBJECTIVE.model_copy(update={"aggregation": "latest", "max_value": 100.0})
+    assert bounds_of(level) == Bounds(0.0, 100.0)
