@@ -152,7 +152,10 @@ def encode(event: EnvelopeFields) -> bytes:
 def decode(payload: bytes | str, registry: UpcasterRegistry = UPCASTERS) -> Event:
     """Bytes from the log to a current-shape event (upcasting first where needed)."""
     if registry._upcasters:
-        raw = orjson.loads(payload)
+        try:
+            raw = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return EVENT_ADAPTER.validate_json(payload)  # pydantic's error names the JSON fault
         if isinstance(raw, dict) and registry.handles(str(raw.get("type"))):
             return EVENT_ADAPTER.validate_python(registry.upcast(raw))
     return EVENT_ADAPTER.validate_json(payload)

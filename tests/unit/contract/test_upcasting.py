@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from tests.samples import OBJECTIVE
 from truenorth.contract.alignment import DriftData, DriftDetected, upcast_drift_v1
-from truenorth.contract.registry import decode_dict
+from truenorth.contract.registry import decode, decode_dict
 from truenorth.contract.strategy import ObjectiveAdded, ObjectiveSetData
 
 
@@ -71,3 +74,8 @@ def test_an_old_guardrails_event_decodes_with_the_new_fields_unset() -> None:
     }
     event = decode_dict(raw)
     assert event.data.guardrails.warmup_window_share is None  # type: ignore[union-attr]
+
+
+def test_bytes_that_are_not_json_are_reported_as_invalid_json() -> None:
+    with pytest.raises(ValidationError, match=r"(?i)json"):
+        decode(b'{"type": "ObjectiveAdded", "workspace": "poison", oops')
