@@ -273,6 +273,7 @@ class DriftLifecycle:
         self._derived: dict[Key, DriftRecord] = {}
         self._members: dict[Key, set[str]] = defaultdict(set)
         self._incident_of: dict[Key, str] = {}
+        self._latest: dict[Key, _Mark] = {}
 
     # -- folding -----------------------------------------------------------------------------
 
@@ -293,11 +294,13 @@ class DriftLifecycle:
     def _observe_drift(self, event: DriftEvent) -> None:
         key = (event.workspace, event.data.drift_id)
         event_id = str(event.event_id)
-        self._marks[key][event_id] = _Mark(
-            event.occurred_at, _RANK[event.type], event_id, event.data
-        )
+        mark = _Mark(event.occurred_at, _RANK[event.type], event_id, event.data)
+        self._marks[key][event_id] = mark
         self._derived.pop(key, None)
-        self._index_incident(key)
+        latest = self._latest.get(key)
+        if latest is None or mark.order() > latest.order():
+            self._latest[key] = mark
+            self._index_incident(key, mark.data.incident)
 
     def _observe_acknowledgement(self, event: DriftAcknowledged) -> None:
         data = event.data
@@ -333,9 +336,8 @@ class DriftLifecycle:
         self._answers[(workspace, answer.target_id)][answer.event_id] = answer
         self._forget_around(workspace, answer.target_id)
 
-    def _index_incident(self, key: Key) -> None:
+    def _index_incident(self, key: Key, incident: str) -> None:
         """Keep incident → drifts current (a drift's incident is its latest data's)."""
-        incident = self._record(key).incident_id
         previous = self._incident_of.get(key)
         if previous == incident:
             return
