@@ -285,3 +285,36 @@ def test_drift_events_of_unknown_shape_are_ignored() -> None:
     lifecycle.observe(object())
     lifecycle.observe(uuid.uuid4())
     assert lifecycle.drifts() == []
+
+
+@st.composite
+def random_traffic(draw: st.DrawFn) -> list[Any]:
+    """Any mix of detections, updates, resolutions, acknowledgements and answers over a few
+    drifts sharing a few incidents, at a few instants (ties included)."""
+    incidents = [None, "campaign-a", "campaign-b"]
+    events: list[Any] = []
+    for _ in range(draw(st.integers(1, 14))):
+        hours = draw(st.integers(0, 6))
+        choice = draw(st.sampled_from(["detected", "updated", "resolved", "ack", "answer"]))
+        drift_id = f"d-{draw(st.integers(0, 3))}"
+        if choice in ("ack", "answer"):
+            target = draw(st.sampled_from([drift_id, "campaign-a", "campaign-b"]))
+            events.append(ack(target, hours, "n") if choice == "ack" else revision(target, hours))
+            continue
+        d = data(
+            drift_id,
+            severity=draw(st.sampled_from(["info", "warning", "critical"])),
+            incident_id=draw(st.sampled_from(incidents)),
+        )
+        events.append(
+            {"detected": detected, "updated": updated, "resolved": resolved}[choice](d, hours)
+        )
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=random_traffic(), data_=st.data())
+def test_any_order_of_any_traffic_gives_the_same_incidents(events: list[Any], data_: Any) -> None:
+    order = data_.draw(st.permutations(range(len(events))))
+    expected = summary(DriftLifecycle().observe_all(events))
+    assert summary(DriftLifecycle().observe_all([events[i] for i in order])) == expected
