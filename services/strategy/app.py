@@ -66,6 +66,11 @@ Every change is an event on the `STRATEGY` stream (`tn.<workspace>.strategy.<str
 """
 
 
+class OverwriteRefused(DomainError):
+    status = 409
+    reason = "conflict"
+
+
 def build_app(shared: SharedSettings, settings: StrategySettings) -> FastAPI:
     runtime = build_runtime("strategy", shared, settings)
     inbox = Inbox()
@@ -343,6 +348,10 @@ def routes() -> APIRouter:
         workspace: Workspace,
         strategy_id: Ident,
         dry_run: bool = False,
+        strict: Annotated[
+            bool,
+            Query(description="409 instead of overwriting changes made through the API"),
+        ] = False,
         reason: Annotated[str, Query(max_length=4000)] = "",
         in_response_to: Annotated[str | None, Query(max_length=64)] = None,
         actor: Actor = "api",
@@ -373,6 +382,14 @@ def routes() -> APIRouter:
             workspace=workspace,
         )
         version = loaded.strategy.version
+        overwritten = [item.render() for item in overwrites(plan, loaded.events, workspace)]
+        if strict and overwritten and not dry_run:
+            errors = [FieldError("(document)", text, "overwrite") for text in overwritten]
+            raise OverwriteRefused(
+                f"{len(overwritten)} change(s) made through the API since the document was "
+                "last applied would be overwritten (strict)",
+                errors,
+            )
         if not dry_run and not plan.is_empty:
             saved = await repo.save(loaded, plan.events)
             for event in saved.events:
@@ -387,7 +404,7 @@ def routes() -> APIRouter:
             "retired": plan.retired,
             "removed": plan.removed,
             "appended": 0 if dry_run else len(plan.events),
-            "overwrites": [item.render() for item in overwrites(plan, loaded.events, workspace)],
+            "overwrites": overwritten,
             "version": version,
         }
         return JSONResponse(body, headers={"ETag": etag(version)})

@@ -188,3 +188,28 @@ def test_a_strategy_change_cannot_be_dated_by_the_caller(
     assert response.status_code == 422, response.text
     assert "occurred_at" in response.text
     assert stream_messages(nats_url, workspace) == before
+
+
+def test_a_strict_apply_over_http_refuses_to_overwrite_an_api_change(
+    client: TestClient, nats_url: str, workspace: str
+) -> None:
+    document = (
+        "id: acme\nname: Acme\nobjectives:\n"
+        "  - {id: leads-q4, name: Leads, kpi: leads, target: 1000,"
+        " start: 2026-10-01, deadline: 2026-12-31}\n"
+    )
+    yaml = {"content-type": "application/yaml"}
+    first = client.post(f"{base(workspace)}/apply", content=document, headers=yaml)
+    assert first.status_code == 200, first.text
+    revised = client.patch(f"{base(workspace)}/objectives/leads-q4", json={"target": 700})
+    assert revised.status_code == 200, revised.text
+    before = stream_messages(nats_url, workspace)
+    strict = client.post(
+        f"{base(workspace)}/apply", params={"strict": "true"}, content=document, headers=yaml
+    )
+    assert strict.status_code == 409, strict.text
+    assert "target was set to 700 through the API" in strict.text
+    assert stream_messages(nats_url, workspace) == before
+    loose = client.post(f"{base(workspace)}/apply", content=document, headers=yaml)
+    assert loose.status_code == 200
+    assert len(loose.json()["overwrites"]) == 1
