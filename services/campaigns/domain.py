@@ -35,8 +35,9 @@ from truenorth.contract.campaigns import (
     ObjectiveUnlinked,
 )
 from truenorth.contract.common import CampaignStatus, Money
-from truenorth.contract.envelope import EnvelopeFields, Frozen, LongText, ShortText, Slug
+from truenorth.contract.envelope import EnvelopeFields, Frozen, LongText, ShortText, Slug, utcnow
 from truenorth.contract.strategy import ObjectiveAdded, ObjectiveRetired, ObjectiveRevised
+from truenorth.contract.thresholds import future_limit
 
 # --------------------------------------------------------------------------------------------
 # Errors
@@ -71,6 +72,13 @@ class ReferenceRejected(DomainError):
 
     status = 422
     reason = "unknown_reference"
+
+
+class DatedInFuture(DomainError):
+    """`occurred_at` after now + the time tolerance: a command records what happened (422)."""
+
+    status = 422
+    reason = "future_date"
 
 
 class ObjectivesRejected(ReferenceRejected):
@@ -437,6 +445,18 @@ def _require_open(state: Campaign, action: str) -> None:
         raise InvalidTransition(f"campaign {state.campaign_id!r} has ended: cannot {action}")
 
 
+def _check_not_in_future(command: CommandMeta) -> None:
+    if command.occurred_at is None:
+        return
+    limit = future_limit(utcnow())
+    if command.occurred_at > limit:
+        message = (
+            f"occurred_at {command.occurred_at.isoformat()} is in the future (after "
+            f"{limit.isoformat()}, now + the time tolerance): a command records what happened"
+        )
+        raise DatedInFuture(message, [{"field": "occurred_at", "message": message}])
+
+
 def decide(
     workspace: str,
     campaign_id: str,
@@ -445,6 +465,7 @@ def decide(
     lookup: ObjectiveLookup,
 ) -> tuple[type[EnvelopeFields], Frozen]:
     """The event type and data a command produces, or a DomainError."""
+    _check_not_in_future(command)
     if isinstance(command, LaunchCampaign):
         if state is not None:
             raise InvalidTransition(f"campaign {campaign_id!r} already exists")

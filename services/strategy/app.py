@@ -16,15 +16,18 @@ from truenorth.strategy.domain import (
     Attribution,
     DocumentInvalid,
     DomainError,
+    DriftNotFound,
     FieldError,
     Strategy,
     StrategyEvent,
     StrategyNotFound,
+    UnknownDriftAnswered,
     load_document,
+    overwrites,
     parse_document,
     plan_changes,
 )
-from truenorth.strategy.inbox import Inbox, subscribe_inbox
+from truenorth.strategy.inbox import Inbox, drift_exists, subscribe_inbox
 from truenorth.strategy.repository import (
     Saved,
     StaleVersion,
@@ -41,7 +44,7 @@ from truenorth.strategy.schemas import (
     PeriodBody,
     ReasonBody,
 )
-from truenorth.strategy.views import history_view, inbox_view, strategy_view
+from truenorth.strategy.views import history_view, inbox_view, incidents_view, strategy_view
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 Workspace = Annotated[str, Path(pattern=SLUG, max_length=64)]
@@ -61,6 +64,11 @@ Every change is an event on the `STRATEGY` stream (`tn.<workspace>.strategy.<str
   `in_response_to`.
 * Alignment's drifts arrive in the feedback inbox and are shown next to their objective.
 """
+
+
+class OverwriteRefused(DomainError):
+    status = 409
+    reason = "conflict"
 
 
 def build_app(shared: SharedSettings, settings: StrategySettings) -> FastAPI:
@@ -86,7 +94,10 @@ def repository(request: Request) -> StrategyRepository:
     return StrategyRepository(request.app.state.runtime.store)
 
 
-def written(saved: Saved, status: int = 200) -> JSONResponse:
+def written(saved: Saved, status: int = 200, inbox: Inbox | None = None) -> JSONResponse:
+    if inbox is not None:
+        for event in saved.events:  # read-your-writes; the subscription's copy is a duplicate
+            inbox.apply(event)
     body = {
         "version": saved.strategy.version,
         "events": [{"event_id": str(e.event_id), "type": e.type} for e in saved.events],
@@ -102,6 +113,23 @@ def by(actor: str, body: Any) -> Attribution:
     )
 
 
+async def check_answers(request: Request, workspace: str, in_response_to: object) -> None:
+    """A change may only claim to answer a drift or incident that exists in its workspace."""
+    if in_response_to is None:
+        return
+    target = str(in_response_to)
+    store = request.app.state.runtime.store
+    if not await drift_exists(store, request.app.state.inbox, workspace, target):
+        message = f"no drift or incident {target!r} in workspace {workspace!r}"
+        raise UnknownDriftAnswered(message, [FieldError("in_response_to", message, "not_found")])
+
+
+async def attributed(request: Request, workspace: str, actor: str, body: Any) -> Attribution:
+    who = by(actor, body)
+    await check_answers(request, workspace, who.in_response_to)
+    return who
+
+
 def routes() -> APIRouter:
     router = APIRouter(prefix="/v1/workspaces/{workspace}/strategies/{strategy_id}")
     tags: list[str | Any] = ["strategy"]
@@ -115,7 +143,7 @@ def routes() -> APIRouter:
         status: int = 200,
     ) -> JSONResponse:
         saved = await repository(request).execute(workspace, strategy_id, command, if_match)
-        return written(saved, status)
+        return written(saved, status, request.app.state.inbox)
 
     @router.get("", tags=tags, summary="The current strategy, with open drifts per objective")
     async def read_strategy(
@@ -137,17 +165,19 @@ def routes() -> APIRouter:
         if_match: IfMatch = None,
     ) -> JSONResponse:
         header = body.model_dump(exclude={"reason", "in_response_to"}, exclude_unset=True)
+        who = await attributed(request, workspace, actor, body)
         loaded = await repository(request).load(workspace, strategy_id)
         check_if_match(if_match, loaded.strategy.version)
         if loaded.strategy.defined:
-            events = loaded.strategy.revise_header(header, by=by(actor, body))
+            events = loaded.strategy.revise_header(header, by=who)
             status = 200
         else:
             events = loaded.strategy.define_strategy(
-                body.model_dump(exclude={"reason", "in_response_to"}), by=by(actor, body)
+                body.model_dump(exclude={"reason", "in_response_to"}), by=who
             )
             status = 201
-        return written(await repository(request).save(loaded, events), status)
+        saved = await repository(request).save(loaded, events)
+        return written(saved, status, request.app.state.inbox)
 
     @router.post("/objectives", tags=tags, status_code=201, summary="Add an objective")
     async def add_objective(
@@ -159,11 +189,12 @@ def routes() -> APIRouter:
         if_match: IfMatch = None,
     ) -> JSONResponse:
         spec = body.to_spec()
+        who = await attributed(request, workspace, actor, body)
         return await run(
             request,
             workspace,
             strategy_id,
-            lambda s: s.add_objective(spec, by=by(actor, body)),
+            lambda s: s.add_objective(spec, by=who),
             if_match,
             201,
         )
@@ -179,11 +210,12 @@ def routes() -> APIRouter:
         if_match: IfMatch = None,
     ) -> JSONResponse:
         changes = body.changes()
+        who = await attributed(request, workspace, actor, body)
         return await run(
             request,
             workspace,
             strategy_id,
-            lambda s: s.revise_objective(objective_id, changes, by=by(actor, body)),
+            lambda s: s.revise_objective(objective_id, changes, by=who),
             if_match,
         )
 
@@ -197,11 +229,12 @@ def routes() -> APIRouter:
         actor: Actor = "api",
         if_match: IfMatch = None,
     ) -> JSONResponse:
+        who = await attributed(request, workspace, actor, body)
         return await run(
             request,
             workspace,
             strategy_id,
-            lambda s: s.retire_objective(objective_id, by=by(actor, body)),
+            lambda s: s.retire_objective(objective_id, by=who),
             if_match,
         )
 
@@ -227,11 +260,12 @@ def routes() -> APIRouter:
         if_match: IfMatch = None,
     ) -> JSONResponse:
         period = body.to_plan(period_id)
+        who = await attributed(request, workspace, actor, body)
         return await run(
             request,
             workspace,
             strategy_id,
-            lambda s: s.plan_budget(period, by=by(actor, body)),
+            lambda s: s.plan_budget(period, by=who),
             if_match,
         )
 
@@ -263,11 +297,12 @@ def routes() -> APIRouter:
         actor: Actor = "api",
         if_match: IfMatch = None,
     ) -> JSONResponse:
+        who = await attributed(request, workspace, actor, body)
         return await run(
             request,
             workspace,
             strategy_id,
-            lambda s: s.set_guardrails(body.guardrails(), by=by(actor, body)),
+            lambda s: s.set_guardrails(body.guardrails(), by=who),
             if_match,
         )
 
@@ -285,13 +320,12 @@ def routes() -> APIRouter:
         actor: Actor = "api",
         if_match: IfMatch = None,
     ) -> JSONResponse:
+        who = await attributed(request, workspace, actor, body)
         return await run(
             request,
             workspace,
             strategy_id,
-            lambda s: s.set_guardrails(
-                body.guardrails(), objective_id=objective_id, by=by(actor, body)
-            ),
+            lambda s: s.set_guardrails(body.guardrails(), objective_id=objective_id, by=who),
             if_match,
         )
 
@@ -314,6 +348,10 @@ def routes() -> APIRouter:
         workspace: Workspace,
         strategy_id: Ident,
         dry_run: bool = False,
+        strict: Annotated[
+            bool,
+            Query(description="409 instead of overwriting changes made through the API"),
+        ] = False,
         reason: Annotated[str, Query(max_length=4000)] = "",
         in_response_to: Annotated[str | None, Query(max_length=64)] = None,
         actor: Actor = "api",
@@ -331,6 +369,7 @@ def routes() -> APIRouter:
                     )
                 ],
             )
+        await check_answers(request, workspace, in_response_to)
         repo = repository(request)
         loaded = await repo.load(workspace, strategy_id)
         check_if_match(if_match, loaded.strategy.version)
@@ -343,8 +382,19 @@ def routes() -> APIRouter:
             workspace=workspace,
         )
         version = loaded.strategy.version
+        overwritten = [item.render() for item in overwrites(plan, loaded.events, workspace)]
+        if strict and overwritten and not dry_run:
+            errors = [FieldError("(document)", text, "overwrite") for text in overwritten]
+            raise OverwriteRefused(
+                f"{len(overwritten)} change(s) made through the API since the document was "
+                "last applied would be overwritten (strict)",
+                errors,
+            )
         if not dry_run and not plan.is_empty:
-            version = (await repo.save(loaded, plan.events)).strategy.version
+            saved = await repo.save(loaded, plan.events)
+            for event in saved.events:
+                request.app.state.inbox.apply(event)
+            version = saved.strategy.version
         body = {
             "dry_run": dry_run,
             "plan": plan.render(),
@@ -354,6 +404,7 @@ def routes() -> APIRouter:
             "retired": plan.retired,
             "removed": plan.removed,
             "appended": 0 if dry_run else len(plan.events),
+            "overwrites": overwritten,
             "version": version,
         }
         return JSONResponse(body, headers={"ETag": etag(version)})
@@ -371,7 +422,8 @@ def routes() -> APIRouter:
     @router.post(
         "/drifts/{drift_id}/acknowledge",
         tags=["feedback inbox"],
-        summary="Acknowledge a drift with a note",
+        summary="Acknowledge a drift or an incident with a note (404 if it does not exist); "
+        "acknowledgements accumulate",
     )
     async def acknowledge(
         request: Request,
@@ -382,17 +434,36 @@ def routes() -> APIRouter:
         actor: Actor = "api",
         if_match: IfMatch = None,
     ) -> JSONResponse:
-        known = request.app.state.inbox.get(workspace, drift_id)
+        inbox: Inbox = request.app.state.inbox
+        if not await drift_exists(request.app.state.runtime.store, inbox, workspace, drift_id):
+            raise DriftNotFound(f"no drift or incident {drift_id!r} in workspace {workspace!r}")
+        who = await attributed(request, workspace, actor, body)
+        known = inbox.get(workspace, drift_id)
         objective_id = known.data.objective_id if known else None
         return await run(
             request,
             workspace,
             strategy_id,
             lambda s: s.acknowledge_drift(
-                drift_id, objective_id=objective_id, note=body.note, by=by(actor, body)
+                drift_id, objective_id=objective_id, note=body.note, by=who
             ),
             if_match,
         )
+
+    @router.get(
+        "/incidents",
+        tags=["feedback inbox"],
+        summary="Incidents: drifts with one cause, grouped, with their acknowledgements "
+        "and the revisions that answered them",
+    )
+    async def incidents(
+        request: Request,
+        workspace: Workspace,
+        strategy_id: Ident,
+        status: Annotated[str, Query(pattern="^(open|resolved|all)$")] = "open",
+    ) -> dict[str, Any]:
+        loaded = await repository(request).load(workspace, strategy_id)
+        return incidents_view(loaded.strategy, request.app.state.inbox, status)
 
     return router
 

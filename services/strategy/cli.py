@@ -54,13 +54,28 @@ def apply_command(
     ] = None,
     actor: Annotated[str | None, typer.Option(help="who (default: your login)")] = None,
     workspace: Annotated[str | None, typer.Option(help="default: TRUENORTH_WORKSPACE")] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="refuse to overwrite changes made through the API since the last apply"
+        ),
+    ] = False,
 ) -> None:
     """Diff a strategy document against the state rebuilt from the stream, print the plan,
-    and append only the change events. Applying the same file twice appends nothing."""
+    and append only the change events. Applying the same file twice appends nothing. Warns
+    when the plan would overwrite a change made through the API since the file was last
+    applied (`--strict` refuses)."""
     from truenorth.bus.eventstore import ConcurrencyConflict, EventStore, provision
     from truenorth.runtime import connect_client
     from truenorth.settings import SharedSettings, load
-    from truenorth.strategy.domain import DocumentInvalid, DomainError, load_document, plan_changes
+    from truenorth.strategy.domain import (
+        DocumentInvalid,
+        DomainError,
+        load_document,
+        overwrites,
+        plan_changes,
+    )
+    from truenorth.strategy.inbox import drift_exists
     from truenorth.strategy.repository import StrategyRepository
 
     try:
@@ -80,13 +95,34 @@ def apply_command(
             return 2
         try:
             await provision(nc.jetstream(), shared.nats_replicas)
-            repo = StrategyRepository(EventStore(nc.jetstream()))
+            store = EventStore(nc.jetstream())
+            if in_response_to and not await drift_exists(store, None, ws, in_response_to):
+                err.print(
+                    f"[red]error:[/red] --in-response-to: no drift or incident "
+                    f"{in_response_to!r} in workspace {ws!r}; nothing was applied",
+                    highlight=False,
+                )
+                return 1
+            repo = StrategyRepository(store)
             loaded = await repo.load(ws, document.id)
             current = loaded.strategy if loaded.strategy.defined else None
             plan = plan_changes(
                 document, current, who, reason, in_response_to=in_response_to, workspace=ws
             )
             console.print(plan.render(), highlight=False)
+            overwritten = overwrites(plan, loaded.events, ws)
+            for item in overwritten:
+                label = "[red]refused:[/red]" if strict else "[yellow]warning:[/yellow]"
+                err.print(
+                    f"{label} {item.render()}", highlight=False, crop=False, overflow="ignore"
+                )
+            if overwritten and strict and not dry_run:
+                err.print(
+                    f"[red]error:[/red] {len(overwritten)} change(s) made through the API would "
+                    "be overwritten (--strict); update the file or apply without --strict",
+                    highlight=False,
+                )
+                return 1
             if dry_run or plan.is_empty:
                 return 0
             saved = await repo.save(loaded, plan.events)

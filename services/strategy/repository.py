@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from truenorth.bus.atomic import append_atomic
 from truenorth.bus.eventstore import EventStore
+from truenorth.contract.envelope import EnvelopeFields
 from truenorth.strategy.domain import Strategy, StrategyEvent
 
 CONTEXT = "strategy"
@@ -25,6 +26,8 @@ class StaleVersion(Exception):
 class Loaded:
     strategy: Strategy
     last_sequence: int
+    events: Sequence[EnvelopeFields] = ()
+    """The aggregate's events as read (to tell API changes from document applies)."""
 
 
 @dataclass
@@ -40,7 +43,7 @@ class StrategyRepository:
     async def load(self, workspace: str, strategy_id: str) -> Loaded:
         events, last = await self.store.read_aggregate(workspace, CONTEXT, strategy_id)
         strategy = Strategy.from_events(events, strategy_id=strategy_id, workspace=workspace)
-        return Loaded(strategy, last)
+        return Loaded(strategy, last, events)
 
     async def execute(
         self,

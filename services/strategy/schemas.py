@@ -54,6 +54,10 @@ class ObjectiveFields(Body):
     name: Name
     kpi: Kpi
     aggregation: Aggregation = "sum"
+    numerator: Kpi | None = None
+    denominator: Kpi | None = None
+    min_value: Figure | None = None
+    max_value: Figure | None = None
     baseline: Figure = 0
     target: Figure
     direction: Direction = "increase"
@@ -78,6 +82,10 @@ class ObjectivePatch(ChangeNoteBody):
     name: Name | None = None
     kpi: Kpi | None = None
     aggregation: Aggregation | None = None
+    numerator: Kpi | None = None
+    denominator: Kpi | None = None
+    min_value: Figure | None = None
+    max_value: Figure | None = None
     baseline: Figure | None = None
     target: Figure | None = None
     direction: Direction | None = None

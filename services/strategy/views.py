@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from truenorth.drift_lifecycle import Acknowledgement, Answer, DriftRecord, Incident
 from truenorth.strategy.domain import Strategy
-from truenorth.strategy.inbox import Inbox, InboxDrift
+from truenorth.strategy.inbox import Inbox
 
 
 def strategy_view(strategy: Strategy, inbox: Inbox) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def strategy_view(strategy: Strategy, inbox: Inbox) -> dict[str, Any]:
                 **state.spec.model_dump(mode="json"),
                 "retired": state.retired,
                 "open_drifts": [
-                    drift_view(d, strategy)
+                    drift_view(d)
                     for d in inbox.open_for_objective(strategy.workspace, state.objective_id)
                 ],
             }
@@ -33,38 +34,75 @@ def strategy_view(strategy: Strategy, inbox: Inbox) -> dict[str, Any]:
     }
 
 
-def drift_view(drift: InboxDrift, strategy: Strategy) -> dict[str, Any]:
-    ack = strategy.acknowledged_drifts.get(drift.data.drift_id)
-    responses = strategy.responses.get(drift.data.drift_id, [])
+def drift_view(drift: DriftRecord) -> dict[str, Any]:
+    acks = [ack_view(a) for a in drift.acknowledgements]
     return {
         **drift.data.model_dump(mode="json"),
-        "status": "open" if drift.open else "resolved",
+        "status": drift.status,
         "opened_at": drift.opened_at.isoformat(),
+        "first_detected_at": drift.first_detected_at.isoformat(),
         "updated_at": drift.updated_at.isoformat(),
         "resolved_at": drift.resolved_at.isoformat() if drift.resolved_at else None,
-        "acknowledged": None
-        if ack is None
-        else {"by": ack.actor, "at": ack.occurred_at.isoformat(), "note": ack.note},
-        "responses": [
-            {
-                "event_type": r.event_type,
-                "objective_id": r.objective_id,
-                "by": r.actor,
-                "at": r.occurred_at.isoformat(),
-                "reason": r.reason,
-            }
-            for r in responses
-        ],
+        "acknowledged": acks[-1] if drift.acknowledged else None,
+        "acknowledgements": acks,
+        "responses": [answer_view(a) for a in drift.answers],
     }
+
+
+def incident_view(incident: Incident) -> dict[str, Any]:
+    acks = [ack_view(a) for a in incident.acknowledgements]
+    return {
+        "incident_id": incident.incident_id,
+        "subject": incident.subject,
+        "cause": incident.cause,
+        "severity": incident.severity,
+        "status": incident.status,
+        "kinds": list(incident.kinds),
+        "opened_at": incident.opened_at.isoformat(),
+        "first_detected_at": incident.first_detected_at.isoformat(),
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "acknowledged": acks[-1] if incident.acknowledged else None,
+        "acknowledgements": acks,
+        "responses": [answer_view(a) for a in incident.answers],
+        "facets": [drift_view(f) for f in incident.facets],
+    }
+
+
+def ack_view(ack: Acknowledgement) -> dict[str, Any]:
+    return {"by": ack.who, "at": ack.at.isoformat(), "note": ack.note, "target": ack.target_id}
+
+
+def answer_view(answer: Answer) -> dict[str, Any]:
+    return {
+        "event_type": answer.event_type,
+        "objective_id": answer.objective_id,
+        "by": answer.who,
+        "at": answer.at.isoformat(),
+        "reason": answer.reason,
+        "target": answer.target_id,
+    }
+
+
+def _wanted(status: str, is_open: bool) -> bool:
+    return status == "all" or (is_open if status == "open" else not is_open)
 
 
 def inbox_view(strategy: Strategy, inbox: Inbox, status: str) -> dict[str, Any]:
     drifts = [
-        drift_view(d, strategy)
+        drift_view(d)
         for d in inbox.for_strategy(strategy.workspace, strategy.strategy_id)
-        if status == "all" or (d.open if status == "open" else not d.open)
+        if _wanted(status, d.open)
     ]
     return {"strategy_id": strategy.strategy_id, "drifts": drifts}
+
+
+def incidents_view(strategy: Strategy, inbox: Inbox, status: str) -> dict[str, Any]:
+    incidents = [
+        incident_view(i)
+        for i in inbox.incidents_for_strategy(strategy.workspace, strategy.strategy_id)
+        if _wanted(status, i.open)
+    ]
+    return {"strategy_id": strategy.strategy_id, "incidents": incidents}
 
 
 def history_view(strategy: Strategy, objective_id: str) -> dict[str, Any]:

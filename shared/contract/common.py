@@ -11,7 +11,11 @@ from truenorth.contract.envelope import Frozen, ShortText, Slug
 Kpi = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 """leads, revenue, conversions, signups, awareness_pct, ... or a custom snake_case name."""
 
-Aggregation = Literal["sum", "latest"]
+Aggregation = Literal["sum", "latest", "ratio"]
+"""How a KPI is read over a window: `sum` adds its observations (counts: leads, signups,
+revenue), `latest` takes the last level reported (awareness %, share), `ratio` divides the sum
+of one reported metric by the sum of another (CAC = spend / new_customers, conversion rate =
+conversions / visitors, ROAS = revenue / spend). A level or a ratio is never summed."""
 Direction = Literal["increase", "decrease"]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Figure = Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
@@ -37,6 +41,39 @@ class Guardrails(Frozen):
     budget_overrun_share: float | None = Field(default=None, ge=0, le=10)
     stale_hours: float | None = Field(default=None, gt=0, le=8760)
     forecast_window_days: float | None = Field(default=None, gt=0, le=365)
+    warmup_window_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="No warning-or-higher pace or mix drift before this share of the window "
+        "has passed (info is allowed)",
+    )
+    warmup_min_spend: Money | None = Field(
+        default=None, description="… nor before this much spend has been reported"
+    )
+    warmup_min_observations: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="… nor before this many observations of the KPI have been reported",
+    )
+    mix_min_period_spend: Money | None = Field(
+        default=None, description="Channel shares are not judged before the period spent this"
+    )
+    resolve_hysteresis: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="A drift resolves only once its figure is back inside the threshold by "
+        "this fraction of the threshold (0.2: a 10-point tolerance resolves below 8 points)",
+    )
+    time_tolerance_days: float | None = Field(
+        default=None,
+        ge=0,
+        le=366,
+        description="How far in the future a fact may be dated (clock skew, time zones) "
+        "before it is refused",
+    )
 
     def merged_over(self, base: Guardrails) -> Guardrails:
         """self's set values win over base's."""
@@ -57,6 +94,12 @@ DEFAULT_GUARDRAILS = Guardrails(
     budget_overrun_share=0.10,
     stale_hours=24,
     forecast_window_days=7,
+    warmup_window_share=0.10,
+    warmup_min_spend=500,
+    warmup_min_observations=3,
+    mix_min_period_spend=1000,
+    resolve_hysteresis=0.2,
+    time_tolerance_days=1,
 )
 
 
@@ -65,6 +108,15 @@ class ObjectiveSpec(Frozen):
     name: ShortText
     kpi: Kpi
     aggregation: Aggregation = "sum"
+    numerator: Kpi | None = None
+    """For a ratio KPI: the reported metric summed above the line (spend for a CAC)."""
+    denominator: Kpi | None = None
+    """For a ratio KPI: the reported metric summed below the line (new_customers for a CAC)."""
+    min_value: Figure | None = None
+    """The lowest value the KPI can physically take (forecasts are bounded by it); absent:
+    0 for `latest` and `ratio` KPIs."""
+    max_value: Figure | None = None
+    """The highest value the KPI can take (1 for a rate, 100 for a percentage); absent: none."""
     baseline: Figure = 0
     target: Figure
     direction: Direction = "increase"
@@ -87,7 +139,49 @@ class ObjectiveSpec(Frozen):
             raise ValueError("target above baseline for a 'decrease' objective")
         if self.phasing is not None and sum(self.phasing.values()) <= 0:
             raise ValueError("phasing weights must add up to more than zero")
+        for problem in kpi_kind_problems(
+            self.aggregation, self.numerator, self.denominator, self.min_value, self.max_value
+        ):
+            raise ValueError(problem[1])
         return self
+
+    @property
+    def lower_bound(self) -> float | None:
+        """The KPI's physical floor: `min_value`, else 0 for levels and ratios."""
+        if self.min_value is not None:
+            return self.min_value
+        return None if self.aggregation == "sum" else 0.0
+
+
+def kpi_kind_problems(
+    aggregation: str,
+    numerator: str | None,
+    denominator: str | None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+) -> list[tuple[str, str]]:
+    """(field, message) for every rule of the KPI kinds a spec breaks: a ratio names its
+    numerator and denominator (two different metrics), the other kinds name neither, and
+    the bounds are ordered."""
+    problems: list[tuple[str, str]] = []
+    if aggregation == "ratio":
+        if numerator is None:
+            problems.append(("numerator", "a ratio KPI names its numerator metric (e.g. spend)"))
+        if denominator is None:
+            problems.append(
+                ("denominator", "a ratio KPI names its denominator metric (e.g. new_customers)")
+            )
+        if numerator is not None and numerator == denominator:
+            problems.append(("denominator", "numerator and denominator must be different metrics"))
+    else:
+        for name, value in (("numerator", numerator), ("denominator", denominator)):
+            if value is not None:
+                problems.append(
+                    (name, f"only a ratio KPI has a {name} (aggregation is {aggregation!r})")
+                )
+    if min_value is not None and max_value is not None and max_value <= min_value:
+        problems.append(("max_value", f"max_value must be above min_value ({min_value:g})"))
+    return problems
 
 
 class PeriodPlan(Frozen):

@@ -18,6 +18,7 @@ from truenorth.contract.alignment import (
     DriftDetected,
     DriftResolved,
     DriftUpdated,
+    upcast_drift_v1,
 )
 from truenorth.contract.campaigns import (
     CAMPAIGN_EVENTS,
@@ -46,6 +47,8 @@ from truenorth.contract.strategy import (
     PeriodRemoved,
     StrategyDefined,
     StrategyRevised,
+    upcast_guardrails_v1,
+    upcast_objective_v1,
 )
 
 Event: TypeAlias = Annotated[
@@ -133,7 +136,13 @@ class UpcasterRegistry:
 
 
 UPCASTERS = UpcasterRegistry()
-"""The project's upcasters. Every event is at v1 today, so it is empty; see the tests for use."""
+"""The project's upcasters: every (type, from_version) whose shape changed since."""
+
+for _drift_type in ("DriftDetected", "DriftUpdated", "DriftResolved"):
+    UPCASTERS.register(_drift_type, 1)(upcast_drift_v1)
+for _objective_type in ("ObjectiveAdded", "ObjectiveRevised"):
+    UPCASTERS.register(_objective_type, 1)(upcast_objective_v1)
+UPCASTERS.register("GuardrailsSet", 1)(upcast_guardrails_v1)
 
 
 def encode(event: EnvelopeFields) -> bytes:
@@ -143,7 +152,10 @@ def encode(event: EnvelopeFields) -> bytes:
 def decode(payload: bytes | str, registry: UpcasterRegistry = UPCASTERS) -> Event:
     """Bytes from the log to a current-shape event (upcasting first where needed)."""
     if registry._upcasters:
-        raw = orjson.loads(payload)
+        try:
+            raw = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return EVENT_ADAPTER.validate_json(payload)  # pydantic's error names the JSON fault
         if isinstance(raw, dict) and registry.handles(str(raw.get("type"))):
             return EVENT_ADAPTER.validate_python(registry.upcast(raw))
     return EVENT_ADAPTER.validate_json(payload)

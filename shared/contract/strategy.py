@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -54,7 +54,7 @@ class ObjectiveSetData(ChangeNote):
 
 class ObjectiveAdded(EnvelopeFields):
     type: Literal["ObjectiveAdded"] = "ObjectiveAdded"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     data: ObjectiveSetData
 
 
@@ -66,7 +66,7 @@ class ObjectiveRevised(EnvelopeFields):
     """Carries the objective as it stands after the revision, plus which fields changed."""
 
     type: Literal["ObjectiveRevised"] = "ObjectiveRevised"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     data: ObjectiveRevisedData
 
 
@@ -111,12 +111,15 @@ class GuardrailsSetData(ChangeNote):
 
 class GuardrailsSet(EnvelopeFields):
     type: Literal["GuardrailsSet"] = "GuardrailsSet"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     data: GuardrailsSetData
 
 
 class DriftAcknowledgedData(Frozen):
-    drift_id: Slug
+    drift_id: Slug = Field(
+        description="The drift or the incident acknowledged (an acknowledgement of a drift "
+        "applies to its whole incident)"
+    )
     objective_id: Slug | None = None
     note: LongText = ""
 
@@ -125,6 +128,22 @@ class DriftAcknowledged(EnvelopeFields):
     type: Literal["DriftAcknowledged"] = "DriftAcknowledged"
     schema_version: Literal[1] = 1
     data: DriftAcknowledgedData
+
+
+def upcast_objective_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """Pure: v1 ObjectiveAdded/ObjectiveRevised predate ratio KPIs and KPI bounds; their
+    objective reads as v2 with none of them."""
+    data = dict(raw.get("data") or {})
+    objective = dict(data.get("objective") or {})
+    for name in ("numerator", "denominator", "min_value", "max_value"):
+        objective.setdefault(name, None)
+    return {**raw, "data": {**data, "objective": objective}}
+
+
+def upcast_guardrails_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """Pure: v1 GuardrailsSet predates warm-up, hysteresis and time tolerance; unset there
+    means the defaults apply, exactly what an absent v2 field means."""
+    return dict(raw)
 
 
 STRATEGY_EVENTS = (

@@ -23,6 +23,7 @@ from truenorth.strategy.domain.document import (
 from truenorth.strategy.domain.errors import (
     DocumentInvalid,
     DomainError,
+    DriftNotFound,
     FieldError,
     InvariantViolated,
     ObjectiveAlreadyExists,
@@ -31,14 +32,18 @@ from truenorth.strategy.domain.errors import (
     PeriodNotFound,
     StrategyAlreadyDefined,
     StrategyNotFound,
+    UnknownDriftAnswered,
 )
-from truenorth.strategy.domain.plan import Plan, PlannedChange, plan_changes
+from truenorth.strategy.domain.overwrites import Overwrite, overwrites
+from truenorth.strategy.domain.plan import APPLY_SOURCE, Plan, PlannedChange, plan_changes
 
 __all__ = [
+    "APPLY_SOURCE",
     "Attribution",
     "DocumentInvalid",
     "DomainError",
     "DriftAcknowledgement",
+    "DriftNotFound",
     "DriftResponse",
     "EndMoment",
     "FieldChange",
@@ -50,6 +55,7 @@ __all__ = [
     "ObjectiveNotFound",
     "ObjectiveRetiredError",
     "ObjectiveState",
+    "Overwrite",
     "PeriodDocument",
     "PeriodNotFound",
     "Plan",
@@ -60,8 +66,10 @@ __all__ = [
     "StrategyDocument",
     "StrategyEvent",
     "StrategyNotFound",
+    "UnknownDriftAnswered",
     "document_json_schema",
     "load_document",
+    "overwrites",
     "parse_document",
     "plan_changes",
 ]

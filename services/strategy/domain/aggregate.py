@@ -155,7 +155,8 @@ class Strategy:
     objectives: dict[str, ObjectiveState] = field(default_factory=dict)
     periods: dict[str, PeriodPlan] = field(default_factory=dict)
     guardrails: Guardrails = field(default_factory=Guardrails)
-    acknowledged_drifts: dict[str, DriftAcknowledgement] = field(default_factory=dict)
+    acknowledgements: dict[str, list[DriftAcknowledgement]] = field(default_factory=dict)
+    """Per acknowledged drift or incident id, every acknowledgement, oldest first."""
     responses: dict[str, list[DriftResponse]] = field(default_factory=dict)
     defined_at: datetime | None = None
     updated_at: datetime | None = None
@@ -186,6 +187,12 @@ class Strategy:
         if strategy is None:
             raise ValueError("no events and no strategy_id: cannot tell which strategy this is")
         return strategy
+
+    @property
+    def acknowledged_drifts(self) -> dict[str, DriftAcknowledgement]:
+        """The latest acknowledgement per id, for readers not yet on `truenorth.drift_lifecycle`
+        (the review): every acknowledgement is in `acknowledgements`."""
+        return {target: acks[-1] for target, acks in self.acknowledgements.items()}
 
     @property
     def defined(self) -> bool:
@@ -379,12 +386,19 @@ class Strategy:
         note: str = "",
         by: Attribution,
     ) -> list[StrategyEvent]:
-        """Record that the strategy's owners saw a drift; repeating the same one is a no-op."""
+        """Record that the strategy's owners saw a drift or an incident (`drift_id` names
+        either; the caller checks that it exists). Acknowledgements accumulate; repeating the
+        latest one (a retry) is a no-op."""
         self._require_defined()
         if objective_id is not None:
             self.objective(objective_id)
-        previous = self.acknowledged_drifts.get(drift_id)
-        if previous and (previous.objective_id, previous.note) == (objective_id, note):
+        previous = self.acknowledgements.get(drift_id)
+        latest = previous[-1] if previous else None
+        if latest and (latest.objective_id, latest.note, latest.actor) == (
+            objective_id,
+            note,
+            by.actor,
+        ):
             return []
         data = _validated(
             DriftAcknowledgedData,
@@ -486,13 +500,15 @@ class Strategy:
 
     def _on_drift_acknowledged(self, event: DriftAcknowledged) -> None:
         data = event.data
-        self.acknowledged_drifts[data.drift_id] = DriftAcknowledgement(
-            drift_id=data.drift_id,
-            objective_id=data.objective_id,
-            note=data.note,
-            actor=event.actor,
-            occurred_at=event.occurred_at,
-            event_id=event.event_id,
+        self.acknowledgements.setdefault(data.drift_id, []).append(
+            DriftAcknowledgement(
+                drift_id=data.drift_id,
+                objective_id=data.objective_id,
+                note=data.note,
+                actor=event.actor,
+                occurred_at=event.occurred_at,
+                event_id=event.event_id,
+            )
         )
         state = self.objectives.get(data.objective_id or "")
         if state is not None:
@@ -581,4 +597,9 @@ def _spec_errors(spec: ObjectiveSpec) -> list[FieldError]:
         target=spec.target,
         direction=spec.direction,
         phasing=spec.phasing,
+        aggregation=spec.aggregation,
+        numerator=spec.numerator,
+        denominator=spec.denominator,
+        min_value=spec.min_value,
+        max_value=spec.max_value,
     )

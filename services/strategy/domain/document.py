@@ -49,6 +49,7 @@ from truenorth.strategy.domain.invariants import (
     channel_mix_errors,
     deadline_errors,
     duplicate_errors,
+    kpi_kind_errors,
     overlap_errors,
     phasing_errors,
     target_errors,
@@ -160,7 +161,25 @@ class ObjectiveDocument(_DocumentModel):
     name: Name
     kpi: Kpi = Field(description="leads, revenue, conversions, signups, awareness_pct, … or custom")
     aggregation: Aggregation = Field(
-        default="sum", description="sum of observations in the window, or latest for levels"
+        default="sum",
+        description="sum: counts added over the window (leads, revenue); latest: a level "
+        "(awareness %, share); ratio: Σ numerator / Σ denominator over the window "
+        "(CAC = spend / new_customers)",
+    )
+    numerator: Kpi | None = Field(
+        default=None, description="ratio KPIs only: the metric above the line, e.g. spend"
+    )
+    denominator: Kpi | None = Field(
+        default=None, description="ratio KPIs only: the metric below the line, e.g. new_customers"
+    )
+    min_value: Figure | None = Field(
+        default=None,
+        description="The lowest value the KPI can take; bounds forecasts (default 0 for "
+        "latest and ratio KPIs)",
+    )
+    max_value: Figure | None = Field(
+        default=None,
+        description="The highest value the KPI can take, e.g. 1 for a rate or 100 for a percentage",
     )
     baseline: Figure = 0.0
     target: Figure
@@ -182,6 +201,10 @@ class ObjectiveDocument(_DocumentModel):
             name=self.name,
             kpi=self.kpi,
             aggregation=self.aggregation,
+            numerator=self.numerator,
+            denominator=self.denominator,
+            min_value=self.min_value,
+            max_value=self.max_value,
             baseline=self.baseline,
             target=self.target,
             direction=self.direction,
@@ -428,6 +451,14 @@ def _objective_rules(v: Values) -> list[FieldError]:
         )
     if v.get("phasing") is not None and {"start", "deadline"} <= v.keys():
         errors += phasing_errors(v["phasing"], v["start"], v["deadline"])
+    if "aggregation" in v:
+        errors += kpi_kind_errors(
+            v["aggregation"],
+            v.get("numerator"),
+            v.get("denominator"),
+            v.get("min_value"),
+            v.get("max_value"),
+        )
     return errors
 
 

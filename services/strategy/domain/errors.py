@@ -50,6 +50,20 @@ class StrategyNotFound(DomainError):
     reason = "not_found"
 
 
+class DriftNotFound(DomainError):
+    """An acknowledgement names a drift or incident the workspace never had."""
+
+    status = 404
+    reason = "not_found"
+
+
+class UnknownDriftAnswered(DomainError):
+    """A change claims to answer (`in_response_to`) a drift or incident that does not exist."""
+
+    status = 422
+    reason = "invalid"
+
+
 class StrategyAlreadyDefined(DomainError):
     status = 409
     reason = "conflict"

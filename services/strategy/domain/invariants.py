@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from truenorth.contract.common import Direction, ObjectiveSpec, PeriodPlan
+from truenorth.contract.common import Direction, ObjectiveSpec, PeriodPlan, kpi_kind_problems
 from truenorth.contract.envelope import Frozen
 from truenorth.strategy.domain.errors import FieldError, InvariantViolated, validation_errors
 
@@ -55,13 +55,31 @@ def objective_errors(
     target: float,
     direction: Direction,
     phasing: Mapping[str, float] | None,
+    aggregation: str = "sum",
+    numerator: str | None = None,
+    denominator: str | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
 ) -> list[FieldError]:
-    """Deadline after start; target differs from baseline, in the direction's way; phasing."""
+    """Deadline after start; target differs from baseline, in the direction's way; phasing;
+    the KPI kind's fields (a ratio names numerator and denominator)."""
     errors = deadline_errors(start, deadline)
     errors += target_errors(baseline=baseline, target=target, direction=direction)
     if phasing is not None:
         errors += phasing_errors(phasing, start, deadline)
+    errors += kpi_kind_errors(aggregation, numerator, denominator, min_value, max_value)
     return errors
+
+
+def kpi_kind_errors(
+    aggregation: str,
+    numerator: str | None,
+    denominator: str | None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+) -> list[FieldError]:
+    problems = kpi_kind_problems(aggregation, numerator, denominator, min_value, max_value)
+    return [FieldError(field, message) for field, message in problems]
 
 
 def deadline_errors(
@@ -210,6 +228,11 @@ def build_objective(values: Mapping[str, Any] | ObjectiveSpec) -> ObjectiveSpec:
         target=shape.target,
         direction=shape.direction,
         phasing=shape.phasing,
+        aggregation=shape.aggregation,
+        numerator=shape.numerator,
+        denominator=shape.denominator,
+        min_value=shape.min_value,
+        max_value=shape.max_value,
     )
     if errors:
         raise InvariantViolated.from_errors(errors)

@@ -198,6 +198,10 @@ class _Planner:
             )
 
 
+APPLY_SOURCE = "truenorth-apply"
+"""The `source` of every event a document apply appends (see `overwrites`)."""
+
+
 def plan_changes(
     document: StrategyDocument,
     current: Strategy | None,
@@ -214,7 +218,11 @@ def plan_changes(
         message = f"the document is for {document.id}, not {base.strategy_id}"
         raise InvariantViolated.from_errors([document.error_at(("id",), message)])
     by = Attribution(
-        actor=actor, reason=reason, in_response_to=in_response_to, occurred_at=occurred_at
+        actor=actor,
+        reason=reason,
+        in_response_to=in_response_to,
+        occurred_at=occurred_at,
+        source=APPLY_SOURCE,
     )
     planner = _Planner(document=document, working=base.copy(), by=by)
     new_strategy = not base.defined

@@ -16,7 +16,9 @@ from pydantic import ValidationError
 
 from tests.integration.campaigns.support import Bus
 from tests.integration.metrics.conftest import make_client, row
+from truenorth.contract.envelope import utcnow
 from truenorth.contract.metrics import Observation
+from truenorth.contract.thresholds import too_far_ahead
 
 FIELDS = [
     "observation_id",
@@ -73,10 +75,10 @@ def rows(draw: st.DrawFn) -> Any:
 
 def is_valid(item: Any) -> bool:
     try:
-        Observation.model_validate(item)
+        observation = Observation.model_validate(item)
     except ValidationError:
         return False
-    return True
+    return not too_far_ahead(observation.period_end, utcnow())  # a future period: refused
 
 
 @pytest.fixture(scope="module")

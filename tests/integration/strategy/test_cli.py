@@ -56,3 +56,50 @@ def test_apply_prints_a_plan_and_twice_appends_nothing(nats_url: str, workspace:
     assert second.returncode == 0, second.stderr
     assert "No changes" in second.stdout
     assert "Applied:" not in second.stdout
+
+
+def test_apply_in_response_to_a_made_up_drift_is_refused_and_appends_nothing(
+    nats_url: str, workspace: str
+) -> None:
+    env = {"TRUENORTH_NATS_URL": nats_url, "TRUENORTH_WORKSPACE": workspace}
+    result = truenorth("apply", str(EXAMPLE), "--in-response-to", "made-up", env=env)
+    assert result.returncode == 1
+    assert "--in-response-to: no drift or incident 'made-up'" in result.stderr
+    dry = truenorth("apply", str(EXAMPLE), "--dry-run", env=env)
+    assert "+ strategy" in dry.stdout  # still nothing defined
+
+
+def test_apply_warns_before_reverting_an_api_change_and_strict_refuses(
+    nats_url: str, workspace: str, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from truenorth.settings import SharedSettings, StrategySettings
+    from truenorth.strategy.app import build_app
+
+    env = {"TRUENORTH_NATS_URL": nats_url, "TRUENORTH_WORKSPACE": workspace}
+    assert truenorth("apply", str(EXAMPLE), env=env).returncode == 0
+    shared = SharedSettings(nats_url=nats_url, data_dir=tmp_path)
+    with TestClient(build_app(shared, StrategySettings(port=0))) as client:
+        response = client.patch(
+            f"/v1/workspaces/{workspace}/strategies/northwind-cloud/objectives/pipeline-q4",
+            json={"target": 5000000, "reason": "board cut the target"},
+            headers={"X-Actor": "sam"},
+        )
+        assert response.status_code == 200, response.text
+        version = response.json()["version"]
+
+        strict = truenorth("apply", str(EXAMPLE), "--strict", env=env)
+        assert strict.returncode == 1
+        assert "pipeline-q4: target was set to 5,000,000 through the API by sam" in strict.stderr
+        assert "applying sets it to 6,000,000" in strict.stderr
+        assert "--strict" in strict.stderr
+        current = client.get(f"/v1/workspaces/{workspace}/strategies/northwind-cloud")
+        assert current.json()["version"] == version  # nothing appended
+
+        loose = truenorth("apply", str(EXAMPLE), env=env)
+        assert loose.returncode == 0, loose.stderr
+        assert "warning:" in loose.stderr and "through the API by sam" in loose.stderr
+        assert "Applied:" in loose.stdout
+        again = truenorth("apply", str(EXAMPLE), "--strict", env=env)
+        assert again.returncode == 0, again.stderr  # the file is the latest word again

@@ -294,7 +294,7 @@ def test_acknowledging_a_drift_is_recorded_once_and_shows_in_the_objective_histo
     )
     assert [type(e) for e in events] == [DriftAcknowledged]
     run(strategy, events)
-    assert strategy.acknowledged_drifts["drift-9"].note == "new creative next week"
+    assert [a.note for a in strategy.acknowledgements["drift-9"]] == ["new creative next week"]
     assert strategy.history("leads-q4")[-1].in_response_to == "drift-9"
     same = strategy.acknowledge_drift(
         "drift-9", objective_id="leads-q4", note="new creative next week", by=MARIA
@@ -326,3 +326,12 @@ def test_guardrails_set_for_the_strategy_is_a_guardrails_set_event() -> None:
 def test_retiring_gives_objective_retired() -> None:
     (event,) = applied_strategy().retire_objective("leads-q4", by=MARIA)
     assert isinstance(event, ObjectiveRetired)
+
+
+def test_a_second_acknowledgement_is_kept_beside_the_first() -> None:
+    strategy = applied_strategy()
+    run(strategy, strategy.acknowledge_drift("drift-9", note="seen", by=MARIA))
+    sam = Attribution(actor="sam", reason="")
+    run(strategy, strategy.acknowledge_drift("drift-9", note="pausing the campaign", by=sam))
+    acks = strategy.acknowledgements["drift-9"]
+    assert [(a.actor, a.note) for a in acks] == [("maria", "seen"), ("sam", "pausing the campaign")]
