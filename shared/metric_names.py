@@ -1,4 +1,4 @@
-"""Prometheus metric names and labels (DESIGN §6), declared once.
+"""Prometheus metric names and labels (docs/design.md, "What leadership sees"), declared once.
 
 Dashboards, alert rules and the alignment collector all import from here.
 Labels come only from bounded sets: workspace, strategy, objective, kpi, channel, kind,
@@ -15,6 +15,11 @@ OBJECTIVE_ACTUAL = "truenorth_objective_actual"
 OBJECTIVE_TARGET = "truenorth_objective_target"
 OBJECTIVE_BASELINE = "truenorth_objective_baseline"
 OBJECTIVE_FORECAST_ATTAINMENT = "truenorth_objective_forecast_attainment_ratio"
+OBJECTIVE_FORECAST_ATTAINMENT_LOW = "truenorth_objective_forecast_attainment_low_ratio"
+OBJECTIVE_FORECAST_ATTAINMENT_HIGH = "truenorth_objective_forecast_attainment_high_ratio"
+"""The 80 % interval of the forecast attainment."""
+OBJECTIVE_HIT_PROBABILITY = "truenorth_objective_hit_probability"
+"""P(reaching the target by the deadline), 0-1."""
 OBJECTIVE_STATUS = "truenorth_objective_status"  # + label status, value 1 for the current one
 OBJECTIVE_REQUIRED_RATE = "truenorth_objective_required_rate_per_day"
 """Run-rate (KPI units/day) still needed to reach target by the deadline; for burn alerts."""

@@ -36,6 +36,21 @@ OBJECTIVE_GAUGES: tuple[tuple[str, str, str], ...] = (
         "forecast_attainment",
     ),
     (
+        m.OBJECTIVE_FORECAST_ATTAINMENT_LOW,
+        "Low end of the forecast attainment's 80 % interval",
+        "forecast_attainment_low",
+    ),
+    (
+        m.OBJECTIVE_FORECAST_ATTAINMENT_HIGH,
+        "High end of the forecast attainment's 80 % interval",
+        "forecast_attainment_high",
+    ),
+    (
+        m.OBJECTIVE_HIT_PROBABILITY,
+        "Probability of reaching the target by the deadline (0-1)",
+        "hit_probability",
+    ),
+    (
         m.OBJECTIVE_REQUIRED_RATE,
         "KPI units per day still needed to reach target",
         "required_rate_per_day",

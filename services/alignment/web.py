@@ -95,6 +95,7 @@ td.num, th.num { text-align:right; white-space:nowrap; }
 h3 { font-size:14px; margin:14px 0 6px; }
 .empty { color:var(--muted); padding:8px 0; }
 .ack { color:var(--muted); font-size:12px; }
+.status-note { font-size:12px; color:var(--warn); }
 """
 
 SCRIPT = """
@@ -295,8 +296,11 @@ class _View:
             f"<div class='expected' style='left:calc({expected:.1f}% - 1px)'></div></div>"
             f"<div class='figures'>{_num(o.actual)} of {_num(o.target)} {escape(o.kpi)} · "
             f"{_pct(o.progress)} done, {_pct(o.expected)} expected · pace {pace} · forecast "
-            f"{_num(o.forecast)} ({_pct(o.forecast_attainment)} of target) · spend "
-            f"${o.spend:,.0f}</div></div>"
+            f"{_num(o.forecast)} ({_pct(o.forecast_attainment)} of target; 80 %: "
+            f"{_pct(o.forecast_attainment_low)}–{_pct(o.forecast_attainment_high)}, "
+            f"P(hit) {o.hit_probability:.2f}) · spend ${o.spend:,.0f}</div>"
+            + (f"<div class='status-note'>{escape(o.status_note)}</div>" if o.status_note else "")
+            + "</div>"
             f"<div><span class='pill s-{escape(o.status)}'>"
             f"{escape(STATUS_WORDS.get(o.status, o.status))}</span></div></div>"
         )

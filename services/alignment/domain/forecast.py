@@ -96,11 +96,14 @@ def forecast(
     deadline: datetime,
     window_days: float = 7.0,
     bounds: Bounds | None = None,
+    so_far: float | None = None,
 ) -> Forecast:
     """`series`: one value per day of the objective's window so far — a `sum` KPI's daily
     amount, a `latest` KPI's level that day, a `ratio` KPI's ratio that day (Σ numerator /
     Σ denominator of the day, or of a trailing window ending that day). Days without a
-    reading may be missing. `bounds` default: none for `sum`, ≥ 0 for levels and ratios."""
+    reading may be missing. `bounds` default: none for `sum`, ≥ 0 for levels and ratios.
+    `so_far`: a `sum` KPI's total over its window so far, when `series` holds only the
+    trailing window (the default is the series' own total)."""
     if target == baseline:
         raise ValueError("target must differ from baseline")
     if bounds is None:
@@ -108,7 +111,7 @@ def forecast(
     days_left = max(0.0, (deadline - now).total_seconds() / 86400)
     plan = _Plan(target, baseline, direction, bounds)
     if kind == "sum":
-        return _sum_forecast(series, plan, now, days_left, window_days)
+        return _sum_forecast(series, plan, now, days_left, window_days, so_far)
     return _level_forecast(series, kind, plan, now, days_left, window_days)
 
 
@@ -166,12 +169,13 @@ def _sum_forecast(
     now: datetime,
     days_left: float,
     window_days: float,
+    so_far: float | None = None,
 ) -> Forecast:
     """total so far + mean daily amount × days left (a sum KPI's actual is its total over the
     window; the baseline is where progress is measured from, not added to it). Its error:
     the day-to-day spread of the remaining days (σ²·D) plus the uncertainty of the mean
     itself (σ²/n·D²); a single day gives a count's Poisson spread (σ² = rate)."""
-    total = sum(value for _, value in series)
+    total = sum(value for _, value in series) if so_far is None else so_far
     daily = _window_days(series, now, window_days)
     rate = sum(daily) / len(daily) if daily else 0.0
     variance = _sample_variance(daily) if len(daily) >= 2 else max(rate, 0.0)
@@ -192,7 +196,7 @@ def _window_days(
     before the objective reported anything are not zeros of it), missing days as 0."""
     if not series:
         return []
-    today = now.date()
+    today = _day_of(now)
     first = max(
         min(day for day, _ in series), today - timedelta(days=max(1, round(window_days)) - 1)
     )
@@ -212,7 +216,7 @@ def _level_forecast(
     days_left: float,
     window_days: float,
 ) -> Forecast:
-    today = now.date()
+    today = _day_of(now)
     since = today - timedelta(days=max(window_days, 1))
     points = sorted(((day - today).days, value) for day, value in series if since < day <= today)
     points = points[-MAX_TREND_POINTS:]
@@ -323,3 +327,8 @@ def reconciliation(status: str, pace: float | None, fc: Forecast) -> str | None:
 def _percent(share: float, *, sign: bool = True) -> str:
     text = f"{share * 100:.0f}"
     return f"{text} %" if sign else text
+
+
+def _day_of(now: datetime) -> date:
+    """The day `now` closes: midnight belongs to the day before (as a period ending then)."""
+    return (now - timedelta(microseconds=1)).date()

@@ -11,12 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from truenorth.alignment.domain.daily import Series, daily_series, rows_of, trailing_window
 from truenorth.alignment.domain.entities import (
     CampaignView,
     ObjectiveView,
     StrategyView,
     WorkspaceView,
 )
+from truenorth.alignment.domain.forecast import bounds_of, forecast, reconciliation
 from truenorth.alignment.domain.progress import (
     ChannelShare,
     Status,
@@ -24,9 +26,10 @@ from truenorth.alignment.domain.progress import (
     channel_shares,
     cost_per_outcome,
     evaluate_objective,
+    forecast_window_days,
     outcome_per_dollar,
 )
-from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, to_micros
+from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, from_micros, to_micros
 from truenorth.alignment.store.read import Facts, Window
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec, PeriodPlan
@@ -46,6 +49,9 @@ class CampaignContribution:
     outcome: float
     outcome_per_dollar: float | None
     cost_per_outcome: float | None
+    weight: float | None = None
+    """For a ratio KPI: the campaign's share of the objective's denominator (its own ratio is
+    `outcome`); None for counts and levels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,16 @@ class ObjectiveSnapshot:
     spend_by_channel: tuple[tuple[str, float], ...]
     """(channel, spend) over the objective's window: `truenorth_objective_spend`."""
     campaigns: tuple[CampaignContribution, ...]
+    forecast_low: float = 0.0
+    forecast_high: float = 0.0
+    """The 80 % interval of the KPI at the deadline."""
+    forecast_attainment_low: float = 0.0
+    forecast_attainment_high: float = 0.0
+    hit_probability: float = 0.0
+    """P(reaching the target by the deadline)."""
+    forecast_method: str = ""
+    status_note: str | None = None
+    """Why status and forecast disagree, when they do."""
 
     @property
     def deadline_seconds(self) -> float:
@@ -202,22 +218,44 @@ class FactReadings:
 
 
 def objective_snapshots(view: WorkspaceView, facts: Facts, at: int) -> Iterable[ObjectiveSnapshot]:
-    for objective_id in sorted(view.objectives):
-        objective = view.objectives[objective_id]
-        if objective.spec is None or objective.retired:
-            continue
-        yield objective_snapshot(view, facts, objective, at)
+    active = [view.objectives[o] for o in sorted(view.objectives) if view.objectives[o].active]
+    if not active:
+        return
+    days = max(forecast_window_days(view.effective_guardrails(o)) for o in active)
+    series = daily_series(view, rows_of(facts, trailing_window(at, days)), active)
+    for objective in active:
+        yield objective_snapshot(view, facts, objective, at, series.get(objective.objective_id, []))
 
 
 def objective_snapshot(
-    view: WorkspaceView, facts: Facts, objective: ObjectiveView, at: int
+    view: WorkspaceView,
+    facts: Facts,
+    objective: ObjectiveView,
+    at: int,
+    series: Series | None = None,
 ) -> ObjectiveSnapshot:
     spec = objective.spec
     assert spec is not None
     linked = view.linked_campaigns(objective.objective_id)
-    readings = FactReadings(facts, [c.campaign_id for c in linked], spec.kpi)
+    ids = [c.campaign_id for c in linked]
     guardrails = view.effective_guardrails(objective)
-    figures = evaluate_objective(spec, readings, at, guardrails)
+    actual = ratio_value(spec, facts, ids) if spec.aggregation == "ratio" else None
+    readings = FactReadings(facts, ids, spec.kpi)
+    figures = evaluate_objective(
+        spec, readings, at, guardrails, actual=actual, run_rate=0.0 if actual is not None else None
+    )
+    outlook = forecast(
+        series if series is not None else [],
+        kind=spec.aggregation,
+        target=spec.target,
+        baseline=spec.baseline,
+        direction=spec.direction,
+        now=from_micros(at),
+        deadline=spec.deadline,
+        window_days=forecast_window_days(guardrails),
+        bounds=bounds_of(spec),
+        so_far=figures.actual if spec.aggregation == "sum" else None,
+    )
     contributions = contributions_of(linked, spec, facts)
     by_channel: dict[str, float] = {}
     for c in contributions:
@@ -238,8 +276,8 @@ def objective_snapshot(
         expected=figures.expected,
         pace=figures.pace,
         run_rate_per_day=figures.run_rate_per_day,
-        forecast=figures.forecast,
-        forecast_attainment=figures.forecast_attainment,
+        forecast=outlook.value,
+        forecast_attainment=outlook.attainment,
         required_rate_per_day=figures.required_rate_per_day,
         status=figures.status,
         start=spec.start,
@@ -247,6 +285,13 @@ def objective_snapshot(
         spend=sum(by_channel.values()),
         spend_by_channel=tuple(sorted(by_channel.items())),
         campaigns=contributions,
+        forecast_low=outlook.low,
+        forecast_high=outlook.high,
+        forecast_attainment_low=outlook.attainment_low,
+        forecast_attainment_high=outlook.attainment_high,
+        hit_probability=outlook.hit_probability,
+        forecast_method=outlook.method,
+        status_note=reconciliation(figures.status, figures.pace, outlook),
     )
 
 
@@ -254,12 +299,29 @@ def objective_window(spec: ObjectiveSpec) -> tuple[int, int]:
     return to_micros(spec.start), to_micros(spec.deadline)
 
 
+def ratio_value(spec: ObjectiveSpec, facts: Facts, campaign_ids: Sequence[str]) -> float:
+    """Σ numerator / Σ denominator over the objective's window; the baseline before any
+    denominator is reported (a ratio is never summed)."""
+    assert spec.numerator is not None and spec.denominator is not None
+    window = objective_window(spec)
+    denominator = facts.total(campaign_ids, spec.denominator, window)
+    if denominator <= 0:
+        return spec.baseline
+    return facts.total(campaign_ids, spec.numerator, window) / denominator
+
+
 def campaign_outcome(campaign_id: str, spec: ObjectiveSpec, facts: Facts) -> float:
-    """The campaign's contribution to the objective's KPI over the objective's window (its
-    latest level for `latest` objectives, 0 when it has none)."""
+    """The campaign's contribution to the objective's KPI over the objective's window: its
+    total for counts, its latest level for levels, its own ratio for ratios (0 when it has
+    none)."""
     window = objective_window(spec)
     if spec.aggregation == "sum":
         return facts.sums(spec.kpi, window).get(campaign_id, 0.0)
+    if spec.aggregation == "ratio":
+        assert spec.numerator is not None and spec.denominator is not None
+        denominator = facts.sums(spec.denominator, window).get(campaign_id, 0.0)
+        numerator = facts.sums(spec.numerator, window).get(campaign_id, 0.0)
+        return numerator / denominator if denominator > 0 else 0.0
     latest = facts.latest(spec.kpi, window).get(campaign_id)
     return 0.0 if latest is None else latest[2]
 
@@ -267,11 +329,22 @@ def campaign_outcome(campaign_id: str, spec: ObjectiveSpec, facts: Facts) -> flo
 def contributions_of(
     linked: Sequence[CampaignView], spec: ObjectiveSpec, facts: Facts
 ) -> tuple[CampaignContribution, ...]:
-    spend = facts.sums(SPEND_METRIC, objective_window(spec))
+    window = objective_window(spec)
+    spend = facts.sums(SPEND_METRIC, window)
+    weights: dict[str, float] = {}
+    if spec.aggregation == "ratio":
+        assert spec.denominator is not None
+        denominators = facts.sums(spec.denominator, window)
+        total = sum(denominators.get(c.campaign_id, 0.0) for c in linked)
+        weights = {
+            c.campaign_id: denominators.get(c.campaign_id, 0.0) / total if total > 0 else 0.0
+            for c in linked
+        }
     contributions = []
     for campaign in linked:
         spent = spend.get(campaign.campaign_id, 0.0)
         outcome = campaign_outcome(campaign.campaign_id, spec, facts)
+        counts = spec.aggregation == "sum"
         contributions.append(
             CampaignContribution(
                 campaign_id=campaign.campaign_id,
@@ -281,8 +354,9 @@ def contributions_of(
                 status=campaign.status,
                 spend=spent,
                 outcome=outcome,
-                outcome_per_dollar=outcome_per_dollar(outcome, spent),
-                cost_per_outcome=cost_per_outcome(spent, outcome),
+                outcome_per_dollar=outcome_per_dollar(outcome, spent) if counts else None,
+                cost_per_outcome=cost_per_outcome(spent, outcome) if counts else None,
+                weight=weights.get(campaign.campaign_id) if weights else None,
             )
         )
     return tuple(contributions)

@@ -26,6 +26,7 @@ from truenorth.alignment.domain.entities import (
     StrategyView,
     WorkspaceView,
 )
+from truenorth.alignment.domain.timeunits import MICROS_PER_DAY
 from truenorth.alignment.store import tables as t
 from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
 
@@ -328,3 +329,30 @@ def _fact_source(workspace: str, moment: Moment) -> Any:
         )
         .subquery("facts")
     )
+
+
+def day_of(period_end: int) -> int:
+    """The day (since the epoch, UTC) a period ending at `period_end` belongs to: a period
+    ending at midnight is the day before's."""
+    return (period_end - 1) // MICROS_PER_DAY
+
+
+class DailyRows:
+    """A metric's readings of one trailing window, per campaign and day, streamed: a snapshot
+    folds them into per-objective daily series without holding them."""
+
+    def __init__(self, facts: Facts, metric: str, window: tuple[int, int]) -> None:
+        self.facts, self.metric, self.window = facts, metric, window
+
+    def __iter__(self) -> Iterator[tuple[str, int, int, float]]:
+        """(campaign_id, period_start, period_end, value)."""
+        source = self.facts.source
+        query = self.facts._within(
+            select(
+                source.c.campaign_id, source.c.period_start, source.c.period_end, source.c.total
+            ).where(source.c.metric == self.metric),
+            self.window,
+        )
+        rows = self.facts.connection.execution_options(yield_per=5_000).execute(query)
+        for campaign_id, start, end, value in rows:
+            yield campaign_id, int(start), int(end), float(value)
