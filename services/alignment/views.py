@@ -93,8 +93,10 @@ def drift_tick(engine: Engine, now: datetime) -> list[DriftTransition]:
     for name in names:
         with engine.connect() as connection:
             view = read_workspace(connection, name, moment)
-            findings = list(detect_drifts(view, Facts(connection, name, moment), at))
-            transitions = reconcile(name, open_drifts(connection, name), findings, at)
+            before = open_drifts(connection, name)
+            facts = Facts(connection, name, moment)
+            findings = list(detect_drifts(view, facts, at, open_ids=frozenset(before)))
+            transitions = reconcile(name, before, findings, at)
         if transitions:
             with engine.begin() as connection:
                 record_transitions(connection, transitions, now)

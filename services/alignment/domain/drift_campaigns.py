@@ -9,7 +9,6 @@ from truenorth.alignment.domain.drift_findings import (
     Context,
     Finding,
     campaign_label,
-    exceeds,
     iso,
     listing,
     money,
@@ -22,6 +21,7 @@ from truenorth.alignment.domain.snapshot import (
 )
 from truenorth.alignment.domain.timeunits import MICROS_PER_DAY, MICROS_PER_HOUR
 from truenorth.contract.common import Guardrails
+from truenorth.contract.thresholds import exceeds
 
 # -- audience_mismatch -----------------------------------------------------------------------
 
@@ -157,7 +157,10 @@ def campaign_budget_overrun(context: Context, campaign: CampaignView) -> Iterato
     planned = time_phased_budget(campaign.budget, campaign.start, campaign.end, context.at)
     limit = context.campaign_guardrails(campaign).budget_overrun_share
     limit = 0.10 if limit is None else limit
-    if planned <= 0 or not exceeds(spend, planned * (1 + limit)):
+    subject = context.drift_id("budget_overrun", f"campaign:{campaign.campaign_id}")
+    over_share = spend / planned - 1 if planned > 0 else 0.0
+    guardrails = context.campaign_guardrails(campaign)
+    if planned <= 0 or not context.drifting(subject, over_share, limit, "above", guardrails):
         return
     over = spend / planned - 1
     elapsed = planned / campaign.budget

@@ -13,6 +13,8 @@ from truenorth.alignment.domain.timeunits import from_micros
 from truenorth.alignment.store.read import Facts
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import SPEND_METRIC, DriftKind, Guardrails, Severity
+from truenorth.contract.thresholds import Side, is_drifting
+from truenorth.drift_lifecycle import cause_for, incident_id_for
 
 _NOT_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -38,13 +40,29 @@ class Finding:
     objective_id: str | None = None
     campaign_ids: tuple[str, ...] = ()
     channel: str | None = None
+    spend_by_campaign: dict[str, float] = field(default_factory=dict)
+    """The spend behind a channel or workspace drift, per campaign: a campaign carrying most
+    of it is the drift's cause (one incident with that campaign's own drifts)."""
 
     @property
     def drift_id(self) -> str:
         return drift_id(self.workspace, self.kind, self.subject)
 
+    @property
+    def cause(self) -> dict[str, str]:
+        return cause_for(
+            self.kind,
+            objective_id=self.objective_id,
+            campaign_ids=self.campaign_ids,
+            channel=self.channel,
+            spend_by_campaign=self.spend_by_campaign,
+        )
+
     def to_data(self) -> DriftData:
+        cause = self.cause
         return DriftData(
+            incident_id=incident_id_for(cause) or self.drift_id,
+            cause=cause,
             drift_id=self.drift_id,
             kind=self.kind,
             severity=self.severity,
@@ -62,6 +80,30 @@ class Context:
     workspace: WorkspaceView
     facts: Facts
     at: int
+    open_ids: frozenset[str] = frozenset()
+    """Drifts open before this evaluation: they resolve at a tighter threshold than they open
+    (hysteresis)."""
+
+    def drifting(
+        self,
+        subject_drift_id: str,
+        value: float,
+        threshold: float,
+        side: Side,
+        guardrails: Guardrails,
+        nominal: float | None = None,
+    ) -> bool:
+        return is_drifting(
+            value,
+            threshold,
+            side=side,
+            was_open=subject_drift_id in self.open_ids,
+            hysteresis=guardrails.resolve_hysteresis,
+            nominal=nominal,
+        )
+
+    def drift_id(self, kind: str, subject: str) -> str:
+        return drift_id(self.name, kind, subject)
 
     @property
     def name(self) -> str:
@@ -86,16 +128,6 @@ class Context:
 
     def spend(self, campaign: CampaignView, window: tuple[int, int] | None) -> float:
         return self.facts.sums(SPEND_METRIC, window).get(campaign.campaign_id, 0.0)
-
-
-FLOAT_NOISE = 1e-9
-"""Relative slack of threshold comparisons: 10.000000000000014 pts is 10 pts."""
-
-
-def exceeds(value: float, limit: float) -> bool:
-    """value > limit, robust to the noise of summed floats: a deviation of exactly the
-    tolerance does not fire."""
-    return value > limit + FLOAT_NOISE * max(1.0, abs(limit))
 
 
 # -- formatting ------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from truenorth.alignment.domain.snapshot import (
     ObjectiveSnapshot,
 )
 from truenorth.alignment.domain.timeunits import MICROS_PER_DAY, to_micros
+from truenorth.contract.common import Guardrails, Severity
+from truenorth.contract.thresholds import during_warmup, warmed_up
 
 # -- objective_off_pace ------------------------------------------------------------------------
 
@@ -32,15 +34,21 @@ def objective_off_pace(
     context: Context, objectives: Iterable[ObjectiveSnapshot]
 ) -> Iterator[Finding]:
     for objective in objectives:
-        if objective.status not in _STATUS_WORDS or objective.pace is None:
+        if objective.pace is None:
+            continue
+        view = context.workspace.objectives[objective.objective_id]
+        guardrails = context.workspace.effective_guardrails(view)
+        status = _held_status(context, objective, guardrails)
+        if status not in _STATUS_WORDS:
             continue
         laggards = lagging_campaigns(context, objective)[:2]
+        severity: Severity = "warning" if status == "at_risk" else "critical"
         yield Finding(
             workspace=context.name,
             kind="objective_off_pace",
             subject=objective.objective_id,
-            severity="warning" if objective.status == "at_risk" else "critical",
-            explanation=_off_pace_text(context, objective, laggards),
+            severity=during_warmup(severity, _warmed_up(context, objective, guardrails)),
+            explanation=_off_pace_text(context, objective, laggards, status),
             figures={
                 "progress": objective.progress,
                 "expected": objective.expected,
@@ -48,11 +56,39 @@ def objective_off_pace(
                 "actual": objective.actual,
                 "target": objective.target,
                 "forecast_attainment": objective.forecast_attainment,
+                "hit_probability": objective.hit_probability,
             },
             strategy_id=objective.strategy_id,
             objective_id=objective.objective_id,
             campaign_ids=tuple(c.campaign_id for c, _ in laggards),
         )
+
+
+def _held_status(context: Context, objective: ObjectiveSnapshot, guardrails: Guardrails) -> str:
+    """The objective's status, except that an off-pace drift already open stays open (at
+    risk) until the pace is clearly back: hysteresis, so it does not flap at 0.95."""
+    if objective.status != "on_track" or objective.pace is None:
+        return objective.status
+    subject = context.drift_id("objective_off_pace", objective.objective_id)
+    on_track = guardrails.on_track_pace or 0.95
+    still = context.drifting(subject, objective.pace, on_track, "below", guardrails, nominal=1.0)
+    return "at_risk" if still else objective.status
+
+
+def _warmed_up(context: Context, objective: ObjectiveSnapshot, guardrails: Guardrails) -> bool:
+    """Enough of the window has passed and enough evidence exists to judge the pace above
+    `info` (before any KPI reading, "0 % done" is no evidence of anything)."""
+    start, deadline = to_micros(objective.start), to_micros(objective.deadline)
+    elapsed = (context.at - start) / (deadline - start) if deadline > start else 1.0
+    linked = [c.campaign_id for c in objective.campaigns]
+    view = context.workspace.objectives[objective.objective_id]
+    spec = view.spec
+    assert spec is not None
+    metric = spec.denominator if spec.aggregation == "ratio" and spec.denominator else spec.kpi
+    readings = context.facts.readings(linked, metric, (start, deadline))
+    return warmed_up(
+        elapsed_share=elapsed, spend=objective.spend, observations=readings, guardrails=guardrails
+    )
 
 
 def lagging_campaigns(
@@ -91,10 +127,11 @@ def _off_pace_text(
     context: Context,
     objective: ObjectiveSnapshot,
     laggards: list[tuple[CampaignContribution, float]],
+    status: str,
 ) -> str:
     head = (
         f"{objective.name}: {pct(objective.progress)} done at {pct(objective.expected)} of "
-        f"time (pace {objective.pace:.2f}, {_STATUS_WORDS[objective.status]})"
+        f"time (pace {objective.pace:.2f}, {_STATUS_WORDS[status]})"
     )
     kpi = objective.kpi
     if laggards:
@@ -104,7 +141,13 @@ def _off_pace_text(
         tail = f"none of its {len(objective.campaigns)} linked campaigns lags its share"
     else:
         tail = "no campaign is linked to it"
-    forecast = f"forecast at deadline: {pct(objective.forecast_attainment)} of target"
+    forecast = (
+        f"forecast at deadline: {pct(objective.forecast_attainment)} of target (80 %: "
+        f"{pct(objective.forecast_attainment_low)}–{pct(objective.forecast_attainment_high)}, "
+        f"P(hit) {objective.hit_probability:.2f})"
+    )
+    if objective.status_note:
+        forecast += f" — {objective.status_note}"
     return f"{head}; {_gap_text(context, objective)}; {tail}; {forecast}; {_remedy(objective)}"
 
 

@@ -34,14 +34,16 @@ def detect_drifts(
     facts: Facts,
     at: int,
     objectives: Iterable[ObjectiveSnapshot] | None = None,
+    open_ids: frozenset[str] = frozenset(),
 ) -> Iterator[Finding]:
     """Every drift of one workspace at `at`, one at a time: 10 000 objectives can have
     25 000 drifts. `objectives`: the workspace's objective snapshots at `at`, when the caller
-    has them."""
+    has them; `open_ids`: the drifts open before, which resolve at a tighter threshold than
+    they open."""
     if objectives is None:
         objectives = objective_snapshots(view, facts, at)
     spend = spend_by_strategy(view, facts, at)
-    context = Context(view, facts, at)
+    context = Context(view, facts, at, open_ids)
     yield from objective_off_pace(context, objectives)
     yield from idle_objectives(context)
     yield from untethered_spend(context, spend)

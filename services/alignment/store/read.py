@@ -220,6 +220,7 @@ class Facts:
         self.source = _fact_source(workspace, moment)
         self._sums: dict[tuple[str, Window], dict[str, float]] = {}
         self._latest: dict[tuple[str, Window], dict[str, tuple[int, int, float]]] = {}
+        self._counts: dict[tuple[str, Window], dict[str, int]] = {}
 
     def _within(self, query: Select[Any], window: Window) -> Select[Any]:
         source = self.source
@@ -245,6 +246,25 @@ class Facts:
                 campaign_id: float(total) for campaign_id, total in self.connection.execute(query)
             }
         return found
+
+    def counts(self, metric: str, window: Window) -> dict[str, int]:
+        """campaign_id -> how many readings (periods) of `metric` lie in the window."""
+        key = (metric, window)
+        found = self._counts.get(key)
+        if found is None:
+            source = self.source
+            query = self._within(
+                select(source.c.campaign_id, func.count())
+                .where(source.c.metric == metric)
+                .group_by(source.c.campaign_id),
+                window,
+            )
+            found = self._counts[key] = {c: int(n) for c, n in self.connection.execute(query)}
+        return found
+
+    def readings(self, campaign_ids: Iterable[str], metric: str, window: Window) -> int:
+        counts = self.counts(metric, window)
+        return sum(counts.get(c, 0) for c in campaign_ids)
 
     def total(self, campaign_ids: Iterable[str], metric: str, window: Window) -> float:
         sums = self.sums(metric, window)

@@ -51,8 +51,10 @@ class World:
         with self.engine.begin() as connection:
             for name in workspace_names(connection, moment):
                 view = read_workspace(connection, name, moment)
-                findings = detect_drifts(view, Facts(connection, name, moment), micros)
-                transitions = reconcile(name, open_drifts(connection, name), findings, micros)
+                before = open_drifts(connection, name)
+                facts = Facts(connection, name, moment)
+                findings = detect_drifts(view, facts, micros, open_ids=frozenset(before))
+                transitions = reconcile(name, before, findings, micros)
                 record_transitions(connection, transitions, at)
                 found.extend(transitions)
         return found
