@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
@@ -68,6 +68,9 @@ MAX_SAMPLES = 400
 # -- period and as-of syntax -------------------------------------------------------------------
 
 
+PeriodKind = Literal["quarter", "month", "days", "plan"]
+
+
 @dataclass(frozen=True)
 class Period:
     """[start, end): `end` is exclusive (2026-Q4 ends at 2027-01-01T00:00Z)."""
@@ -75,6 +78,9 @@ class Period:
     label: str
     start: datetime
     end: datetime
+    kind: PeriodKind = "days"
+    """How it was named: a calendar quarter or month, a range of days, or one of the
+    strategy's own planning periods."""
 
 
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
@@ -97,11 +103,14 @@ def parse_period(text: str) -> Period:
         year, quarter = int(match[1]), int(match[2])
         first = 3 * (quarter - 1) + 1
         return Period(
-            f"{year}-Q{quarter}", _month_start(year, first), _month_start(year, first + 3)
+            f"{year}-Q{quarter}",
+            _month_start(year, first),
+            _month_start(year, first + 3),
+            "quarter",
         )
     if match := _MONTH.match(text):
         year, month = int(match[1]), int(match[2])
-        return Period(text, _month_start(year, month), _month_start(year, month + 1))
+        return Period(text, _month_start(year, month), _month_start(year, month + 1), "month")
     if match := _RANGE.match(text):
         try:
             since = date.fromisoformat(match[1].strip())
@@ -111,7 +120,33 @@ def parse_period(text: str) -> Period:
         if until < since:
             raise ValueError(f"bad period {text!r}: ends before it starts")
         return Period(text, _midnight(since), _midnight(until + timedelta(days=1)))
-    raise ValueError(f"bad period {text!r}: use 2026-Q4, 2026-11 or 2026-10-01..2026-12-31")
+    raise ValueError(
+        f"bad period {text!r}: use 2026-Q4, 2026-11, 2026-10-01..2026-12-31 or the id of one "
+        "of the strategy's periods"
+    )
+
+
+def is_calendar_period(text: str) -> bool:
+    """Whether `text` is meant as a quarter, a month or a range (else: a plan's period id)."""
+    text = text.strip()
+    return bool(_QUARTER.match(text) or _MONTH.match(text) or _RANGE.match(text))
+
+
+def plan_period(events: Iterable[EnvelopeFields], period_id: str) -> Period:
+    """One of the strategy's own planning periods (`--period winter-26`), as last planned in
+    the log; LookupError naming the known ids when no strategy plans it."""
+    plans: dict[str, PeriodPlan] = {}
+    for event in events:
+        if isinstance(event, BudgetPlanned):
+            plans[event.data.period.period_id] = event.data.period
+    plan = plans.get(period_id.strip())
+    if plan is None:
+        known = ", ".join(sorted(plans)) or "none"
+        raise LookupError(
+            f"bad period {period_id!r}: not a quarter (2026-Q4), a month (2026-11), days "
+            f"(2026-10-01..2026-12-31) or a planning period of the strategy (known: {known})"
+        )
+    return Period(plan.period_id, plan.start, plan.end, "plan")
 
 
 def parse_as_of(text: str) -> datetime:

@@ -18,6 +18,7 @@ class ReviewFormat(StrEnum):
     html = "html"
     md = "md"
     json = "json"
+    pdf = "pdf"
 
 
 def _fail(message: str) -> None:
@@ -29,7 +30,9 @@ def review_command(
     period: Annotated[
         str,
         typer.Option(
-            "--period", help="2026-Q4, a month (2026-11) or days (2026-10-01..2026-12-31)"
+            "--period",
+            help="2026-Q4, a month (2026-11), days (2026-10-01..2026-12-31) or one of the "
+            "strategy's planning periods by id (winter-26)",
         ),
     ],
     as_of: Annotated[
@@ -41,7 +44,10 @@ def review_command(
         ),
     ] = None,
     output_format: Annotated[
-        ReviewFormat, typer.Option("--format", help="html, md, or json (the numbers)")
+        ReviewFormat,
+        typer.Option(
+            "--format", help="html, md, json (the numbers) or pdf (needs --out and Chromium)"
+        ),
     ] = ReviewFormat.md,
     workspace: Annotated[str | None, typer.Option(help="default: TRUENORTH_WORKSPACE")] = None,
     strategy: Annotated[
@@ -54,19 +60,25 @@ def review_command(
     """Quarterly review: per objective progress, pace and forecast, campaigns per dollar,
     channel mix plan vs actual, drifts and how they were answered, and strategy changes."""
     from truenorth.review.build import (
+        Period,
         build_review,
         default_as_of,
         dump_summary,
+        is_calendar_period,
         parse_as_of,
         parse_period,
+        plan_period,
     )
+    from truenorth.review.pdf import PdfError, render_pdf
     from truenorth.review.render_html import render_html
     from truenorth.review.render_md import render_markdown
     from truenorth.review.source import load_events
     from truenorth.settings import SettingsError, SharedSettings, load
 
+    if output_format is ReviewFormat.pdf and out is None:
+        _fail("--format pdf writes a file: name it with --out review.pdf")
     try:
-        window = parse_period(period)
+        window: Period | None = parse_period(period) if is_calendar_period(period) else None
         moment = None if as_of is None else parse_as_of(as_of)
         shared = load(SharedSettings)
     except (ValueError, SettingsError) as exc:
@@ -78,12 +90,23 @@ def review_command(
     except Exception as exc:
         _fail(f"cannot read the event log at {shared.nats_url}: {exc}")
         return
-    if moment is None:
-        moment = default_as_of(events, window, datetime.now(UTC))
     try:
+        window = window or plan_period(events, period)
+        if moment is None:
+            moment = default_as_of(events, window, datetime.now(UTC))
         review = build_review(events, window, moment, workspace=name, strategy_id=strategy)
     except LookupError as exc:
         _fail(str(exc.args[0] if exc.args else exc))
+        return
+    summary = f"{len(review.objectives)} objectives, as of {review.as_of}"
+    if output_format is ReviewFormat.pdf:
+        assert out is not None
+        try:
+            size = render_pdf(render_html(review), out)
+        except PdfError as exc:
+            _fail(str(exc))
+            return
+        typer.echo(f"wrote {out} ({size:,} bytes, {summary})")
         return
     if output_format is ReviewFormat.html:
         text = render_html(review)
@@ -95,7 +118,7 @@ def review_command(
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out} ({len(review.objectives)} objectives, as of {review.as_of})")
+        typer.echo(f"wrote {out} ({summary})")
 
 
 def register(app: typer.Typer) -> None:

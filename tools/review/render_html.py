@@ -76,9 +76,9 @@ def render_html(review: Review) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>Quarterly review {_e(review.period.label)} · {_e(review.workspace)}</title>",
+        f"<title>{_e(fmt.title(review.period))} · {_e(review.workspace)}</title>",
         f"<style>{CSS}</style></head><body><main>",
-        f"<h1>Quarterly review — {_e(review.period.label)}</h1>",
+        f"<h1>{_e(fmt.title(review.period))}</h1>",
         f"<p class='meta'>Workspace <code>{_e(review.workspace)}</code> · strategy "
         f"{strategies or '–'} · {_e(fmt.span(review.period))} · as of "
         f"{_e(fmt.as_of(review.as_of))}</p>",
@@ -93,10 +93,13 @@ def render_html(review: Review) -> str:
     parts += [_objective(o, review) for o in review.objectives]
     parts.append(f"<h2>{_e(SECTIONS[2])}</h2>")
     parts += [_mix(m) for m in review.channel_mix]
+    names = {o.objective_id: o.name for o in review.objectives}
     parts.append(f"<h2>{_e(SECTIONS[3])}</h2>")
-    parts.append(_drifts(review.drifts))
+    parts.append(_drifts(review.drifts, names))
     parts.append(f"<h2>{_e(SECTIONS[4])}</h2>")
-    parts.append(_changes(review.changes))
+    parts.append(
+        _changes(review.changes, {d.drift_id: fmt.drift_name(d, names) for d in review.drifts})
+    )
     parts.append("</main></body></html>\n")
     return "\n".join(parts)
 
@@ -106,7 +109,7 @@ def _summary(review: Review) -> str:
         (
             f"<a href='#{_e(o.objective_id)}'>{_e(o.name)}</a>",
             _e(o.kpi),
-            f"{_e(fmt.number(o.actual))} / {_e(fmt.number(o.target))}",
+            f"{_e(fmt.compact(o.actual))} / {_e(fmt.target(o))}",
             _e(fmt.pct(o.progress)),
             _e(fmt.pct(o.expected)),
             _e(fmt.ratio(o.pace)),
@@ -116,8 +119,10 @@ def _summary(review: Review) -> str:
         for o in review.objectives
     )
     open_drifts = sum(1 for d in review.drifts if d.state == "open")
+    headlines = [h for h in (fmt.budget_headline(m) for m in review.channel_mix) if h]
     return (
         f"<h2>{_e(SECTIONS[0])}</h2>"
+        + "".join(f"<p class='headline'><b>{_e(h)}</b></p>" for h in headlines)
         + _table(
             [
                 "objective",
@@ -155,11 +160,11 @@ def _objective(o: ObjectiveReview, review: Review) -> str:
         f"{_e(o.direction)}) · owner {_e(o.owner or '–')} · {_e(fmt.day(o.start))} – "
         f"{_e(fmt.last_day(o.deadline))}</p>",
         "<div class='kpis'>",
-        _kpi("actual / target", f"{fmt.number(o.actual)} / {fmt.number(o.target)}"),
+        _kpi("actual / target", f"{fmt.compact(o.actual)} / {fmt.target(o)}"),
         _kpi("progress", fmt.pct(o.progress)),
         _kpi("expected", fmt.pct(o.expected)),
         _kpi("pace", fmt.ratio(o.pace)),
-        _kpi("forecast", f"{fmt.number(o.forecast, 1)} ({fmt.pct(o.forecast_attainment)})"),
+        _kpi("forecast", f"{fmt.compact(o.forecast)} ({fmt.pct(o.forecast_attainment)})"),
         _kpi("run-rate / day", fmt.number(o.run_rate_per_day, 2)),
         _kpi("spend", fmt.money(o.spend)),
         "</div>",
@@ -231,11 +236,22 @@ def _mix(mix: ChannelMix) -> str:
         f"{_e(fmt.last_day(mix.window_end))}</h3>"
         f"<img class='chart' alt='Channel mix plan vs actual' src='{charts.data_uri(chart)}'>"
         + _table(
-            ["channel", "spend", "actual share", "planned share", "difference", "allowed"],
+            [
+                "channel",
+                "spend",
+                "planned spend",
+                "of plan",
+                "actual share",
+                "planned share",
+                "difference",
+                "allowed",
+            ],
             (
                 (
                     _e(r.channel),
                     _e(fmt.money(r.spend)),
+                    _e(fmt.money(r.planned_spend)),
+                    _e(fmt.of_plan(r.spend, r.planned_spend)),
                     _e(fmt.pct(r.actual_share)),
                     _e(fmt.pct(r.planned_share)),
                     _e(fmt.pts(r.delta_pts)),
@@ -243,7 +259,7 @@ def _mix(mix: ChannelMix) -> str:
                 )
                 for r in mix.rows
             ),
-            numeric=(1, 2, 3, 4),
+            numeric=(1, 2, 3, 4, 5, 6),
         )
         + f"<p>Spend {_e(fmt.money(mix.total_spend))}, of which "
         f"{_e(fmt.money(mix.aligned_spend))} on campaigns tied to an active objective "
@@ -251,7 +267,7 @@ def _mix(mix: ChannelMix) -> str:
     )
 
 
-def _drifts(drifts: tuple[DriftReview, ...]) -> str:
+def _drifts(drifts: tuple[DriftReview, ...], names: dict[str, str]) -> str:
     if not drifts:
         return "<p>No drift was open during the period.</p>"
     rows = []
@@ -267,9 +283,10 @@ def _drifts(drifts: tuple[DriftReview, ...]) -> str:
         how = " ".join(_badge(h) for h in d.answered) or _badge("unanswered")
         rows.append(
             (
-                f"<code>{_e(d.drift_id)}</code><br>{_e(d.kind)} · {_e(d.severity)}",
+                f"<b>{_e(fmt.drift_name(d, names))}</b><br>{_e(d.severity)}"
+                f"<br><span class='meta'>{_e(d.drift_id)}</span>",
                 _e(d.explanation) + (f"<ul class='answers'>{answers}</ul>" if answers else ""),
-                _e(d.objective_id or "–"),
+                _e(names.get(d.objective_id, d.objective_id) if d.objective_id else "–"),
                 _e(fmt.moment(d.detected_at)),
                 _e(fmt.moment(d.resolved_at)),
                 f"{how} {_badge('still open' if d.state == 'open' else 'resolved', d.state)}",
@@ -288,7 +305,7 @@ def _drifts(drifts: tuple[DriftReview, ...]) -> str:
     )
 
 
-def _changes(changes: tuple[StrategyChange, ...]) -> str:
+def _changes(changes: tuple[StrategyChange, ...], drifts: dict[str, str]) -> str:
     if not changes:
         return "<p>The strategy did not change during the period.</p>"
     return _table(
@@ -298,9 +315,13 @@ def _changes(changes: tuple[StrategyChange, ...]) -> str:
                 _e(fmt.moment(c.occurred_at)),
                 _e(c.actor),
                 f"{_e(c.event_type)}<br><span class='meta'>{_e(c.subject)}</span>",
-                "<br>".join(_e(f"{r.field} {r.old} → {r.new}") for r in c.changes) or "–",
+                "<br>".join(
+                    _e(f"{r.field} {fmt.change_value(r.old)} → {fmt.change_value(r.new)}")
+                    for r in c.changes
+                )
+                or "–",
                 _e(c.reason or "–"),
-                f"<code>{_e(c.in_response_to)}</code>" if c.in_response_to else "–",
+                _e(drifts.get(c.in_response_to, c.in_response_to)) if c.in_response_to else "–",
             )
             for c in changes
         ),

@@ -37,9 +37,9 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
 
 
 def render_markdown(review: Review) -> str:
-    lines = [f"# Quarterly review — {review.period.label}", ""]
+    lines = [f"# {fmt.title(review.period)}", ""]
     strategies = ", ".join(
-        f"{name or sid} (`{sid}`)"
+        f"{fmt.md(name or sid)} (`{sid}`)"
         for sid, name in zip(review.strategy_ids, review.strategy_names, strict=True)
     )
     lines += [
@@ -60,15 +60,26 @@ def render_markdown(review: Review) -> str:
     lines += [f"## {SECTIONS[2]}", ""]
     for mix in review.channel_mix:
         lines += _mix(mix)
+    names = _objective_names(review)
     lines += [f"## {SECTIONS[3]}", ""]
-    lines += _drifts(review.drifts)
+    lines += _drifts(review.drifts, names)
     lines += [f"## {SECTIONS[4]}", ""]
-    lines += _changes(review.changes)
+    lines += _changes(review.changes, _drift_names(review, names))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _objective_names(review: Review) -> dict[str, str]:
+    return {o.objective_id: o.name for o in review.objectives}
+
+
+def _drift_names(review: Review, names: dict[str, str]) -> dict[str, str]:
+    return {d.drift_id: fmt.drift_name(d, names) for d in review.drifts}
 
 
 def _summary(review: Review) -> list[str]:
     lines = [f"## {SECTIONS[0]}", ""]
+    headlines = [h for h in (fmt.budget_headline(m) for m in review.channel_mix) if h]
+    lines += [f"**{h}**" for h in headlines] + ([""] if headlines else [])
     lines += _table(
         [
             "objective",
@@ -82,13 +93,13 @@ def _summary(review: Review) -> list[str]:
         ],
         (
             (
-                f"{o.name} (`{o.objective_id}`)",
+                f"{fmt.md(o.name)} (`{o.objective_id}`)",
                 o.kpi,
-                f"{fmt.number(o.actual)} / {fmt.number(o.target)}",
+                f"{fmt.compact(o.actual)} / {fmt.target(o)}",
                 fmt.pct(o.progress),
                 fmt.pct(o.expected),
                 fmt.ratio(o.pace),
-                f"{fmt.number(o.forecast, 1)} ({fmt.pct(o.forecast_attainment)})",
+                f"{fmt.compact(o.forecast)} ({fmt.pct(o.forecast_attainment)})",
                 fmt.status(o.status),
             )
             for o in review.objectives
@@ -105,14 +116,14 @@ def _summary(review: Review) -> list[str]:
 
 
 def _objective(o: ObjectiveReview, review: Review) -> list[str]:
-    lines = [f"### {o.name} (`{o.objective_id}`) — {fmt.status(o.status)}", ""]
+    lines = [f"### {fmt.md(o.name)} (`{o.objective_id}`) — {fmt.status(o.status)}", ""]
     lines += [
-        f"- KPI `{o.kpi}` ({o.aggregation}, {o.direction}), owner {o.owner or '–'}, "
+        f"- KPI `{o.kpi}` ({o.aggregation}, {o.direction}), owner {fmt.md(o.owner or '–')}, "
         f"{fmt.day(o.start)} – {fmt.last_day(o.deadline)}",
-        f"- Actual **{fmt.number(o.actual)}** of target {fmt.number(o.target)} "
-        f"(baseline {fmt.number(o.baseline)}): progress **{fmt.pct(o.progress)}**, "
+        f"- Actual **{fmt.compact(o.actual)}** of target {fmt.target(o)} "
+        f"(baseline {fmt.compact(o.baseline)}): progress **{fmt.pct(o.progress)}**, "
         f"expected {fmt.pct(o.expected)}, pace {fmt.ratio(o.pace)}",
-        f"- Forecast at the deadline {fmt.number(o.forecast, 1)} "
+        f"- Forecast at the deadline {fmt.compact(o.forecast)} "
         f"({fmt.pct(o.forecast_attainment)} of target) at the trailing run-rate of "
         f"{fmt.number(o.run_rate_per_day, 2)} {o.kpi}/day"
         + (
@@ -153,7 +164,7 @@ def _objective(o: ObjectiveReview, review: Review) -> list[str]:
         (
             (
                 c.rank or "–",
-                f"{c.name or c.campaign_id} (`{c.campaign_id}`)",
+                f"{fmt.md(c.name or c.campaign_id)} (`{c.campaign_id}`)",
                 c.channel,
                 fmt.money(c.spend),
                 fmt.number(c.outcome),
@@ -186,11 +197,22 @@ def _mix(mix: ChannelMix) -> list[str]:
         "",
     ]
     lines += _table(
-        ["channel", "spend", "actual share", "planned share", "difference", "allowed"],
+        [
+            "channel",
+            "spend",
+            "planned spend",
+            "of plan",
+            "actual share",
+            "planned share",
+            "difference",
+            "allowed",
+        ],
         (
             (
                 r.channel,
                 fmt.money(r.spend),
+                fmt.money(r.planned_spend),
+                fmt.of_plan(r.spend, r.planned_spend),
                 fmt.pct(r.actual_share),
                 fmt.pct(r.planned_share),
                 fmt.pts(r.delta_pts),
@@ -211,17 +233,16 @@ def _mix(mix: ChannelMix) -> list[str]:
     return lines
 
 
-def _drifts(drifts: tuple[DriftReview, ...]) -> list[str]:
+def _drifts(drifts: tuple[DriftReview, ...], names: dict[str, str]) -> list[str]:
     if not drifts:
         return ["No drift was open during the period.", ""]
     lines = _table(
-        ["drift", "kind", "severity", "objective", "detected", "resolved", "answered"],
+        ["drift", "severity", "objective", "detected", "resolved", "answered"],
         (
             (
-                f"`{d.drift_id}`",
-                d.kind,
+                fmt.md(fmt.drift_name(d, names)),
                 d.severity,
-                d.objective_id or "–",
+                fmt.md(names.get(d.objective_id, d.objective_id)) if d.objective_id else "–",
                 fmt.moment(d.detected_at),
                 fmt.moment(d.resolved_at),
                 d.outcome,
@@ -231,18 +252,20 @@ def _drifts(drifts: tuple[DriftReview, ...]) -> list[str]:
     )
     lines.append("")
     for d in drifts:
-        lines.append(f"- `{d.drift_id}`: {d.explanation}")
+        lines.append(
+            f"- **{fmt.md(fmt.drift_name(d, names))}**: {fmt.md(d.explanation)} (`{d.drift_id}`)"
+        )
         for a in d.answers:
             what = "acknowledged" if a.how == "acknowledged" else f"answered by {a.event_type}"
-            text = f": “{a.text}”" if a.text else ""
-            lines.append(f"  - {what} by {a.actor} on {fmt.moment(a.occurred_at)}{text}")
+            text = f": “{fmt.md(a.text)}”" if a.text else ""
+            lines.append(f"  - {what} by {fmt.md(a.actor)} on {fmt.moment(a.occurred_at)}{text}")
         if not d.answers:
             lines.append("  - not answered by the strategy")
     lines.append("")
     return lines
 
 
-def _changes(changes: tuple[StrategyChange, ...]) -> list[str]:
+def _changes(changes: tuple[StrategyChange, ...], drifts: dict[str, str]) -> list[str]:
     if not changes:
         return ["The strategy did not change during the period.", ""]
     lines = _table(
@@ -250,11 +273,16 @@ def _changes(changes: tuple[StrategyChange, ...]) -> list[str]:
         (
             (
                 fmt.moment(c.occurred_at),
-                c.actor,
-                f"{c.event_type} · {c.subject}",
-                "; ".join(f"{r.field} {r.old} → {r.new}" for r in c.changes) or "–",
-                c.reason or "–",
-                f"`{c.in_response_to}`" if c.in_response_to else "–",
+                fmt.md(c.actor),
+                f"{c.event_type} · {fmt.md(c.subject)}",
+                "; ".join(
+                    f"{r.field} {fmt.md(fmt.change_value(r.old))} → "
+                    f"{fmt.md(fmt.change_value(r.new))}"
+                    for r in c.changes
+                )
+                or "–",
+                fmt.md(c.reason or "–"),
+                fmt.md(drifts.get(c.in_response_to, c.in_response_to)) if c.in_response_to else "–",
             )
             for c in changes
         ),

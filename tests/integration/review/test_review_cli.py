@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
 import typer
+from pypdf import PdfReader
 from typer.testing import CliRunner
 
+from tests.conftest import require_installed
 from tests.unit.review.fixture_log import build_log
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.review.cli import review_command
@@ -18,6 +21,7 @@ from truenorth.review.source import load_events
 from truenorth.settings import SharedSettings
 
 EXPECTED = Path(__file__).parents[2] / "unit" / "review" / "expected_review_2026q4.json"
+CHROMIUM = Path("/usr/bin/chromium")
 
 app = typer.Typer()
 app.command("review")(review_command)
@@ -106,7 +110,10 @@ def test_html_and_markdown_files(nats_url: str, logged: str, tmp_path: Path) -> 
     assert html.count("data:image/svg+xml;base64,") == 3  # two objectives + the channel mix
     assert "pace-leads-q4" in html and "summit pushed to January" in html
     markdown = text.read_text()
-    assert "| Qualified leads Q4 (`leads-q4`) | leads | 734 / 900 | 81.6 % |" in markdown
+    assert (
+        "| Qualified leads Q4 (`leads-q4`) | leads | 734 / 900 (cut from 1,200) | 81.6 % |"
+        in markdown
+    )
 
 
 def test_bad_input_is_a_clear_error(nats_url: str) -> None:
@@ -115,3 +122,45 @@ def test_bad_input_is_a_clear_error(nats_url: str) -> None:
     )
     assert result.exit_code == 2
     assert "bad period" in result.output
+
+
+def test_an_unknown_planning_period_names_the_strategy_s_periods(
+    nats_url: str, logged: str
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["review", "--period", "winter-26", "--workspace", logged],
+        env={"TRUENORTH_NATS_URL": nats_url},
+    )
+    assert result.exit_code == 2
+    assert "bad period 'winter-26'" in result.output
+    assert "(known: 2026-q4)" in result.output
+
+
+def test_the_pdf_review_has_pages_and_readable_text(
+    nats_url: str, logged: str, tmp_path: Path
+) -> None:
+    require_installed(CHROMIUM.exists(), str(CHROMIUM), "scripts/install-chromium.sh")
+    out = tmp_path / "review.pdf"
+    output = _run(
+        nats_url, "--period", "2026-Q4", "--workspace", logged, "--format", "pdf", "--out", str(out)
+    )
+    assert f"wrote {out}" in output
+    reader = PdfReader(out)
+    assert len(reader.pages) > 0
+    # NFKC: the PDF's fonts set "fi" as one ligature glyph; lines wrap in table cells
+    text = unicodedata.normalize("NFKC", " ".join(p.extract_text() for p in reader.pages))
+    text = " ".join(text.split())
+    assert "Quarterly review — 2026-Q4" in text
+    assert "Qualified leads Q4" in text
+    assert "Spent $92k of the $100k budget of 2026-q4" in text
+
+
+def test_a_pdf_needs_a_file_to_write(nats_url: str) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["review", "--period", "2026-Q4", "--format", "pdf"],
+        env={"TRUENORTH_NATS_URL": nats_url},
+    )
+    assert result.exit_code == 2
+    assert "--format pdf writes a file: name it with --out review.pdf" in result.output

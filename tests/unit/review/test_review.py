@@ -8,6 +8,7 @@ rates); a change to it must be a deliberate change of the review's meaning.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import random
 import re
@@ -17,13 +18,16 @@ from pathlib import Path
 import pytest
 
 from tests.unit.review.fixture_log import build_log
+from truenorth.review import fmt
 from truenorth.review.build import (
     Period,
     build_review,
     default_as_of,
     dump_summary,
+    is_calendar_period,
     parse_as_of,
     parse_period,
+    plan_period,
 )
 from truenorth.review.render_html import render_html
 from truenorth.review.render_md import SECTIONS, render_markdown
@@ -167,11 +171,11 @@ def test_markdown_has_every_section_objective_drift_and_change() -> None:
         "### Qualified leads Q4 (`leads-q4`) — missed",
         "### Trial signups Q4 (`signups-q4`) — missed",
         "| 1 | Brand search (`c-search-brand`) | search | $27,600 | 460 | 16.67 | $60.00 |",
-        "| tiktok | $9,200 | 10.0 % | 0.0 % | +10.0 pts | **no** |",
-        "`pace-leads-q4` | objective_off_pace | critical | leads-q4",
+        "| tiktok | $9,200 | $0 | – | 10.0 % | 0.0 % | +10.0 pts | **no** |",
+        "| objective off pace · Qualified leads Q4 | critical | Qualified leads Q4 |",
         "revised, resolved",
         "unanswered, still open",
-        "target 1200 → 900",
+        "target 1,200 → 900",
         "search converts better: move 5 pts from LinkedIn",
     ):
         assert needle in text, needle
@@ -247,3 +251,73 @@ def test_default_as_of() -> None:
     )
     assert default_as_of(early, period, mid - timedelta(days=30)) == latest
     assert default_as_of(early, period, mid + timedelta(days=3)) == mid + timedelta(days=3)
+
+
+def test_the_title_names_the_kind_of_period() -> None:
+    log = build_log()
+    november = build_review(log, parse_period("2026-11"), workspace="acme")
+    days = build_review(log, parse_period("2026-10-01..2026-10-15"), workspace="acme")
+    plan = build_review(log, plan_period(log, "2026-q4"), workspace="acme")
+    assert render_markdown(q4_review()).startswith("# Quarterly review — 2026-Q4\n")
+    assert render_markdown(november).startswith("# Monthly review — 2026-11\n")
+    assert render_markdown(days).startswith("# Review — 2026-10-01..2026-10-15\n")
+    assert render_markdown(plan).startswith("# Review of the planning period — 2026-q4\n")
+    assert "<h1>Monthly review — 2026-11</h1>" in render_html(november)
+
+
+def test_a_planning_period_is_found_by_its_id_and_an_unknown_one_names_the_known() -> None:
+    period = plan_period(build_log(), "2026-q4")
+    assert (period.start, period.end, period.kind) == (Q4.start, Q4.end, "plan")
+    assert is_calendar_period("2026-Q4") and not is_calendar_period("winter-26")
+    with pytest.raises(LookupError, match=r"bad period 'winter-26'.*\(known: 2026-q4\)"):
+        plan_period(build_log(), "winter-26")
+
+
+def test_figures_read_as_people_say_them() -> None:
+    assert [fmt.compact(v) for v in (6e6, 3.5e6, 472_123, 12_500, 9_999, 999_999)] == [
+        "6M",
+        "3.5M",
+        "472k",
+        "12.5k",
+        "9,999",
+        "1M",
+    ]
+    assert fmt.compact_money(472_000) == "$472k"
+    assert fmt.change_value("6e+06") == "6M" and fmt.change_value("linkedin") == "linkedin"
+
+
+def test_a_cut_target_is_flagged_with_the_original_one() -> None:
+    text = render_markdown(q4_review())
+    assert "| 734 / 900 (cut from 1,200) |" in text
+    assert "| 371 / 400 |" in text  # signups kept their target: no flag
+
+
+def test_spend_is_set_against_the_budget_per_period_and_channel() -> None:
+    review = q4_review()
+    text = render_markdown(review)
+    assert "**Spent $92k of the $100k budget of 2026-q4 (92 %): $8,000 left.**" in text
+    assert "| linkedin | $36,800 | $45,000 | 82 % |" in text
+    (mix,) = review.channel_mix
+    over = dataclasses.replace(mix, total_spend=472_000, budget=400_000)
+    assert fmt.budget_headline(over) == (
+        "Spent $472k of the $400k budget of 2026-q4 (118 %): $72k over."
+    )
+
+
+def test_drifts_are_named_by_what_they_are_about_not_by_their_hash() -> None:
+    text = render_markdown(q4_review())
+    drift_rows = text.split("## Drifts and how they were answered")[1].split("\n\n")[1]
+    assert "| objective off pace · Qualified leads Q4 | critical |" in drift_rows
+    assert "| untethered spend · c-tiktok-teaser |" in drift_rows
+    assert "pace-leads-q4" not in drift_rows
+    changes = text.split("## Strategy changes during the period")[1]
+    assert "| objective off pace · Qualified leads Q4 |" in changes  # in response to
+
+
+def test_names_given_by_people_are_inert_in_markdown() -> None:
+    review = q4_review()
+    leads = dataclasses.replace(review.objectives[0], name="*Q4* [push](http://x) <b>")
+    review = dataclasses.replace(review, objectives=(leads, *review.objectives[1:]))
+    text = render_markdown(review)
+    assert "### \\*Q4\\* \\[push\\](http://x) \\<b\\> (`leads-q4`)" in text
+    assert "[push](" not in text and "<b>" not in text
