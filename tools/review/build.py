@@ -178,7 +178,7 @@ class Sample:
 class CampaignResult(CampaignContribution):
     """A linked campaign's figures over the review's window, ranked."""
 
-    rank: int | None
+    rank: int | None = None
     """1 = most outcome per dollar; None without spend in the window."""
 
 
