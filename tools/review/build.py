@@ -56,6 +56,7 @@ from truenorth.contract.strategy import (
     GuardrailsSet,
     StrategyRevised,
 )
+from truenorth.drift_lifecycle import DriftLifecycle, DriftRecord
 from truenorth.store.db import migrate
 from truenorth.strategy.domain.aggregate import Strategy
 from truenorth.strategy.domain.changes import FieldChange, diff_models, show
@@ -280,6 +281,7 @@ class DriftReview:
     """"open" or "resolved" as of the review time."""
     updates: int
     answers: tuple[DriftAnswer, ...]
+    incident_id: str = ""
 
     @property
     def answered(self) -> tuple[str, ...]:
@@ -367,10 +369,10 @@ def canonical_order(events: Iterable[EnvelopeFields]) -> list[EnvelopeFields]:
 
 
 def default_as_of(events: Sequence[EnvelopeFields], period: Period, now: datetime) -> datetime:
-    """The end of the period, or — while it is still running — the later of `now` and the
-    latest event in the log (a simulated quarter may run ahead of the wall clock)."""
-    latest = max((effective_time(e) for e in events), default=now)
-    return min(period.end, max(now, latest))
+    """The end of the period, or now while it runs: never later (a row dated in 2030 must
+    not move a review's date; a simulated quarter passes its own `--as-of`)."""
+    del events
+    return min(period.end, now)
 
 
 def build_review(
@@ -787,36 +789,23 @@ def _drifts(
     start: datetime,
     end: datetime,
 ) -> list[DriftReview]:
-    """Every drift open at some time in [start, end], with how the strategy answered it."""
-    first: dict[str, datetime] = {}
-    shown: dict[str, Any] = {}
-    resolved: dict[str, datetime | None] = {}
-    updates: dict[str, int] = defaultdict(int)
-    for event in known:
-        if not isinstance(event, DriftDetected | DriftUpdated | DriftResolved):
-            continue
-        drift_id = event.data.drift_id
-        first.setdefault(drift_id, event.occurred_at)
-        if isinstance(event, DriftResolved):
-            resolved[drift_id] = event.occurred_at
-            shown.setdefault(drift_id, event.data)
-            continue
-        resolved[drift_id] = None  # detected, updated or re-opened
-        shown[drift_id] = event.data  # the last open-state description
-        if isinstance(event, DriftUpdated):
-            updates[drift_id] += 1
+    """Every drift open at some time in [start, end], with how the strategy answered it: the
+    one fold of the drift lifecycle (`truenorth.drift_lifecycle`), as the service and the
+    strategy inbox read it."""
+    del strategies, scope  # answers come from the lifecycle fold
+    lifecycle = DriftLifecycle().observe_all(known)
     reviews = []
-    for drift_id in sorted(first, key=lambda d: (first[d], d)):
-        data = shown[drift_id]
-        closed = resolved.get(drift_id)
+    records = sorted(lifecycle.drifts(), key=lambda r: (r.first_detected_at, r.drift_id))
+    for record in records:
+        data = record.data
+        closed = record.resolved_at
         if closed is not None and closed < start:
             continue
         if strategy_filter is not None and data.strategy_id not in (None, strategy_filter):
             continue
-        answers = _answers(drift_id, strategies, scope)
         reviews.append(
             DriftReview(
-                drift_id=drift_id,
+                drift_id=record.drift_id,
                 kind=data.kind,
                 severity=data.severity,
                 strategy_id=data.strategy_id,
@@ -824,47 +813,26 @@ def _drifts(
                 campaign_ids=tuple(data.campaign_ids),
                 channel=data.channel,
                 explanation=data.explanation,
-                detected_at=first[drift_id],
+                detected_at=record.first_detected_at,
                 resolved_at=closed,
-                state="open" if closed is None else "resolved",
-                updates=updates[drift_id],
-                answers=answers,
+                state=record.status,
+                updates=record.updates,
+                answers=_answers(record),
+                incident_id=record.incident_id,
             )
         )
     return reviews
 
 
-def _answers(
-    drift_id: str, strategies: dict[str, Strategy], scope: set[str]
-) -> tuple[DriftAnswer, ...]:
-    answers = []
-    for strategy_id in sorted(scope):
-        strategy = strategies.get(strategy_id)
-        if strategy is None:
-            continue
-        ack = strategy.acknowledged_drifts.get(drift_id)
-        if ack is not None:
-            answers.append(
-                DriftAnswer(
-                    "acknowledged",
-                    "DriftAcknowledged",
-                    ack.actor,
-                    ack.occurred_at,
-                    ack.note,
-                    ack.objective_id,
-                )
-            )
-        for response in strategy.responses.get(drift_id, ()):
-            answers.append(
-                DriftAnswer(
-                    "revised",
-                    response.event_type,
-                    response.actor,
-                    response.occurred_at,
-                    response.reason,
-                    response.objective_id,
-                )
-            )
+def _answers(record: DriftRecord) -> tuple[DriftAnswer, ...]:
+    answers = [
+        DriftAnswer("acknowledged", "DriftAcknowledged", a.who, a.at, a.note, a.objective_id)
+        for a in record.acknowledgements
+    ]
+    answers += [
+        DriftAnswer("revised", a.event_type, a.who, a.at, a.reason, a.objective_id)
+        for a in record.answers
+    ]
     answers.sort(key=lambda a: (a.occurred_at, a.how))
     return tuple(answers)
 

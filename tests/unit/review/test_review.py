@@ -12,7 +12,7 @@ import dataclasses
 import json
 import random
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -239,18 +239,13 @@ def test_as_of_syntax() -> None:
         parse_as_of("yesterday")
 
 
-def test_default_as_of() -> None:
+def test_the_default_as_of_is_the_end_of_the_period_or_now_never_later() -> None:
     events = build_log()
     period = Period("x", datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     mid = datetime(2026, 11, 1, tzinfo=UTC)
-    # the log runs past the period (post-quarter restatement): the period's end
-    assert default_as_of(events, period, mid) == period.end
-    early = [e for e in events if e.occurred_at < mid and e.type != "MetricRestated"]
-    latest = max(
-        getattr(getattr(e, "data", None), "period_end", None) or e.occurred_at for e in early
-    )
-    assert default_as_of(early, period, mid - timedelta(days=30)) == latest
-    assert default_as_of(early, period, mid + timedelta(days=3)) == mid + timedelta(days=3)
+    assert default_as_of(events, period, mid) == mid  # running: now, whatever the log holds
+    after = datetime(2027, 2, 1, tzinfo=UTC)
+    assert default_as_of(events, period, after) == period.end
 
 
 def test_the_title_names_the_kind_of_period() -> None:
