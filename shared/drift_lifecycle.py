@@ -312,8 +312,12 @@ class DriftLifecycle:
             event_id=str(event.event_id),
             objective_id=data.objective_id,
         )
-        self._acks[(event.workspace, data.drift_id)][ack.event_id] = ack
-        self._forget_around(event.workspace, data.drift_id)
+        self.add_acknowledgement(event.workspace, ack)
+
+    def add_acknowledgement(self, workspace: str, ack: Acknowledgement) -> None:
+        """Fold an acknowledgement read from a store rather than from its event."""
+        self._acks[(workspace, ack.target_id)][ack.event_id] = ack
+        self._forget_around(workspace, ack.target_id)
 
     def _observe_answer(self, event: object) -> None:
         if not isinstance(event, EnvelopeFields):
@@ -333,6 +337,10 @@ class DriftLifecycle:
             reason=str(getattr(data, "reason", "")),
             objective_id=getattr(objective or data, "objective_id", None),
         )
+        self.add_answer(workspace, answer)
+
+    def add_answer(self, workspace: str, answer: Answer) -> None:
+        """Fold an answer read from a store rather than from its event."""
         self._answers[(workspace, answer.target_id)][answer.event_id] = answer
         self._forget_around(workspace, answer.target_id)
 

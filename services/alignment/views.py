@@ -75,7 +75,10 @@ def _open_drifts(
                 workspace=workspace,
                 drift=entry.data,
                 opened_at=entry.opened_at,
-                acknowledged=acks.get(entry.data.drift_id, -1) >= opened,
+                acknowledged=max(
+                    acks.get(entry.data.drift_id, -1), acks.get(entry.data.incident, -1)
+                )
+                >= opened,
             )
         )
     found.sort(key=lambda d: d.drift.drift_id)

@@ -3,6 +3,7 @@ committed with their transition and published afterwards."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.read import Moment
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
+from truenorth.drift_lifecycle import Acknowledgement, Answer, DriftLifecycle
 
 EVENTS: dict[str, type[DriftDetected] | type[DriftUpdated] | type[DriftResolved]] = {
     "detected": DriftDetected,
@@ -187,3 +189,61 @@ def count_open(connection: Connection) -> int:
             select(func.count()).select_from(drifts).where(drifts.c.open.is_(True))
         ).scalar_one()
     )
+
+
+def lifecycle(connection: Connection, workspace: str, moment: Moment) -> DriftLifecycle:
+    """The workspace's drifts and incidents as of the moment, through the one fold of the
+    drift lifecycle (`truenorth.drift_lifecycle`): its transitions, acknowledgements and the
+    strategy changes that answered them, read from the tables."""
+    folded = DriftLifecycle()
+    history, acks, answers = t.drift_history, t.acknowledgements, t.answers
+    rows = connection.execute(
+        select(
+            history.c.event_id, history.c.drift_id, history.c.action, history.c.at, history.c.data
+        ).where(history.c.workspace == workspace, history.c.at <= moment.as_of)
+    )
+    for event_id, drift_id, action, at, data in rows:
+        folded.observe(
+            EVENTS[action].model_construct(
+                event_id=uuid.UUID(event_id),
+                workspace=workspace,
+                aggregate_id=drift_id,
+                occurred_at=from_micros(int(at)),
+                data=DriftData.model_validate(data),
+            )
+        )
+    known = moment.known_at
+    ack_query = select(acks).where(acks.c.workspace == workspace, acks.c.at <= moment.as_of)
+    if known is not None:
+        ack_query = ack_query.where(acks.c.recorded_at <= known)
+    for row in connection.execute(ack_query).mappings():
+        folded.add_acknowledgement(
+            workspace,
+            Acknowledgement(
+                target_id=row["drift_id"],
+                who=row["actor"],
+                at=from_micros(int(row["at"])),
+                note=row["note"],
+                event_id=row["event_id"],
+                objective_id=row["objective_id"],
+            ),
+        )
+    answer_query = select(answers).where(
+        answers.c.workspace == workspace, answers.c.at <= moment.as_of
+    )
+    if known is not None:
+        answer_query = answer_query.where(answers.c.recorded_at <= known)
+    for row in connection.execute(answer_query).mappings():
+        folded.add_answer(
+            workspace,
+            Answer(
+                target_id=row["target_id"],
+                event_type=row["event_type"],
+                event_id=row["event_id"],
+                who=row["actor"],
+                at=from_micros(int(row["at"])),
+                reason=row["reason"],
+                objective_id=row["objective_id"],
+            ),
+        )
+    return folded

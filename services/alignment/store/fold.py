@@ -183,6 +183,7 @@ def _drift_acknowledged(writer: BatchWriter, event: DriftAcknowledged) -> None:
             "recorded_at": to_micros(event.recorded_at),
             "actor": event.actor,
             "note": event.data.note,
+            "objective_id": event.data.objective_id,
         }
     )
 

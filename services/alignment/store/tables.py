@@ -169,8 +169,25 @@ acknowledgements = Table(
     Column("recorded_at", Micros, nullable=False),
     Column("actor", String(200), nullable=False),
     Column("note", Text, nullable=False),
+    Column("objective_id", String(64), nullable=True),
     Index("ix_al_acks_drift", "workspace", "drift_id"),
 )
+
+answers = Table(
+    "al_answers",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("workspace", String(64), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("at", Micros, nullable=False),
+    Column("recorded_at", Micros, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("objective_id", String(64), nullable=True),
+    Index("ix_al_answers_target", "workspace", "target_id"),
+)
+"""Strategy changes made `in_response_to` a drift or an incident."""
 
 outbox = Table(
     "al_outbox",
@@ -189,4 +206,4 @@ PROJECTION_TABLES = (
     period_totals,
 )
 """What the digest covers: the fold of the three source streams."""
-ALL_TABLES = (*PROJECTION_TABLES, drifts, drift_history, acknowledgements, outbox)
+ALL_TABLES = (*PROJECTION_TABLES, drifts, drift_history, acknowledgements, answers, outbox)

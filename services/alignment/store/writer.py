@@ -92,12 +92,15 @@ class BatchWriter:
         self.campaigns = _Versions(t.campaigns, "campaign_id")
         self.link_changes: list[tuple[str, str, tuple[str, ...], int, int]] = []
         self.acks: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []
         self.observations = ObservationWriter(connection)
 
     # -- strategy ----------------------------------------------------------------------------
 
     def strategy(self, event: EnvelopeFields) -> dict[str, Any]:
-        """A new version of the event's strategy (every strategy event is a change of it)."""
+        """A new version of the event's strategy (every strategy event is a change of it); a
+        change made `in_response_to` a drift or incident is kept as its answer."""
+        self._answer(event)
         workspace, strategy_id = event.workspace, event.aggregate_id
         previous = self.strategies.latest(self.connection, workspace, strategy_id)
         row = dict(previous) if previous else _new_strategy()
@@ -112,6 +115,26 @@ class BatchWriter:
         }
         self.strategies.append(workspace, strategy_id, row)
         return row
+
+    def _answer(self, event: EnvelopeFields) -> None:
+        data = getattr(event, "data", None)
+        target = getattr(data, "in_response_to", None)
+        if target is None:
+            return
+        objective = getattr(data, "objective", None)
+        self.answers.append(
+            {
+                "event_id": str(event.event_id),
+                "workspace": event.workspace,
+                "target_id": str(target),
+                "event_type": str(getattr(event, "type", type(event).__name__)),
+                "at": to_micros(event.occurred_at),
+                "recorded_at": to_micros(event.recorded_at),
+                "actor": event.actor,
+                "reason": str(getattr(data, "reason", "")),
+                "objective_id": getattr(objective or data, "objective_id", None),
+            }
+        )
 
     def objective(self, event: EnvelopeFields, objective_id: str) -> dict[str, Any]:
         workspace = event.workspace
@@ -231,6 +254,8 @@ class BatchWriter:
             versions.write(connection)
         if self.acks:
             connection.execute(t.acknowledgements.insert(), self.acks)
+        if self.answers:
+            connection.execute(t.answers.insert(), self.answers)
         self.observations.write()
 
 

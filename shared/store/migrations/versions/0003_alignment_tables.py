@@ -26,9 +26,23 @@ def upgrade() -> None:
     sa.Column('recorded_at', sa.BigInteger(), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('objective_id', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('event_id')
     )
     op.create_index('ix_al_acks_drift', 'al_acknowledgements', ['workspace', 'drift_id'], unique=False)
+    op.create_table('al_answers',
+    sa.Column('event_id', sa.String(length=36), nullable=False),
+    sa.Column('workspace', sa.String(length=64), nullable=False),
+    sa.Column('target_id', sa.String(length=64), nullable=False),
+    sa.Column('event_type', sa.String(length=64), nullable=False),
+    sa.Column('at', sa.BigInteger(), nullable=False),
+    sa.Column('recorded_at', sa.BigInteger(), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('objective_id', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('event_id')
+    )
+    op.create_index('ix_al_answers_target', 'al_answers', ['workspace', 'target_id'], unique=False)
     op.create_table('al_campaign_links',
     sa.Column('workspace', sa.String(length=64), nullable=False),
     sa.Column('campaign_id', sa.String(length=64), nullable=False),
@@ -173,5 +187,7 @@ def downgrade() -> None:
     op.drop_table('al_campaigns')
     op.drop_index('ix_al_links_objective', table_name='al_campaign_links')
     op.drop_table('al_campaign_links')
+    op.drop_index('ix_al_answers_target', table_name='al_answers')
+    op.drop_table('al_answers')
     op.drop_index('ix_al_acks_drift', table_name='al_acknowledgements')
     op.drop_table('al_acknowledgements')

@@ -1,0 +1,216 @@
+"""The read API: objectives, drifts and incidents of a workspace, live or as of any moment
+(docs/design.md, "Time travel"), answered from the projection's tables."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
+from truenorth.alignment.projector import Projector
+from truenorth.alignment.store.drifts import DriftEntry, drift_entries, lifecycle
+from truenorth.alignment.store.read import Moment
+from truenorth.alignment.views import parse_moment, past_snapshot
+from truenorth.drift_lifecycle import Incident
+
+# -- read API --------------------------------------------------------------------------------
+
+AsOf = Annotated[
+    str | None,
+    Query(
+        description="The plan as it stood at this time against the facts of the world up to "
+        "it (ISO 8601; a bare date means the end of that day, UTC)"
+    ),
+]
+KnownAt = Annotated[
+    str | None,
+    Query(
+        description="Only what truenorth had recorded by this time (default: everything): "
+        "as_of=T&known_at=T is what the dashboard showed at T"
+    ),
+]
+
+
+read_router = APIRouter(prefix="/v1/workspaces/{workspace}", tags=["read"])
+router = read_router
+
+
+@router.get("/objectives", summary="Objectives with progress, status, forecast, campaigns")
+async def objectives(
+    request: Request, workspace: str, as_of: AsOf = None, known_at: KnownAt = None
+) -> dict[str, Any]:
+    snapshot = await _snapshot(request, workspace, as_of, known_at)
+    return {
+        "as_of": snapshot.at.isoformat(),
+        "objectives": [_objective(o) for o in snapshot.objectives_of(workspace)],
+    }
+
+
+@router.get("/objectives/{objective_id}", summary="One objective's progress")
+async def objective(
+    request: Request,
+    workspace: str,
+    objective_id: str,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> dict[str, Any]:
+    snapshot = await _snapshot(request, workspace, as_of, known_at)
+    found = snapshot.objective(workspace, objective_id)
+    if found is None:
+        raise HTTPException(404, f"objective {objective_id!r} not found in {workspace!r}")
+    return {"as_of": snapshot.at.isoformat(), **_objective(found)}
+
+
+@router.get("/drifts", summary="Drifts (open, resolved, by kind or objective)")
+async def drifts(
+    request: Request,
+    workspace: str,
+    status: Literal["open", "resolved", "all"] = "open",
+    kind: str | None = None,
+    objective: str | None = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    moment = _moment(request, as_of, None)
+    items = []
+    for entry in await _drift_entries(request, workspace, moment):
+        data = entry.data
+        if status != "all" and entry.status != status:
+            continue
+        if kind and data.kind != kind:
+            continue
+        if objective and data.objective_id != objective:
+            continue
+        items.append(
+            {
+                "status": entry.status,
+                "since": entry.since.isoformat(),
+                "opened_at": entry.opened_at.isoformat(),
+                **data.model_dump(mode="json"),
+            }
+        )
+    items.sort(key=lambda d: (d["status"], d["kind"], d["drift_id"]))
+    at = datetime.fromtimestamp(moment.as_of / 1e6, UTC)
+    return {"as_of": at.isoformat(), "drifts": items}
+
+
+def _moment(request: Request, as_of: str | None, known_at: str | None) -> Moment:
+    try:
+        return parse_moment(request.app.state.clock(), as_of, known_at)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def _projector(request: Request) -> Projector:
+    projector: Projector | None = request.app.state.projector.get("projector")
+    if projector is None:
+        raise HTTPException(503, "projection is loading")
+    return projector
+
+
+async def _snapshot(
+    request: Request, workspace: str, as_of: str | None, known_at: str | None
+) -> Snapshot:
+    projector = _projector(request)
+    moment = _moment(request, as_of, known_at)
+    if moment.live:
+        return projector.snapshot
+    return await past_snapshot(request.app.state.engine, moment, workspace)
+
+
+async def _drift_entries(request: Request, workspace: str, moment: Moment) -> list[DriftEntry]:
+    _projector(request)
+    engine = request.app.state.engine
+
+    def read() -> list[DriftEntry]:
+        with engine.connect() as connection:
+            return drift_entries(connection, workspace, moment)
+
+    return await asyncio.to_thread(read)
+
+
+def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:
+    body = {f.name: getattr(o, f.name) for f in fields(o)}
+    body["campaigns"] = [asdict(c) for c in o.campaigns]
+    body["start"] = o.start.isoformat()
+    body["deadline"] = o.deadline.isoformat()
+    body["spend_by_channel"] = dict(o.spend_by_channel)
+    return body
+
+
+@router.get(
+    "/incidents",
+    summary="Incidents: drifts with one cause, their history, acknowledgements and answers",
+)
+async def incidents(
+    request: Request,
+    workspace: str,
+    status: Literal["open", "resolved", "all"] = "open",
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> dict[str, Any]:
+    _projector(request)
+    moment = _moment(request, as_of, known_at)
+    engine = request.app.state.engine
+
+    def read() -> list[Incident]:
+        with engine.connect() as connection:
+            return lifecycle(connection, workspace, moment).incidents(workspace)
+
+    found = [
+        incident_json(i)
+        for i in await asyncio.to_thread(read)
+        if status == "all" or i.status == status
+    ]
+    found.sort(key=lambda i: (i["status"], -SEVERITY_RANK[i["severity"]], i["opened_at"]))
+    at = datetime.fromtimestamp(moment.as_of / 1e6, UTC)
+    return {"as_of": at.isoformat(), "incidents": found}
+
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    return {
+        "incident_id": incident.incident_id,
+        "subject": incident.subject,
+        "cause": incident.cause,
+        "severity": incident.severity,
+        "status": incident.status,
+        "kinds": list(incident.kinds),
+        "opened_at": incident.opened_at.isoformat(),
+        "resolved_at": _iso(incident.resolved_at),
+        "first_detected_at": incident.first_detected_at.isoformat(),
+        "acknowledged": incident.acknowledged,
+        "acknowledgements": [
+            {"by": a.who, "at": a.at.isoformat(), "note": a.note, "target_id": a.target_id}
+            for a in incident.acknowledgements
+        ],
+        "answers": [
+            {
+                "event_type": a.event_type,
+                "by": a.who,
+                "at": a.at.isoformat(),
+                "reason": a.reason,
+                "target_id": a.target_id,
+                "event_id": a.event_id,
+            }
+            for a in incident.answers
+        ],
+        "facets": [
+            {
+                "status": f.status,
+                "opened_at": f.opened_at.isoformat(),
+                "resolved_at": _iso(f.resolved_at),
+                **f.data.model_dump(mode="json"),
+            }
+            for f in incident.facets
+        ],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
