@@ -96,6 +96,7 @@ h3 { font-size:14px; margin:14px 0 6px; }
 .empty { color:var(--muted); padding:8px 0; }
 .ack { color:var(--muted); font-size:12px; }
 .status-note { font-size:12px; color:var(--warn); }
+tr.incident td { background:var(--bg); border-top:2px solid var(--line); }
 """
 
 SCRIPT = """
@@ -306,29 +307,59 @@ class _View:
         )
 
     def drift_table(self) -> str:
+        """Open drifts grouped by incident (drifts with one cause), the most severe first: a
+        header row naming the cause, then each facet with its explanation."""
         if not self.drifts:
-            return "<h3>Open drifts</h3><p class='empty'>No open drift.</p>"
-        rows = []
+            return "<h3>Open incidents</h3><p class='empty'>No open drift.</p>"
+        incidents: dict[tuple[str, str], list[OpenDrift]] = defaultdict(list)
         for d in self.drifts:
-            data = d.drift
-            subject = [
-                *([f"objective {data.objective_id}"] if data.objective_id else []),
-                *([f"channel {data.channel}"] if data.channel else []),
-                *([f"campaigns {', '.join(data.campaign_ids)}"] if data.campaign_ids else []),
-            ]
-            ack = " <span class='ack'>(acknowledged)</span>" if d.acknowledged else ""
-            rows.append(
-                f"<tr class='drift' data-drift='{escape(data.drift_id)}'>"
-                f"<td><span class='pill sev-{escape(data.severity)}'>{escape(data.severity)}"
-                f"</span></td><td>{escape(data.kind)}{ack}"
-                f"<div class='meta ack'>{escape(' · '.join(subject))}</div></td>"
-                f"<td class='explanation'>{escape(data.explanation)}</td>"
-                f"<td class='num'>{d.opened_at:%Y-%m-%d %H:%M}</td></tr>"
-            )
+            incidents[(d.workspace, d.drift.incident)].append(d)
+        ordered = sorted(
+            incidents.items(),
+            key=lambda item: (
+                min(SEVERITY_RANK.get(f.drift.severity, 3) for f in item[1]),
+                item[0],
+            ),
+        )
+        rows = [self._incident_rows(incident_id, facets) for (_, incident_id), facets in ordered]
         return (
-            f"<h3>Open drifts ({len(self.drifts)})</h3><table class='drifts'><thead><tr>"
-            "<th>severity</th><th>kind</th><th>why</th><th class='num'>since (UTC)</th>"
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<h3>Open incidents ({len(incidents)}, {len(self.drifts)} drifts)</h3>"
+            "<table class='drifts'><thead><tr><th>severity</th><th>kind</th><th>why</th>"
+            f"<th class='num'>since (UTC)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+
+    def _incident_rows(self, incident_id: str, facets: list[OpenDrift]) -> str:
+        worst = min(facets, key=lambda f: SEVERITY_RANK.get(f.drift.severity, 3)).drift.severity
+        cause = facets[0].drift.cause
+        subject = " ".join(next(iter(sorted(cause.items())))) if cause else incident_id
+        acknowledged = any(f.acknowledged for f in facets)
+        ack = " <span class='ack'>(acknowledged)</span>" if acknowledged else ""
+        since = min(f.opened_at for f in facets)
+        head = (
+            f"<tr class='incident' data-incident='{escape(incident_id)}'>"
+            f"<td><span class='pill sev-{escape(worst)}'>{escape(worst)}</span></td>"
+            f"<td colspan='2'><b>{escape(subject)}</b>{ack} · {len(facets)} drift(s): "
+            f"{escape(', '.join(sorted({f.drift.kind for f in facets})))}</td>"
+            f"<td class='num'>{since:%Y-%m-%d %H:%M}</td></tr>"
+        )
+        return head + "".join(self._facet_row(f) for f in facets)
+
+    @staticmethod
+    def _facet_row(d: OpenDrift) -> str:
+        data = d.drift
+        subject = [
+            *([f"objective {data.objective_id}"] if data.objective_id else []),
+            *([f"channel {data.channel}"] if data.channel else []),
+            *([f"campaigns {', '.join(data.campaign_ids)}"] if data.campaign_ids else []),
+        ]
+        ack = " <span class='ack'>(acknowledged)</span>" if d.acknowledged else ""
+        return (
+            f"<tr class='drift' data-drift='{escape(data.drift_id)}'>"
+            f"<td><span class='pill sev-{escape(data.severity)}'>{escape(data.severity)}"
+            f"</span></td><td>{escape(data.kind)}{ack}"
+            f"<div class='meta ack'>{escape(' · '.join(subject))}</div></td>"
+            f"<td class='explanation'>{escape(data.explanation)}</td>"
+            f"<td class='num'>{d.opened_at:%Y-%m-%d %H:%M}</td></tr>"
         )
 
 
