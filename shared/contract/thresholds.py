@@ -1,6 +1,6 @@
 """How guardrails are applied: float-robust threshold comparisons, hysteresis, warm-up and the
 time-sanity limit. Pure functions the drift rules and the doors call, so every rule compares
-the same way (docs/design-guardrails.md).
+the same way (docs/design.md, "Guardrails against noise").
 
 Float noise: sums of shares arrive as 10.000000000000014 points against a 10-point tolerance;
 a value within `REL_TOL` (relative) or `ABS_TOL` (absolute) of its threshold is *at* the

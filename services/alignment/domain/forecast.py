@@ -1,4 +1,4 @@
-"""Honest forecasts of an objective's KPI at its deadline (docs/design-forecast.md).
+"""Honest forecasts of an objective's KPI at its deadline (docs/design.md, "Forecast method").
 
 Pure: a daily series in, a frozen `Forecast` out; no clock, no store, no I/O.
 
