@@ -53,7 +53,7 @@ def rows(workers: ToyWorkers) -> list[dict]:  # type: ignore[type-arg]
     return result
 
 
-def wait_all_recorded(workers: ToyWorkers, timeout: float = 60.0) -> list[dict]:  # type: ignore[type-arg]
+def wait_all_recorded(workers: ToyWorkers, timeout: float = 90.0) -> list[dict]:  # type: ignore[type-arg]
     expected = asyncio.run(_stream_count(workers.cluster))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
