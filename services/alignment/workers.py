@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from nats.aio.client import Client as NatsClient
@@ -31,7 +32,7 @@ from truenorth.store.fencing import FencedOut
 
 log = structlog.get_logger("truenorth.alignment.workers")
 
-RunPartition = Callable[[int, int, asyncio.Event], Awaitable[None]]
+RunPartition = Callable[[int, int, asyncio.Event], Coroutine[Any, Any, None]]
 WATCHDOG_SECONDS = 0.1
 
 

@@ -16,7 +16,17 @@ the other transaction's row.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Connection, Engine, Integer, String, Table, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Executable,
+    Integer,
+    String,
+    Table,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -92,7 +102,9 @@ def _insert_first(connection: Connection, consumer: str, partition: int, epoch: 
     dialect = connection.dialect.name
     row = {"consumer": consumer, "partition": partition, "epoch": epoch}
     if dialect == "postgresql":
-        statement = postgresql.insert(partition_fences).values(row).on_conflict_do_nothing()
+        statement: Executable = (
+            postgresql.insert(partition_fences).values(row).on_conflict_do_nothing()
+        )
     elif dialect == "sqlite":
         statement = sqlite.insert(partition_fences).values(row).on_conflict_do_nothing()
     else:
