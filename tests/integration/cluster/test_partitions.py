@@ -17,8 +17,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig, SubjectTransfor
 from nats.js.errors import NotFoundError
 
 from tests.integration.bus.test_eventstore import observed
-from tests.integration.cluster.conftest import connect, provision_cluster
-from tests.integration.cluster.harness import NatsCluster
+from tests.integration.cluster.harness import NatsCluster, connect, provision_cluster
 from truenorth.bus.embedded import EmbeddedNats
 from truenorth.bus.eventstore import ConcurrencyConflict, EventStore, provision
 from truenorth.bus.partitions import (

@@ -13,8 +13,7 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
-from tests.integration.cluster.conftest import ToyWorkers, connect
-from tests.integration.cluster.harness import NatsCluster
+from tests.integration.cluster.harness import NatsCluster, ToyWorkers, connect
 from tests.integration.cluster.toy_worker import toy_events
 from truenorth.bus.lease import LeaseTiming
 from truenorth.bus.partitions import partition_of
