@@ -50,6 +50,9 @@ class PartitionWorker:
     stop_timeout: float = 10.0
     """How long a partition may take to finish its batch once asked to stop."""
     running: dict[int, Running] = field(default_factory=dict)
+    handing_over: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    """Partitions being stopped before their lease is handed back: in the background, so the
+    tick goes on renewing the other leases (and this one until it is released)."""
 
     @property
     def worker(self) -> str:
@@ -68,6 +71,7 @@ class PartitionWorker:
                     await asyncio.wait_for(stop.wait(), self._pause())
         finally:
             watchdog.cancel()
+            await asyncio.gather(*self.handing_over.values(), return_exceptions=True)
             await asyncio.gather(*(self._stop(p) for p in list(self.running)))
             await self.keeper.leave()
             log.info("worker left", worker=self.worker)
@@ -91,12 +95,22 @@ class PartitionWorker:
             log.warning("lease lost", worker=self.worker, partition=partition)
             self._signal(partition)
         for lease in changes.surplus:
-            await self._stop(lease.partition)
-            await self.keeper.release(lease)
-            log.info("partition handed over", worker=self.worker, partition=lease.partition)
+            if lease.partition not in self.handing_over:
+                task = asyncio.create_task(self._hand_over(lease.partition))
+                self.handing_over[lease.partition] = task
         await self._reap()
         for lease in changes.acquired:
+            if lease.partition in self.handing_over:
+                await self.handing_over[lease.partition]
             await self._start(lease)
+
+    async def _hand_over(self, partition: int) -> None:
+        try:
+            await self._stop(partition)
+            await self.keeper.release(partition)
+            log.info("partition handed over", worker=self.worker, partition=partition)
+        finally:
+            del self.handing_over[partition]
 
     def _signal(self, partition: int) -> None:
         running = self.running.get(partition)
@@ -140,9 +154,7 @@ class PartitionWorker:
                 continue  # asked to stop: lost or handed over, already dealt with
             else:
                 log.error("partition run ended", partition=partition, error=repr(error))
-                lease = self.keeper.held.get(partition)
-                if lease is not None:
-                    await self.keeper.release(lease)
+                await self.keeper.release(partition)
 
 
 async def start_worker(

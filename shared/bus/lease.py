@@ -372,10 +372,12 @@ class LeaseKeeper:
         free -= set(self.held)
         self.free_ticks = {p: self.free_ticks.get(p, 0) + 1 for p in free}
 
-    async def release(self, lease: Lease) -> None:
-        self.held.pop(lease.partition, None)
-        with contextlib.suppress(*TRANSIENT):
-            await self.store.release(lease)
+    async def release(self, partition: int) -> None:
+        """Hand a held partition back (at its latest revision: renewals go on until then)."""
+        lease = self.held.pop(partition, None)
+        if lease is not None:
+            with contextlib.suppress(*TRANSIENT):
+                await self.store.release(lease)
 
     def forget(self, partition: int) -> None:
         """A partition whose commit was fenced out: someone else owns it."""
@@ -383,6 +385,6 @@ class LeaseKeeper:
         self.lapsed.pop(partition, None)
 
     async def leave(self) -> None:
-        for lease in list(self.held.values()):
-            await self.release(lease)
+        for partition in list(self.held):
+            await self.release(partition)
         await self.store.leave()

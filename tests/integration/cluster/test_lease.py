@@ -77,7 +77,7 @@ async def tick(keeper: LeaseKeeper) -> None:
     """A tick as the worker loop does it (surplus handed back at once)."""
     changes = await keeper.tick()
     for lease in changes.surplus:
-        await keeper.release(lease)
+        await keeper.release(lease.partition)
 
 
 async def test_keepers_spread_partitions_and_a_departure_hands_them_over(nc: NatsClient) -> None:
