@@ -168,7 +168,8 @@ def consumer_config(
 ) -> ConsumerConfig:
     """The durable pull consumer of one partition on one partitioned mirror, starting right
     after `start_after` (the partition's checkpoint: a stream sequence, the same in the
-    mirror and in its origin)."""
+    mirror and in its origin). A new owner recreates it: the previous owner's unacknowledged
+    messages would otherwise come back after newer ones."""
     config = ConsumerConfig(
         durable_name=durable_name(consumer, spec, partition),
         filter_subject=partition_filter(partition),

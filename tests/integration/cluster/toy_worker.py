@@ -22,7 +22,7 @@ from typing import Any
 
 import nats
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, BadRequestError
+from nats.js.errors import APIError, NotFoundError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -122,10 +122,15 @@ class Toy:
         self.log_file.write(json.dumps(line) + "\n")
 
     async def subscribe(self, partition: int) -> Any:
-        config = consumer_config(CONSUMER, METRICS, partition, ack_wait=2.0)
+        """The partition's durable consumer, recreated to start right after the checkpoint:
+        the previous owner's unacknowledged messages would otherwise be redelivered after
+        newer ones, and the checkpoint would then skip them."""
+        position = await asyncio.to_thread(position_of, self.engine, partition)
+        config = consumer_config(CONSUMER, METRICS, partition, start_after=position, ack_wait=2.0)
         stream = mirror_name(METRICS)
-        with contextlib.suppress(BadRequestError):  # exists already (another owner made it)
-            await self.js.add_consumer(stream, config)
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(stream, config.durable_name)
+        await self.js.add_consumer(stream, config)
         return await self.js.pull_subscribe_bind(durable=config.durable_name, stream=stream)
 
     async def run_partition(self, partition: int, epoch: int, stop: asyncio.Event) -> None:
