@@ -11,7 +11,9 @@ orders the partition's writers (a newer epoch waits for an older commit in fligh
 one arriving after a newer commit is refused), and on SQLite the write lock is taken before
 any read, so the transaction never has to upgrade a stale snapshot. Needs READ COMMITTED on
 PostgreSQL (its default, and the engine's): the retry after a concurrent first insert must see
-the other transaction's row.
+the other transaction's row. A worker paused inside the transaction keeps the row locked, so
+give alignment's sessions an `idle_in_transaction_session_timeout` below the lease TTL
+(docs/design-scale.md).
 """
 
 from __future__ import annotations

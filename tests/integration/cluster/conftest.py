@@ -21,10 +21,12 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
 
 
 @pytest.fixture
-def toy_workers(cluster: NatsCluster, tmp_path: Path) -> Iterator[ToyWorkers]:
+def toy_workers(cluster: NatsCluster, tmp_path: Path, postgres_url: str) -> Iterator[ToyWorkers]:
+    """Worker processes on the cluster, their toy projection in the embedded PostgreSQL (on
+    SQLite a worker paused mid-commit holds the whole database's write lock)."""
     partitions = 6
     asyncio.run(provision_cluster(cluster, partitions))
-    db_url = f"sqlite:///{tmp_path / 'toy.db'}"
+    db_url = postgres_url
     engine = make_engine(db_url)
     create_tables(engine)
     engine.dispose()

@@ -210,7 +210,8 @@ class ToyWorkers:
     def log_path(self, worker: str) -> Path:
         return self.root / f"{worker}.jsonl"
 
-    def start(self, worker: str) -> None:
+    def start(self, worker: str, *extra: str) -> None:
+        """A worker process; `extra`: toy_worker options (e.g. a slower fold)."""
         command = [
             sys.executable,
             "-m",
@@ -225,6 +226,7 @@ class ToyWorkers:
             worker,
             "--log",
             str(self.log_path(worker)),
+            *extra,
         ]
         output = (self.root / f"{worker}.out").open("ab")
         self.processes[worker] = subprocess.Popen(

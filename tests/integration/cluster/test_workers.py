@@ -161,11 +161,13 @@ def test_a_worker_added_takes_partitions_over_without_a_gap(toy_workers: ToyWork
 def test_a_worker_paused_past_its_lease_is_fenced_out_and_rejoins(
     toy_workers: ToyWorkers,
 ) -> None:
-    toy_workers.start("a")
+    # a folds slowly, in small batches: paused, it holds a batch it has not committed yet
+    toy_workers.start("a", "--batch", "10", "--fold-seconds", "1.5")
     toy_workers.start("b")
     owners = toy_workers.wait_owned(all_owned(toy_workers, 2), what="2 workers owning all")
     paused = [p for p, (worker, _) in owners.items() if worker == "a"]
-    publish(toy_workers.cluster, 200, "before")
+    publish(toy_workers.cluster, 300, "before")
+    time.sleep(1.0)
     toy_workers.signal("a", signal.SIGSTOP)
     toy_workers.wait_owned(
         lambda o: all(p in o and o[p][0] == "b" for p in paused), timeout=20, what="b taking a's"
@@ -180,6 +182,7 @@ def test_a_worker_paused_past_its_lease_is_fenced_out_and_rejoins(
     assert {e["partition"] for e in a_after if e["event"] == "stopped"} >= set(paused), (
         "every run of the paused worker stopped once it woke"
     )
+    assert any(e["event"] == "fenced" for e in a_after), "its batch in hand was refused"
     publish(toy_workers.cluster, 200, "after")
     recorded = wait_all_recorded(toy_workers)
     assert_exactly_once_in_its_partition(toy_workers, recorded)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    create_engine,
     insert,
     select,
     update,
@@ -46,6 +47,10 @@ CONSUMER = "toy"
 BATCH = 200
 FOLD_SECONDS = 0.05
 """Each batch 'folds' this long between reading and committing, like a real projector."""
+IDLE_IN_TRANSACTION_MS = 3_000
+"""PostgreSQL ends a session idle in a transaction this long: a worker paused mid-commit
+would otherwise hold the partition's fence row locked, and the next owner's claim would
+wait for as long as the pause lasts (docs/design-scale.md)."""
 
 toy_metadata = MetaData()
 toy_events = Table(
@@ -64,6 +69,13 @@ toy_checkpoints = Table(
     Column("partition", Integer, primary_key=True, autoincrement=False),
     Column("position", BigInteger, nullable=False),
 )
+
+
+def toy_engine(url: str) -> Engine:
+    if not url.startswith("postgresql"):
+        return make_engine(url)
+    options = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
 
 
 def create_tables(engine: Engine) -> None:
@@ -111,11 +123,21 @@ def commit(
 
 
 class Toy:
-    def __init__(self, js: JetStreamContext, engine: Engine, worker: str, log: Path) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        engine: Engine,
+        worker: str,
+        log: Path,
+        batch: int = BATCH,
+        fold_seconds: float = FOLD_SECONDS,
+    ) -> None:
         self.js = js
         self.engine = engine
         self.worker = worker
         self.log_file = log.open("a", buffering=1)
+        self.batch = batch
+        self.fold_seconds = fold_seconds
 
     def log(self, event: str, **fields: Any) -> None:
         line = {"event": event, "worker": self.worker, "t": time.time(), **fields}
@@ -141,14 +163,14 @@ class Toy:
             while not stop.is_set():
                 try:
                     sub = sub or await self.subscribe(partition)
-                    msgs = await sub.fetch(BATCH, timeout=0.5)
+                    msgs = await sub.fetch(self.batch, timeout=0.5)
                 except (TimeoutError, nats.errors.TimeoutError):
                     continue
                 except (nats.errors.Error, APIError) as exc:  # a NATS node down: retry
                     self.log("retry", partition=partition, error=repr(exc))
                     await asyncio.sleep(0.5)
                     continue
-                await asyncio.sleep(FOLD_SECONDS)
+                await asyncio.sleep(self.fold_seconds)
                 batch = [(m.metadata.sequence.stream, m.subject) for m in msgs]
                 await asyncio.to_thread(commit, self.engine, partition, epoch, self.worker, batch)
                 for msg in msgs:
@@ -175,8 +197,15 @@ async def run(args: argparse.Namespace) -> None:
         max_reconnect_attempts=-1,
         connect_timeout=2,
     )
-    engine = make_engine(args.db)
-    toy = Toy(nc.jetstream(timeout=2.0), engine, args.worker_id, Path(args.log))
+    engine = toy_engine(args.db)
+    toy = Toy(
+        nc.jetstream(timeout=2.0),
+        engine,
+        args.worker_id,
+        Path(args.log),
+        batch=args.batch,
+        fold_seconds=args.fold_seconds,
+    )
     worker = await start_worker(
         nc,
         args.partitions,
@@ -201,6 +230,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--worker-id", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--fold-seconds", type=float, default=FOLD_SECONDS)
     return parser.parse_args()
 
 
