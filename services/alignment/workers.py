@@ -79,7 +79,7 @@ class PartitionWorker:
     def _pause(self) -> float:
         """Faster ticks while free partitions are waiting for an owner."""
         timing = self.keeper.store.timing
-        return timing.renew_every / 4 if self.keeper.free_ticks else timing.renew_every
+        return timing.renew_every / 4 if self.keeper.free_since else timing.renew_every
 
     async def _watchdog(self, stop: asyncio.Event) -> None:
         """Stops a partition the moment its lease runs out locally, even while a tick is

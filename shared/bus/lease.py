@@ -63,9 +63,10 @@ class LeaseTiming:
     renew_every: float = 0.5
     margin: float = 1.5
     """The owner gives up this long before the server could free the lease."""
-    orphan_ticks: int = 2
-    """A partition free for this many ticks may be taken by any worker, over its target
-    (covers a dead worker still counted live until its heartbeat expires)."""
+    orphan_seconds: float = 1.5
+    """A partition free this long may be taken by any worker, over its target (covers a dead
+    worker still counted live until its heartbeat expires). Longer than a normal tick, so a
+    worker under its target gets it first."""
 
     def __post_init__(self) -> None:
         if not 0 < self.renew_every < self.ttl - self.margin:
@@ -120,18 +121,18 @@ def plan(
     partitions: int,
     live_workers: int,
     owned: Iterable[int],
-    free_ticks: dict[int, int],
-    orphan_ticks: int = 2,
+    free_for: dict[int, float],
+    orphan_seconds: float = 1.5,
 ) -> Plan:
-    """Which owned partitions to give up and which free ones to try for. `free_ticks`: the
-    free partitions, each with how many ticks in a row it has been seen free."""
+    """Which owned partitions to give up and which free ones to try for. `free_for`: the
+    free partitions, each with how long it has been seen free (seconds)."""
     owned = sorted(owned, key=lambda p: preference(worker, p), reverse=True)
     target = target_count(partitions, live_workers)
     if len(owned) > target:
         return Plan(release=tuple(owned[target:]), acquire=())
-    ranked = sorted(free_ticks, key=lambda p: preference(worker, p), reverse=True)
+    ranked = sorted(free_for, key=lambda p: preference(worker, p), reverse=True)
     wanted = ranked[: target - len(owned)]
-    orphans = [p for p in ranked if free_ticks[p] >= orphan_ticks and p not in wanted]
+    orphans = [p for p in ranked if free_for[p] >= orphan_seconds and p not in wanted]
     return Plan(release=(), acquire=(*wanted, *orphans[:1]))
 
 
@@ -278,7 +279,8 @@ class LeaseKeeper:
     lapsed: dict[int, Lease] = field(default_factory=dict)
     """Leases this worker could not renew in time: not acted on, but resumed with the same
     epoch if the next renewal still finds them ours (nobody wrote in between)."""
-    free_ticks: dict[int, int] = field(default_factory=dict)
+    free_since: dict[int, float] = field(default_factory=dict)
+    """Free partitions, each with when this worker first saw it free."""
     live: list[str] = field(default_factory=list)
 
     @property
@@ -313,8 +315,8 @@ class LeaseKeeper:
             self.partitions,
             len(self.live) or 1,
             self.held,
-            self.free_ticks,
-            self.store.timing.orphan_ticks,
+            self._free_for(),
+            self.store.timing.orphan_seconds,
         )
         changes.surplus = [self.held[p] for p in step.release]
         for partition in step.acquire:
@@ -322,7 +324,7 @@ class LeaseKeeper:
                 lease = await self.store.acquire(partition)
                 if lease is not None:
                     self.held[partition] = lease
-                    self.free_ticks.pop(partition, None)
+                    self.free_since.pop(partition, None)
                     changes.acquired.append(lease)
         return changes
 
@@ -370,7 +372,12 @@ class LeaseKeeper:
     def _count_free(self, holders: dict[int, Holder | None]) -> None:
         free = {p for p, h in holders.items() if h is None or h.worker is None}
         free -= set(self.held)
-        self.free_ticks = {p: self.free_ticks.get(p, 0) + 1 for p in free}
+        now = self.store.clock()
+        self.free_since = {p: self.free_since.get(p, now) for p in free}
+
+    def _free_for(self) -> dict[int, float]:
+        now = self.store.clock()
+        return {p: now - since for p, since in self.free_since.items()}
 
     async def release(self, partition: int) -> None:
         """Hand a held partition back (at its latest revision: renewals go on until then)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import nats
 from nats.js import JetStreamContext
@@ -95,9 +95,14 @@ def assert_no_stale_epoch_committed(recorded: list[dict]) -> None:  # type: igno
 
 
 def all_owned(workers: ToyWorkers, count: int | None = None):  # type: ignore[no-untyped-def]
+    """Every partition owned; with `count`, evenly by that many workers."""
+
     def check(owners: dict[int, tuple[str, int]]) -> bool:
-        spread = {worker for worker, _ in owners.values()}
-        return len(owners) == workers.partitions and (count is None or len(spread) == count)
+        shares = Counter(worker for worker, _ in owners.values())
+        even = count is None or (
+            len(shares) == count and max(shares.values()) == -(-workers.partitions // count)
+        )
+        return len(owners) == workers.partitions and even
 
     return check
 

@@ -13,7 +13,7 @@ def simulate(workers: list[str], partitions: int, owned: dict[str, set[int]]) ->
         changed = False
         for worker in workers:
             taken = set().union(*owned.values())
-            free = {p: 1 for p in range(partitions) if p not in taken}
+            free = {p: 0.0 for p in range(partitions) if p not in taken}
             step = plan(worker, partitions, len(workers), owned[worker], free)
             owned[worker] -= set(step.release)
             owned[worker] |= set(step.acquire)
@@ -45,16 +45,16 @@ def test_a_joining_worker_gets_partitions_and_the_others_keep_most_of_theirs() -
 
 
 def test_a_worker_over_its_target_releases_its_least_preferred() -> None:
-    step = plan("a", 8, live_workers=2, owned=set(range(8)), free_ticks={})
+    step = plan("a", 8, live_workers=2, owned=set(range(8)), free_for={})
     assert len(step.release) == 4 and step.acquire == ()
 
 
-def test_an_orphan_is_taken_over_target_after_the_grace_ticks() -> None:
+def test_an_orphan_is_taken_over_target_after_the_grace_period() -> None:
     """A dead worker still counted live (its heartbeat not yet expired) leaves partitions
     free that nobody's target covers."""
     owned = {0, 1, 2}
-    assert plan("a", 8, 3, owned, {7: 1}, orphan_ticks=2).acquire == ()
-    assert plan("a", 8, 3, owned, {7: 2}, orphan_ticks=2).acquire == (7,)
+    assert plan("a", 8, 3, owned, {7: 1.0}, orphan_seconds=1.5).acquire == ()
+    assert plan("a", 8, 3, owned, {7: 1.5}, orphan_seconds=1.5).acquire == (7,)
 
 
 def test_timing_must_renew_well_within_the_ttl() -> None:

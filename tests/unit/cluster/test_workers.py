@@ -26,7 +26,7 @@ class ScriptedKeeper:
     worker: str = "w"
     store: Store = field(default_factory=Store)
     held: dict[int, Lease] = field(default_factory=dict)
-    free_ticks: dict[int, int] = field(default_factory=dict)
+    free_since: dict[int, float] = field(default_factory=dict)
     ticks: int = 0
     released: list[int] = field(default_factory=list)
     forgotten: list[int] = field(default_factory=list)
