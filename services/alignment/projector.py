@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition
@@ -32,12 +32,38 @@ from truenorth.alignment.store.drifts import pending_outbox, published
 from truenorth.alignment.store.fold import Folded, Poison, fold_batch
 from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.bus.eventstore import EventStore
+from truenorth.bus.partitions import consumer_config, mirror_name, partition_of
 from truenorth.bus.streams import CAMPAIGNS, DLQ, METRICS, STRATEGY, StreamSpec, dlq_subject
 from truenorth.contract.registry import decode
 from truenorth.store.db import CheckpointConflict, read_checkpoints
+from truenorth.store.fencing import guard
 
 CONSUMER = "alignment"
 SOURCE_STREAMS = (STRATEGY, CAMPAIGNS, METRICS)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition of a partitioned deployment, as owned under a lease
+    (docs/design.md, "Partitions and leases"): its workspaces, its consumers on the
+    partitioned mirrors, and the fence every one of its commits passes."""
+
+    number: int
+    count: int
+    epoch: int
+
+    @property
+    def consumer(self) -> str:
+        return f"{CONSUMER}-p{self.number}"
+
+    def owns(self, workspace: str) -> bool:
+        return partition_of(workspace, self.count) == self.number
+
+    def fence(self, connection: Connection) -> None:
+        """First in every transaction: refused (FencedOut) once a newer owner has written."""
+        guard(connection, CONSUMER, self.number, self.epoch)
+
+
 log = structlog.get_logger()
 
 IDLE_FETCH_SECONDS = 1.0
@@ -74,8 +100,11 @@ class Projector:
         ack_wait: float = 30.0,
         stall_seconds: float = 30.0,
         dlq_workspace: str = "default",
+        partition: Partition | None = None,
     ) -> None:
         self.js = js
+        self.partition = partition
+        self.consumer = CONSUMER if partition is None else partition.consumer
         self.store = EventStore(js)
         self.engine = engine
         self.metrics = metrics
@@ -100,7 +129,7 @@ class Projector:
 
     async def _reload(self) -> None:
         """Positions must never run ahead of the store: after any failed commit, re-read."""
-        self.positions = await asyncio.to_thread(read_checkpoints, self.engine, CONSUMER)
+        self.positions = await asyncio.to_thread(read_checkpoints, self.engine, self.consumer)
         self._snapshot_dirty.set()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -131,6 +160,8 @@ class Projector:
 
     async def _subscribe(self, stream: str) -> Any:
         """Bind to the durable consumer, (re)creating it so it starts right after the checkpoint."""
+        if self.partition is not None:
+            return await self._subscribe_partition(stream, self.partition)
         durable = durable_name(stream)
         position = self.positions.get(stream, 0)
         try:
@@ -154,6 +185,25 @@ class Projector:
             )
             await self.js.add_consumer(stream, config)
         return await self.js.pull_subscribe_bind(durable=durable, stream=stream)
+
+    async def _subscribe_partition(self, stream: str, partition: Partition) -> Any:
+        """A partition's consumer on the stream's partitioned mirror, always recreated right
+        after the checkpoint: the previous owner's unacknowledged messages would otherwise
+        come back after newer ones."""
+        spec = self.streams[stream].spec
+        config = consumer_config(
+            CONSUMER,
+            spec,
+            partition.number,
+            start_after=self.positions.get(stream, 0),
+            ack_wait=self.ack_wait,
+            max_ack_pending=max(self.batch_size * 4, 1000),
+        )
+        mirror = mirror_name(spec)
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(mirror, config.durable_name)
+        await self.js.add_consumer(mirror, config)
+        return await self.js.pull_subscribe_bind(durable=config.durable_name, stream=mirror)
 
     # -- consuming -----------------------------------------------------------------------
 
@@ -206,6 +256,9 @@ class Projector:
 
     async def _handle_batch_locked(self, stream: str, msgs: list[Msg]) -> None:
         msgs = sorted(msgs, key=lambda msg: msg.metadata.sequence.stream)
+        if self.partition is not None:
+            await self._handle_partition_batch(stream, msgs)
+            return
         for msg in msgs:
             if (msg.metadata.num_delivered or 1) > 1:
                 self.metrics.redeliveries.labels(stream).inc()
@@ -247,6 +300,25 @@ class Projector:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=0.2)
 
+    async def _handle_partition_batch(self, stream: str, msgs: list[Msg]) -> None:
+        """A partition's messages are a filtered view of the stream (its sequences have gaps)
+        and its one owner is the lease's: everything after the checkpoint is folded in order,
+        the rest was folded already. A fenced-out commit raises `FencedOut` to the worker."""
+        for msg in msgs:
+            if (msg.metadata.num_delivered or 1) > 1:
+                self.metrics.redeliveries.labels(stream).inc()
+        position = self.positions.get(stream, 0)
+        fresh = [m for m in msgs if m.metadata.sequence.stream > position]
+        if fresh:
+            try:
+                await self._fold_and_commit(stream, fresh)
+            except Exception:
+                await self._reload()
+                raise
+        for msg in msgs:
+            with contextlib.suppress(Exception):
+                await msg.ack()
+
     async def _read_range(self, stream: str, first: int, last: int) -> list[Msg] | None:
         """Messages first..last straight from the stream (None if they cannot be read whole)."""
         try:
@@ -281,7 +353,7 @@ class Projector:
         return contiguous, stale, early
 
     def _store_ahead(self, stream: str) -> bool:
-        stored = read_checkpoints(self.engine, CONSUMER).get(stream, 0)
+        stored = read_checkpoints(self.engine, self.consumer).get(stream, 0)
         return stored > self.positions.get(stream, 0)
 
     async def _fold_and_commit(self, stream: str, msgs: list[Msg]) -> None:
@@ -304,7 +376,9 @@ class Projector:
 
     def _commit(self, stream: str, expected: int, messages: list[Any]) -> Folded:
         with self.engine.begin() as connection:
-            return fold_batch(connection, CONSUMER, stream, expected, messages)
+            if self.partition is not None:
+                self.partition.fence(connection)
+            return fold_batch(connection, self.consumer, stream, expected, messages)
 
     async def _dead_letter(self, stream: str, poison: Poison) -> None:
         headers = {
@@ -341,7 +415,8 @@ class Projector:
             # moved has nothing new to judge at: a half-folded burst is never evaluated
             if now != self._last_evaluated:
                 # seconds at thousands of objectives: keep the event loop free for scrapes
-                await asyncio.to_thread(drift_tick, self.engine, now)
+                scope, fence = self._scope_and_fence()
+                await asyncio.to_thread(drift_tick, self.engine, now, scope, fence)
                 self._last_evaluated = now
             self.metrics.last_tick.set(now.timestamp())
             self._snapshot_dirty.set()
@@ -367,7 +442,18 @@ class Projector:
 
     def _pending_outbox(self) -> list[tuple[str, bytes]]:
         with self.engine.connect() as connection:
-            return pending_outbox(connection)
+            return pending_outbox(connection, scope=self._scope())
+
+    def _scope(self) -> Callable[[str], bool] | None:
+        """The workspaces this projector answers for: all, or its partition's."""
+        return None if self.partition is None else self.partition.owns
+
+    def _scope_and_fence(
+        self,
+    ) -> tuple[Callable[[str], bool] | None, Callable[[Connection], None] | None]:
+        if self.partition is None:
+            return None, None
+        return self.partition.owns, self.partition.fence
 
     def _published(self, event_ids: list[str]) -> None:
         with self.engine.begin() as connection:
@@ -421,4 +507,4 @@ class Projector:
             await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, took))
 
     def take_snapshot(self) -> Snapshot:
-        return build_snapshot(self.engine, self.clock())
+        return build_snapshot(self.engine, self.clock(), scope=self._scope())

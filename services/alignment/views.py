@@ -4,6 +4,7 @@ Reading never writes; a tick writes only its drift transitions and their outbox.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
@@ -25,6 +26,9 @@ from truenorth.alignment.store.drifts import (
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
 from truenorth.timeparse import parse_instant
 
+Scope = Callable[[str], bool]
+"""Which workspaces a reader answers for (a partition's)."""
+
 
 def parse_moment(now: datetime, as_of: str | None, known_at: str | None) -> Moment:
     """The moment a reader asks for (nothing: live at `now`); ValueError names the field."""
@@ -40,12 +44,19 @@ def parse_moment(now: datetime, as_of: str | None, known_at: str | None) -> Mome
 
 
 def build_snapshot(
-    engine: Engine, now: datetime, moment: Moment | None = None, workspace: str | None = None
+    engine: Engine,
+    now: datetime,
+    moment: Moment | None = None,
+    workspace: str | None = None,
+    scope: Scope | None = None,
 ) -> Snapshot:
-    """Every figure at the moment (default: live at `now`), of one workspace or all."""
+    """Every figure at the moment (default: live at `now`), of one workspace, of the
+    workspaces in `scope` (a partition's), or of all."""
     moment = moment or Moment.now(to_micros(now))
     with engine.connect() as connection:
         names = [workspace] if workspace else workspace_names(connection, moment)
+        if scope is not None:
+            names = [name for name in names if scope(name)]
         parts: list[WorkspaceSnapshot] = []
         drifts: list[OpenDrift] = []
         for name in names:
@@ -85,13 +96,21 @@ def _open_drifts(
     return found
 
 
-def drift_tick(engine: Engine, now: datetime) -> list[DriftTransition]:
-    """Evaluate drift at `now` in every workspace and commit the transitions with their outbox
-    events, a workspace at a time; returns the transitions committed."""
+def drift_tick(
+    engine: Engine,
+    now: datetime,
+    scope: Scope | None = None,
+    fence: Callable[[Connection], None] | None = None,
+) -> list[DriftTransition]:
+    """Evaluate drift at `now` in every workspace (of `scope`, a partition's) and commit the
+    transitions with their outbox events, a workspace at a time, each transaction passing the
+    partition's `fence` first; returns the transitions committed."""
     at = to_micros(now)
     moment = Moment.now(at)
     with engine.connect() as connection:
         names = sorted(set(workspace_names(connection, moment)) | set(drift_workspaces(connection)))
+    if scope is not None:
+        names = [name for name in names if scope(name)]
     committed: list[DriftTransition] = []
     for name in names:
         with engine.connect() as connection:
@@ -102,6 +121,8 @@ def drift_tick(engine: Engine, now: datetime) -> list[DriftTransition]:
             transitions = reconcile(name, before, findings, at)
         if transitions:
             with engine.begin() as connection:
+                if fence is not None:
+                    fence(connection)
                 record_transitions(connection, transitions, now)
             committed.extend(transitions)
     return committed

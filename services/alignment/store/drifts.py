@@ -4,7 +4,7 @@ committed with their transition and published afterwards."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -74,6 +74,7 @@ def record_transitions(
         connection.execute(
             t.outbox.insert().values(
                 event_id=str(event.event_id),
+                workspace=transition.workspace,
                 payload=orjson.dumps(event.model_dump(mode="json")).decode(),
             )
         )
@@ -120,13 +121,17 @@ def apply_drift_event(connection: Connection, event: EnvelopeFields) -> None:
     )
 
 
-def pending_outbox(connection: Connection, limit: int = 1_000) -> list[tuple[str, bytes]]:
+def pending_outbox(
+    connection: Connection, limit: int = 1_000, scope: Callable[[str], bool] | None = None
+) -> list[tuple[str, bytes]]:
     """(event id, JSON) of up to `limit` drift events committed but not yet published, oldest
-    first (the ids are UUIDv7)."""
+    first (the ids are UUIDv7), of the workspaces in `scope` (a partition's) or all."""
     outbox = t.outbox
-    rows = connection.execute(
-        select(outbox.c.event_id, outbox.c.payload).order_by(outbox.c.event_id).limit(limit)
-    )
+    query = select(outbox.c.event_id, outbox.c.payload)
+    if scope is not None:
+        workspaces = connection.execute(select(outbox.c.workspace).distinct()).scalars()
+        query = query.where(outbox.c.workspace.in_([w for w in workspaces if scope(w)]))
+    rows = connection.execute(query.order_by(outbox.c.event_id).limit(limit))
     return [(ident, payload.encode()) for ident, payload in rows]
 
 

@@ -193,6 +193,7 @@ outbox = Table(
     "al_outbox",
     metadata,
     Column("event_id", String(36), primary_key=True),
+    Column("workspace", String(64), nullable=False),
     Column("payload", Text, nullable=False),
 )
 """Drift events committed with their transition, deleted once published (UUIDv7: in order)."""

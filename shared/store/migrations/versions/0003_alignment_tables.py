@@ -125,6 +125,7 @@ def upgrade() -> None:
     )
     op.create_table('al_outbox',
     sa.Column('event_id', sa.String(length=36), nullable=False),
+    sa.Column('workspace', sa.String(length=64), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
