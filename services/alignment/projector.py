@@ -199,11 +199,11 @@ class Projector:
             ack_wait=self.ack_wait,
             max_ack_pending=max(self.batch_size * 4, 1000),
         )
-        mirror = mirror_name(spec)
+        mirror, durable = mirror_name(spec), str(config.durable_name)
         with contextlib.suppress(NotFoundError):
-            await self.js.delete_consumer(mirror, config.durable_name)
+            await self.js.delete_consumer(mirror, durable)
         await self.js.add_consumer(mirror, config)
-        return await self.js.pull_subscribe_bind(durable=config.durable_name, stream=mirror)
+        return await self.js.pull_subscribe_bind(durable=durable, stream=mirror)
 
     # -- consuming -----------------------------------------------------------------------
 
