@@ -41,7 +41,7 @@ def forget_endpoints(data_dir: Path) -> None:
 
 
 def default_data_dir() -> Path:
-    from truenorth.settings import SharedSettings, SettingsError, load
+    from truenorth.settings import SettingsError, SharedSettings, load
 
     try:
         return load(SharedSettings).data_dir

@@ -21,7 +21,14 @@ from importlib import resources
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 Loc = tuple[str | int, ...]
 KPI_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -74,7 +81,9 @@ class StreamMapping(_Strict):
     """Record path of the platform's campaign id."""
     campaign_ids: dict[str, Slug] = Field(default_factory=dict)
     """Platform campaign id → truenorth campaign id; ids not listed pass through (with prefix)."""
-    campaign_prefix: Annotated[str, StringConstraints(max_length=32, pattern=r"^[A-Za-z0-9_-]*$")] = ""
+    campaign_prefix: Annotated[
+        str, StringConstraints(max_length=32, pattern=r"^[A-Za-z0-9_-]*$")
+    ] = ""
     period: PeriodRule
     metrics: dict[Kpi, MetricRule] = Field(min_length=1)
 
@@ -194,7 +203,9 @@ def _with_preset(
         loc: Loc = ("streams", stream, "preset")
         known = ", ".join(sorted(presets))
         errors.append(
-            MappingError(_dotted(loc), f"unknown preset {name!r}: one of {known}", _line(lines, loc))
+            MappingError(
+                _dotted(loc), f"unknown preset {name!r}: one of {known}", _line(lines, loc)
+            )
         )
         return entry
     return _merged(presets[name], entry)
@@ -248,7 +259,9 @@ def _parse(text: str, filename: str) -> tuple[Any, dict[Loc, int]]:
     errors: list[MappingError] = []
     for loc, line, duplicate in _walk((), root):
         if duplicate:
-            errors.append(MappingError(_dotted(loc), f"duplicate key (first at line {lines[loc]})", line))
+            errors.append(
+                MappingError(_dotted(loc), f"duplicate key (first at line {lines[loc]})", line)
+            )
         else:
             lines[loc] = line
     if errors:
@@ -270,4 +283,3 @@ def _walk(loc: Loc, node: yaml.Node) -> Iterator[tuple[Loc, int, bool]]:
             child = (*loc, index)
             yield child, item.start_mark.line + 1, False
             yield from _walk(child, item)
-

@@ -69,7 +69,7 @@ def place(
             continue
         placement.observations.append(
             {
-                "observation_id": observation_id(stream, keys, start, end, metric),
+                "observation_id": observation_id(stream, [campaign_id, *keys], start, end, metric),
                 "campaign_id": campaign_id,
                 "metric": metric,
                 "value": value,
@@ -86,8 +86,10 @@ def place(
 def observation_id(
     stream: str, keys: Sequence[str], start: datetime, end: datetime, metric: str
 ) -> str:
-    """Derived from the stream, the record's key properties, the period and the metric, so a
-    re-run of the tap sends the same ids (duplicates, or restatements when a value changed).
+    """Derived from the stream, the truenorth campaign and the record's key properties, the
+    period and the metric, so a re-run of the tap sends the same ids (duplicates, or
+    restatements when a value changed). The campaign is part of it so that a corrected
+    `campaign_ids` mapping sends the rows to the right campaign instead of being duplicates.
     Readable when every part is made of id-safe characters and it fits, else a digest."""
     period = f"{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}"
     parts = [stream, *keys, period, metric]
@@ -187,8 +189,24 @@ def _moment(record: Mapping[str, Any], path: str, what: str) -> tuple[datetime, 
 
 
 def _key_values(record: Mapping[str, Any], key_properties: Sequence[str]) -> list[str]:
-    values = []
-    for key in key_properties:
-        value = lookup(record, key)
-        values.append("" if value is _MISSING or value is None else str(value))
-    return values
+    return [_key_text(lookup(record, key)) for key in key_properties]
+
+
+def _key_text(value: Any) -> str:
+    """One spelling per value, whether the SDK parsed a date-time string or not (ids must not
+    change with the SDK's parsing, or a re-run would count twice)."""
+    if value is _MISSING or value is None:
+        return ""
+    if isinstance(value, str) and len(value) > 10 and value[:4].isdigit():
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
+    return str(value)

@@ -58,7 +58,9 @@ class RunReport:
             self.unknown_campaigns.update(batch.unknown_campaigns)
 
     def lines(self) -> list[str]:
-        sent = ", ".join(f"{key} {self.sent[key]}" for key in ("accepted", "duplicates", "restated", "rejected"))
+        sent = ", ".join(
+            f"{key} {self.sent[key]}" for key in ("accepted", "duplicates", "restated", "rejected")
+        )
         lines = [
             f"target-truenorth: {self.records} records, {self.placed_records} placed; "
             f"observations: {sent}"
@@ -130,7 +132,9 @@ class TargetTruenorth(Target):
         th.Property("token", th.StringType, secret=True, description="API token (emit-metrics)"),
         th.Property("mapping_file", th.StringType, description="YAML mapping file"),
         th.Property("mapping", th.ObjectType(), description="the mapping, inline"),
-        th.Property("strict", th.BooleanType, default=False, description="fail on any unplaced record"),
+        th.Property(
+            "strict", th.BooleanType, default=False, description="fail on any unplaced record"
+        ),
         th.Property("data_dir", th.StringType, description="truenorth data dir (finds the URL)"),
         th.Property("request_rows", th.IntegerType, default=5000, description="rows per request"),
     ).to_dict()
@@ -215,7 +219,9 @@ class TargetTruenorth(Target):
             sys.exit(0)
         config = config or _ConfigInput()
         try:
-            target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+            target = cls(
+                config=config.config, validate_config=True, parse_env_config=config.parse_env
+            )
         except MappingInvalid as exc:
             print(exc.render(), file=sys.stderr)
             sys.exit(2)

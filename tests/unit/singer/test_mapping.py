@@ -81,7 +81,9 @@ def test_a_metric_needs_exactly_one_source():
 
 
 def test_broken_yaml_and_duplicate_keys_name_their_line():
-    assert _errors("streams:\n  s: [unclosed\n")[0].startswith("mapping.yaml:3: (file): not valid YAML")
+    assert _errors("streams:\n  s: [unclosed\n")[0].startswith(
+        "mapping.yaml:3: (file): not valid YAML"
+    )
     assert _errors("streams:\n  s: {}\n  s: {}\n") == [
         "mapping.yaml:3: streams.s: duplicate key (first at line 2)"
     ]

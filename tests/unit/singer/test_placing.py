@@ -93,8 +93,14 @@ def test_readable_ids_when_every_part_is_id_safe():
     [
         ({"date_start": "2025-03-03", "spend": 1}, "missing campaign id (campaign_id)"),
         ({"campaign_id": "1", "spend": 1}, "missing period start (date_start)"),
-        ({"campaign_id": "1", "date_start": "soon", "spend": 1}, "unreadable period start (date_start)"),
-        ({"campaign_id": "a b", "date_start": "2025-03-03", "spend": 1}, "campaign id 'a b' cannot be a truenorth campaign id"),
+        (
+            {"campaign_id": "1", "date_start": "soon", "spend": 1},
+            "unreadable period start (date_start)",
+        ),
+        (
+            {"campaign_id": "a b", "date_start": "2025-03-03", "spend": 1},
+            "campaign id 'a b' cannot be a truenorth campaign id",
+        ),
     ],
 )
 def test_unplaceable_records_say_why(record, reason):
@@ -103,8 +109,30 @@ def test_unplaceable_records_say_why(record, reason):
 
 
 def test_a_metric_that_is_not_a_number_is_a_problem_the_others_are_placed():
-    record = {"campaign_id": "1", "date_start": "2025-03-03", "date_stop": "2025-03-03",
-              "spend": "n/a", "clicks": 3}
+    record = {
+        "campaign_id": "1",
+        "date_start": "2025-03-03",
+        "date_stop": "2025-03-03",
+        "spend": "n/a",
+        "clicks": 3,
+    }
     placement = place("ads_insights", MAPPING.for_stream("ads_insights"), record)
     assert placement.problems == ["metric spend: 'n/a' is not a number"]
     assert {r["metric"] for r in placement.observations} == {"clicks", "leads", "conversions"}
+
+
+def test_ids_do_not_depend_on_whether_the_sdk_parsed_the_key_dates():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    mapping = MAPPING.for_stream("ad_analytics_by_campaign")
+    raw = {
+        "campaign_id": 7,
+        "start_at": "2025-03-03T00:00:00Z",
+        "end_at": "2025-03-03T00:00:00Z",
+        "clicks": 1,
+    }
+    parsed = {**raw, "campaign_id": Decimal("7"), "start_at": datetime(2025, 3, 3, tzinfo=UTC)}
+    keys = ["campaign_id", "start_at"]
+    ids = [o["observation_id"] for o in place("s", mapping, raw, keys).observations]
+    assert ids == [o["observation_id"] for o in place("s", mapping, parsed, keys).observations]

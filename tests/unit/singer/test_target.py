@@ -20,11 +20,19 @@ class FakeMetrics:
         if self.fail_after is not None and len(self.rows) >= self.fail_after:
             return httpx.Response(503, json={"detail": "JetStream unavailable"})
         body = request.content.decode()
-        rows = json.loads(body) if body.startswith("[") else [json.loads(x) for x in body.splitlines()]
+        rows = (
+            json.loads(body) if body.startswith("[") else [json.loads(x) for x in body.splitlines()]
+        )
         self.rows.extend(rows)
         return httpx.Response(
             200,
-            json={"accepted": len(rows), "duplicates": 0, "restated": 0, "rejected": 0, "errors": []},
+            json={
+                "accepted": len(rows),
+                "duplicates": 0,
+                "restated": 0,
+                "rejected": 0,
+                "errors": [],
+            },
         )
 
 
@@ -78,7 +86,9 @@ def _state(day: int) -> dict:
 
 def test_each_state_is_emitted_after_the_rows_before_it_were_acknowledged():
     service = FakeMetrics()
-    states = _run(_target(service), [SCHEMA, _record(1), _record(2), _state(2), _record(3), _state(3)])
+    states = _run(
+        _target(service), [SCHEMA, _record(1), _record(2), _state(2), _record(3), _state(3)]
+    )
     assert states == [{"day": 2}, {"day": 3}]
     assert [r["value"] for r in service.rows] == [1, 2, 3]
 
@@ -90,7 +100,10 @@ def test_no_state_is_emitted_when_truenorth_did_not_take_the_rows():
     with contextlib.redirect_stdout(out), pytest.raises(RuntimeError, match="did not take"):
         target.listen(
             io.StringIO(
-                "\n".join(json.dumps(m) for m in [SCHEMA, _record(1), _record(2), _state(2), _record(3), _state(3)])
+                "\n".join(
+                    json.dumps(m)
+                    for m in [SCHEMA, _record(1), _record(2), _state(2), _record(3), _state(3)]
+                )
             )
         )
     assert out.getvalue().splitlines() == ['{"day": 2}']
@@ -98,12 +111,25 @@ def test_no_state_is_emitted_when_truenorth_did_not_take_the_rows():
 
 def test_unplaceable_records_are_counted_per_reason_and_reported(capsys):
     service = FakeMetrics()
-    other = {"type": "SCHEMA", "stream": "users", "key_properties": ["id"],
-             "schema": {"type": "object", "properties": {"id": {"type": "integer"}}}}
-    no_campaign = {"type": "RECORD", "stream": "campaign_performance_report",
-                   "record": {"segments": {"date": "2025-03-01"}, "metrics": {"clicks": 1}}}
-    lines = [SCHEMA, other, _record(1), no_campaign, no_campaign,
-             {"type": "RECORD", "stream": "users", "record": {"id": 1}}]
+    other = {
+        "type": "SCHEMA",
+        "stream": "users",
+        "key_properties": ["id"],
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    no_campaign = {
+        "type": "RECORD",
+        "stream": "campaign_performance_report",
+        "record": {"segments": {"date": "2025-03-01"}, "metrics": {"clicks": 1}},
+    }
+    lines = [
+        SCHEMA,
+        other,
+        _record(1),
+        no_campaign,
+        no_campaign,
+        {"type": "RECORD", "stream": "users", "record": {"id": 1}},
+    ]
     target = _target(service)
     _run(target, lines)
     assert dict(target.report.unplaced) == {
@@ -117,10 +143,20 @@ def test_unplaceable_records_are_counted_per_reason_and_reported(capsys):
 
 def test_strict_stops_at_the_first_unplaceable_record_before_any_later_state():
     service = FakeMetrics()
-    no_campaign = {"type": "RECORD", "stream": "campaign_performance_report",
-                   "record": {"segments": {"date": "2025-03-01"}}}
+    no_campaign = {
+        "type": "RECORD",
+        "stream": "campaign_performance_report",
+        "record": {"segments": {"date": "2025-03-01"}},
+    }
     target = _target(service, strict=True)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(StrictFailure, match="missing campaign id"):
-        target.listen(io.StringIO("\n".join(json.dumps(m) for m in [SCHEMA, _record(1), _state(1), no_campaign, _record(2), _state(2)])))
+        target.listen(
+            io.StringIO(
+                "\n".join(
+                    json.dumps(m)
+                    for m in [SCHEMA, _record(1), _state(1), no_campaign, _record(2), _state(2)]
+                )
+            )
+        )
     assert out.getvalue().splitlines() == ['{"day": 1}']
