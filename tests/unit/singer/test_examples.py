@@ -20,7 +20,7 @@ def test_meltano_example_declares_the_targets_settings_and_executable():
 
 
 def test_example_mapping_is_valid():
-    path = EXAMPLES / "truenorth-mapping.yaml"
+    path = EXAMPLES / "singer" / "truenorth-mapping.yaml"
     mapping = load_mapping(path.read_text(), str(path))
     assert mapping.for_stream("ads_insights").campaign_ids == {
         "23851000000000001": "spring-webinar"
