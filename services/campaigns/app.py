@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from truenorth.bus.deadletter import IntakeCounters
+from truenorth.bus.streams import CAMPAIGNS, aggregate_subject
 from truenorth.campaigns.domain import (
     ActivateCampaign,
     ChangeBudget,
@@ -85,6 +86,11 @@ class CampaignView(BaseModel):
     version: int
 
 
+class CampaignList(BaseModel):
+    workspace: str
+    campaigns: list[CampaignView]
+
+
 class EventRef(BaseModel):
     event_id: str
     type: str | None
@@ -156,6 +162,24 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
     )
     async def launch(ws: Workspace, command: LaunchCampaign) -> Any:
         return await run(ws, command.campaign_id, command, 201)
+
+    @app.get(
+        base,
+        tags=tags,
+        response_model=CampaignList,
+        summary="The workspace's campaigns, each rebuilt from its events (by campaign id)",
+    )
+    async def list_campaigns(ws: Workspace, status: str | None = None) -> Any:
+        info = await runtime.js.stream_info(
+            CAMPAIGNS.name, subjects_filter=aggregate_subject(ws, CAMPAIGNS.context, "*")
+        )
+        ids = sorted(subject.rsplit(".", 1)[1] for subject in (info.state.subjects or {}))
+        items = []
+        for campaign_id in ids:
+            state = await service.load(ws, campaign_id)
+            if state is not None and (status is None or state.status == status):
+                items.append(state.as_dict(follower.directory))
+        return {"workspace": ws, "campaigns": items}
 
     @app.get(
         base + "/{campaign_id}",
