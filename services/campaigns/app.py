@@ -3,6 +3,7 @@
 from enum import Enum
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Body, FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -24,9 +25,19 @@ from truenorth.campaigns.domain import (
     RetireCreative,
     UnlinkObjective,
 )
-from truenorth.campaigns.intake import register_intake
+from truenorth.campaigns.intake import Rejected, parse_command, register_intake
 from truenorth.campaigns.objectives import StrategyFollower
 from truenorth.campaigns.service import CampaignService
+from truenorth.cloud_events import (
+    BATCH,
+    STRUCTURED,
+    CloudEventInvalid,
+    Envelope,
+    campaign_command,
+    is_cloudevent,
+    media_type,
+    read_events,
+)
 from truenorth.http import problem
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import CampaignsSettings, SharedSettings
@@ -162,6 +173,52 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
     )
     async def launch(ws: Workspace, command: LaunchCampaign) -> Any:
         return await run(ws, command.campaign_id, command, 201)
+
+    @app.post(
+        base + "/events",
+        tags=tags,
+        responses=ERRORS,
+        summary="Campaign commands as CloudEvents: structured, batched or binary (ce-* headers)",
+    )
+    async def cloud_events(ws: Workspace, request: Request) -> Any:
+        if not is_cloudevent(request.headers):
+            return problem(
+                415,
+                f"send CloudEvents: Content-Type {STRUCTURED} or {BATCH}, or ce-* headers",
+            )
+        events = read_events(request.headers, await request.body())
+        results = [await _one_event(ws, index, event) for index, (_, event) in enumerate(events)]
+        if media_type(request.headers) == BATCH:
+            return JSONResponse({"results": results})
+        (result,) = results
+        status = result.pop("status")
+        result.pop("index")
+        return JSONResponse(result, status_code=status)
+
+    async def _one_event(ws: str, index: int, event: Envelope | CloudEventInvalid) -> dict:
+        try:
+            if isinstance(event, CloudEventInvalid):
+                raise event
+            campaign_id, command = parse_command(orjson.dumps(campaign_command(event)))
+            outcome = await service.handle(ws, campaign_id, command)
+        except CloudEventInvalid as exc:
+            return {
+                "index": index,
+                "status": 422,
+                "detail": "invalid CloudEvent",
+                "errors": exc.errors,
+            }
+        except Rejected as exc:
+            return {"index": index, "status": 422, "detail": exc.message, "errors": exc.errors}
+        except DomainError as exc:
+            return {
+                "index": index,
+                "status": exc.status,
+                "detail": exc.message,
+                "errors": exc.errors,
+            }
+        status = 200 if outcome.duplicate or command.__class__ is not LaunchCampaign else 201
+        return {"index": index, "status": status, **outcome.as_dict(follower)}
 
     @app.get(
         base,

@@ -12,8 +12,10 @@ from sqlalchemy.exc import DBAPIError
 
 from truenorth.bus.deadletter import IntakeCounters
 from truenorth.bus.streams import METRICS
+from truenorth.cloud_events import is_cloudevent
 from truenorth.contract.metrics import Observation
 from truenorth.http import problem
+from truenorth.metrics.cloudevents_rows import cloudevent_rows, with_event_errors
 from truenorth.metrics.domain import (
     BodyError,
     body_format,
@@ -181,12 +183,18 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
 
     async def ingest_http(ws: str, request: Request) -> JSONResponse:
         body = await request.body()
+        event_errors: dict[int, list[dict[str, str]]] = {}
         try:
             body = decompress(
                 body, request.headers.get("content-encoding"), settings.max_request_bytes
             )
-            fmt = body_format(request.headers.get("content-type"))
-            rows = split_rows(body, fmt, settings.max_rows_per_request)
+            if is_cloudevent(request.headers):
+                rows, event_errors = cloudevent_rows(
+                    request.headers, body, settings.max_rows_per_request
+                )
+            else:
+                fmt = body_format(request.headers.get("content-type"))
+                rows = split_rows(body, fmt, settings.max_rows_per_request)
         except BodyError as exc:
             errors = None
             if exc.status == 422:
@@ -196,6 +204,7 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
             validated = await asyncio.to_thread(validate_rows, rows)
         else:
             validated = validate_rows(rows)
+        validated = with_event_errors(validated, event_errors)
         actor = (request.headers.get("x-actor") or "metrics-http")[:200]
         result = await ingestor.ingest(
             ws,
