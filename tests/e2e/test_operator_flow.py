@@ -133,7 +133,9 @@ def test_lists_drifts_and_acknowledges_one(system) -> None:
 def test_without_a_running_system_a_command_fails_in_one_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "nothing-here"
     data_dir.mkdir()
-    (data_dir / "endpoints.json").write_text(json.dumps({"nats": "nats://127.0.0.1:9", "alignment": "http://127.0.0.1:9"}))
+    (data_dir / "endpoints.json").write_text(
+        json.dumps({"nats": "nats://127.0.0.1:9", "alignment": "http://127.0.0.1:9"})
+    )
     failed = truenorth("apply", str(STRATEGY), data_dir=data_dir)
     assert failed.returncode == 2
     lines = failed.stderr.strip().splitlines()
