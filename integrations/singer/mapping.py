@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -74,8 +74,38 @@ class PeriodRule(_Strict):
     end_is_inclusive_day: bool = False
 
 
+class ValueRule(_Strict):
+    """A constant (`value`) or a record field (`path`, numbers optionally scaled)."""
+
+    path: RecordPath | None = None
+    value: str | float | None = None
+    scale: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValueRule:
+        if (self.path is None) == (self.value is None):
+            raise ValueError("give exactly one of path or value")
+        return self
+
+
+class LaunchRule(_Strict):
+    """A campaigns stream (e.g. tap-facebook `campaigns`) → `launch` commands."""
+
+    name: RecordPath | None = None
+    channel: ValueRule
+    segment: ValueRule
+    budget: ValueRule
+    start: RecordPath
+    end: RecordPath | None = None
+    days_without_end: int = Field(default=90, ge=1, le=3660)
+    """How long a campaign without an end date (an ongoing one) is planned to run."""
+    objective_ids: list[Slug] = Field(default_factory=list)
+    status: Literal["planned", "live"] = "live"
+
+
 class StreamMapping(_Strict):
     preset: str | None = None
+    kind: Literal["observations", "campaigns"] = "observations"
     source: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     campaign_id: RecordPath
     """Record path of the platform's campaign id."""
@@ -84,8 +114,17 @@ class StreamMapping(_Strict):
     campaign_prefix: Annotated[
         str, StringConstraints(max_length=32, pattern=r"^[A-Za-z0-9_-]*$")
     ] = ""
-    period: PeriodRule
-    metrics: dict[Kpi, MetricRule] = Field(min_length=1)
+    period: PeriodRule | None = None
+    metrics: dict[Kpi, MetricRule] = Field(default_factory=dict)
+    launch: LaunchRule | None = None
+
+    @model_validator(mode="after")
+    def _complete_for_its_kind(self) -> StreamMapping:
+        if self.kind == "observations" and (self.period is None or not self.metrics):
+            raise ValueError("an observations stream needs period and metrics")
+        if self.kind == "campaigns" and self.launch is None:
+            raise ValueError("a campaigns stream needs launch")
+        return self
 
 
 class MappingDocument(_Strict):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from truenorth.singer.mapping import MetricRule, StreamMapping
+from truenorth.singer.mapping import MetricRule, StreamMapping, ValueRule
 
 OBSERVATION_ID_MAX = 128
 _READABLE_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -45,6 +46,57 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
             return record.get(flattened, _MISSING) if flattened != path else _MISSING
         current = current[part]
     return current
+
+
+def launch_command(
+    stream: str, mapping: StreamMapping, record: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The `launch` command of a campaigns-stream record; its event_id is derived from the
+    stream and the campaign, so launching it again is answered as a duplicate."""
+    rule = mapping.launch
+    assert rule is not None
+    campaign_id = _campaign_id(mapping, record)
+    start, _ = _moment(record, rule.start, "campaign start")
+    end = _optional_moment(record, rule.end) or start + timedelta(days=rule.days_without_end)
+    name = lookup(record, rule.name) if rule.name else None
+    try:
+        command = {
+            "campaign_id": campaign_id,
+            "name": "" if name is None or name is _MISSING else str(name)[:200],
+            "channel": str(_launch_value(rule.channel, record, "channel", number=False)),
+            "segment": str(_launch_value(rule.segment, record, "segment", number=False)),
+            "budget": _launch_value(rule.budget, record, "budget"),
+        }
+    except ValueError as exc:
+        raise Unplaceable(str(exc)) from None
+    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"target-truenorth:{stream}:{campaign_id}")
+    return {
+        **command,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "objective_ids": list(rule.objective_ids),
+        "status": rule.status,
+        "source": mapping.source,
+        "event_id": str(event_id),
+    }
+
+
+def _launch_value(
+    rule: ValueRule, record: Mapping[str, Any], what: str, number: bool = True
+) -> Any:
+    raw = rule.value if rule.path is None else lookup(record, rule.path)
+    if raw is _MISSING or raw is None or raw == "":
+        raise ValueError(f"missing {what} ({rule.path})")
+    return _number(raw) * rule.scale if number else raw
+
+
+def _optional_moment(record: Mapping[str, Any], path: str | None) -> datetime | None:
+    if path is None:
+        return None
+    raw = lookup(record, path)
+    if raw is _MISSING or raw is None or raw == "":
+        return None
+    return _moment(record, path, "campaign end")[0]
 
 
 def place(
@@ -156,6 +208,7 @@ def _campaign_id(mapping: StreamMapping, record: Mapping[str, Any]) -> str:
 
 def _period(mapping: StreamMapping, record: Mapping[str, Any]) -> tuple[datetime, datetime]:
     rule = mapping.period
+    assert rule is not None  # observations streams have one (validated)
     start, start_is_day = _moment(record, rule.start, "period start")
     if rule.end is None:
         return start, start + timedelta(days=1)

@@ -21,11 +21,20 @@ from singer_sdk import typing as th
 from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
 
-from truenorth.client import IngestSummary, MetricsClient, TruenorthError
+from truenorth.client import (
+    CampaignsClient,
+    Conflict,
+    IngestSummary,
+    InvalidRequest,
+    MetricsClient,
+    NotFound,
+    TruenorthError,
+)
 from truenorth.singer.mapping import MappingInvalid, StreamMap, load_mapping, mapping_from_data
-from truenorth.singer.placing import Unplaceable, place
+from truenorth.singer.placing import Unplaceable, launch_command, place
 
 DEFAULT_URL = "http://127.0.0.1:8103"
+DEFAULT_CAMPAIGNS_URL = "http://127.0.0.1:8102"
 
 
 class StrictFailure(Exception):
@@ -42,6 +51,11 @@ class RunReport:
         self.sent = Counter[str]()
         self.unplaced = Counter[str]()
         self.unknown_campaigns: set[str] = set()
+        self.launches = Counter[str]()
+
+    def count_launch(self, outcome: str) -> None:
+        with self._lock:
+            self.launches[outcome] += 1
 
     def count_unplaced(self, stream: str, reason: str) -> None:
         with self._lock:
@@ -65,6 +79,10 @@ class RunReport:
             f"target-truenorth: {self.records} records, {self.placed_records} placed; "
             f"observations: {sent}"
         ]
+        if self.launches:
+            lines.append(
+                "campaigns: " + ", ".join(f"{k} {v}" for k, v in sorted(self.launches.items()))
+            )
         if self.unplaced:
             lines.append(f"records or metrics not placed: {sum(self.unplaced.values())}")
             lines.extend(f"  {count} × {reason}" for reason, count in self.unplaced.most_common())
@@ -94,6 +112,9 @@ class TruenorthSink(BatchSink):
         if self.mapping is None:
             self._unplaced(f"stream {self.stream_name!r} is not mapped")
             return
+        if self.mapping.kind == "campaigns":
+            self._place_launch(record, context)
+            return
         try:
             placement = place(self.stream_name, self.mapping, record, self.key_properties or ())
         except Unplaceable as exc:
@@ -104,12 +125,25 @@ class TruenorthSink(BatchSink):
         report.placed_records += 1
         context.setdefault("rows", []).extend(placement.observations)
 
+    def _place_launch(self, record: dict, context: dict) -> None:
+        assert self.mapping is not None
+        try:
+            command = launch_command(self.stream_name, self.mapping, record)
+        except Unplaceable as exc:
+            self._unplaced(str(exc))
+            return
+        self.owner.report.placed_records += 1
+        context.setdefault("launches", []).append(command)
+
     def _unplaced(self, reason: str) -> None:
         self.owner.report.count_unplaced(self.stream_name, reason)
         if self.owner.strict:
             raise StrictFailure(f"--strict: a record of {self.stream_name!r} not placed: {reason}")
 
     def process_batch(self, context: dict) -> None:
+        launches = context.get("launches")
+        if launches:
+            self.owner.launch(launches)
         rows = context.get("rows")
         if rows:
             self.owner.send(rows)
@@ -136,6 +170,11 @@ class TargetTruenorth(Target):
             "strict", th.BooleanType, default=False, description="fail on any unplaced record"
         ),
         th.Property("data_dir", th.StringType, description="truenorth data dir (finds the URL)"),
+        th.Property(
+            "campaigns_url",
+            th.StringType,
+            description="campaigns service base URL, for streams of kind campaigns",
+        ),
         th.Property("request_rows", th.IntegerType, default=5000, description="rows per request"),
     ).to_dict()
 
@@ -147,6 +186,7 @@ class TargetTruenorth(Target):
         self._client: MetricsClient | None = None
         self._send_lock = threading.Lock()
         self._written_state: dict | None = None
+        self._campaigns: CampaignsClient | None = None
 
     def _load_mapping(self) -> StreamMap:
         path = self.config.get("mapping_file")
@@ -159,7 +199,8 @@ class TargetTruenorth(Target):
     def client(self) -> MetricsClient:
         if self._client is None:
             self._client = MetricsClient(
-                self.config.get("url") or recorded_metrics_url(self.config.get("data_dir")),
+                self.config.get("url")
+                or recorded_url("metrics", self.config.get("data_dir"), DEFAULT_URL),
                 workspace=self.config.get("workspace"),
                 batch_size=int(self.config.get("request_rows") or 5000),
                 token=self.config.get("token"),
@@ -180,6 +221,43 @@ class TargetTruenorth(Target):
                 self.report.count_unplaced("truenorth", f"rejected row: {detail}")
             if self.strict:
                 raise StrictFailure(f"--strict: truenorth rejected {summary.rejected} rows")
+
+    def launch(self, commands: list[dict[str, Any]]) -> None:
+        """Launch each campaign (idempotent: a re-run is a duplicate, a campaign launched by
+        someone else is counted as already there); raises when truenorth is unavailable."""
+        for command in commands:
+            fields = dict(command)
+            campaign_id = fields.pop("campaign_id")
+            try:
+                answer = self.campaigns_client.launch(campaign_id, **fields)
+            except Conflict:
+                self.report.count_launch("already there")
+                continue
+            except (InvalidRequest, NotFound) as exc:
+                fields_at_fault = ", ".join(e.get("field", "") for e in getattr(exc, "errors", []))
+                reason = f"launch refused: {exc.message}" + (
+                    f" ({fields_at_fault})" if fields_at_fault else ""
+                )
+                self.report.count_unplaced("truenorth", reason)
+                if self.strict:
+                    raise StrictFailure(f"--strict: {campaign_id}: {reason}") from exc
+                continue
+            except TruenorthError as exc:
+                raise RuntimeError(f"truenorth did not take the launch: {exc}") from exc
+            self.report.count_launch("duplicate" if answer.get("duplicate") else "launched")
+
+    @property
+    def campaigns_client(self) -> CampaignsClient:
+        if self._campaigns is None:
+            url = self.config.get("campaigns_url") or recorded_url(
+                "campaigns", self.config.get("data_dir"), DEFAULT_CAMPAIGNS_URL
+            )
+            self._campaigns = CampaignsClient(
+                url,
+                workspace=self.config.get("workspace") or "default",
+                token=self.config.get("token"),
+            )
+        return self._campaigns
 
     def _answered(self, batch: IngestSummary, _total: IngestSummary) -> None:
         self.report.count_answer(batch)
@@ -247,12 +325,12 @@ class TargetTruenorth(Target):
         return command
 
 
-def recorded_metrics_url(data_dir: str | None) -> str:
-    """The metrics URL `truenorth up` recorded in the data dir, else the default."""
+def recorded_url(service: str, data_dir: str | None, default: str) -> str:
+    """The service URL `truenorth up` recorded in the data dir, else the default."""
     from truenorth.endpoints import recorded_endpoints
 
     endpoints = recorded_endpoints(Path(data_dir) if data_dir else None)
-    return endpoints.get("metrics", DEFAULT_URL) if endpoints else DEFAULT_URL
+    return str(endpoints.get(service) or default)
 
 
 cli = TargetTruenorth.cli

@@ -87,3 +87,14 @@ def test_broken_yaml_and_duplicate_keys_name_their_line():
     assert _errors("streams:\n  s: {}\n  s: {}\n") == [
         "mapping.yaml:3: streams.s: duplicate key (first at line 2)"
     ]
+
+
+def test_each_kind_of_stream_says_what_it_lacks():
+    (observations,) = _errors("streams:\n  s:\n    source: x\n    campaign_id: c\n")
+    assert (
+        observations == "mapping.yaml:2: streams.s: an observations stream needs period and metrics"
+    )
+    (campaigns,) = _errors(
+        "streams:\n  c:\n    kind: campaigns\n    source: x\n    campaign_id: id\n"
+    )
+    assert campaigns == "mapping.yaml:2: streams.c: a campaigns stream needs launch"
