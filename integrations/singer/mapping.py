@@ -253,7 +253,11 @@ def _with_preset(
 def _located(exc: ValidationError, lines: Mapping[Loc, int]) -> list[MappingError]:
     errors = []
     for item in exc.errors(include_url=False):
-        loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+        loc = tuple(
+            part
+            for part in item["loc"]
+            if part != "[key]" and not str(part).startswith("function-")
+        )
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"

@@ -30,7 +30,13 @@ from truenorth.client import (
     NotFound,
     TruenorthError,
 )
-from truenorth.singer.mapping import MappingInvalid, StreamMap, load_mapping, mapping_from_data
+from truenorth.singer.mapping import (
+    MappingError,
+    MappingInvalid,
+    StreamMap,
+    load_mapping,
+    mapping_from_data,
+)
 from truenorth.singer.placing import Unplaceable, launch_command, place
 
 DEFAULT_URL = "http://127.0.0.1:8103"
@@ -191,7 +197,13 @@ class TargetTruenorth(Target):
     def _load_mapping(self) -> StreamMap:
         path = self.config.get("mapping_file")
         if path:
-            text = Path(path).read_text(encoding="utf-8")
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise MappingInvalid(
+                    str(path), [MappingError("", f"cannot read: {reason}")]
+                ) from None
             return load_mapping(text, str(path))
         return mapping_from_data(self.config.get("mapping"), "config.mapping")
 
