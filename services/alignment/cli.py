@@ -21,7 +21,9 @@ def _run_reaching_nats(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
     except ConnectionError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]error:[/red] {escape(str(exc))}", highlight=False
+        )
         raise typer.Exit(2) from None
 
 
