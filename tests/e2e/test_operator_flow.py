@@ -136,11 +136,18 @@ def test_without_a_running_system_a_command_fails_in_one_line(tmp_path: Path) ->
     (data_dir / "endpoints.json").write_text(
         json.dumps({"nats": "nats://127.0.0.1:9", "alignment": "http://127.0.0.1:9"})
     )
-    failed = truenorth("apply", str(STRATEGY), data_dir=data_dir)
-    assert failed.returncode == 2
-    lines = failed.stderr.strip().splitlines()
-    assert len(lines) == 1, failed.stderr
-    assert lines[0].count("cannot reach NATS at nats://127.0.0.1:9") == 1
+    for command in (
+        ["apply", str(STRATEGY)],
+        ["review", "--period", "2026-Q4"],
+        ["digest", "--replay"],
+        ["rebuild"],
+        ["dlq", "list"],
+    ):
+        failed = truenorth(*command, data_dir=data_dir)
+        assert failed.returncode == 2, (command, failed.stderr)
+        lines = failed.stderr.strip().splitlines()
+        assert len(lines) == 1, (command, failed.stderr)
+        assert lines[0].count("cannot reach NATS at nats://127.0.0.1:9") == 1, lines
     shown = truenorth("objectives", data_dir=data_dir)
     assert shown.returncode == 2
     assert "cannot reach the alignment service" in shown.stderr
