@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.main
 from rich.console import Console
+from rich.markup import escape
 
+from truenorth.endpoints import apply_to_environment, export_lines
 from truenorth.settings import SERVICE_SETTINGS, SERVICES, SettingsError, SharedSettings, load
 
 app = typer.Typer(
@@ -25,7 +28,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -120,6 +123,12 @@ def up(
         f"[bold green]truenorth is up[/bold green]  nats: {supervisor.nats.url}"
         f"  data: {supervisor.data_dir}"
     )
+    for line in export_lines(supervisor.nats.url, supervisor.data_dir):
+        console.print(f"  {line}", highlight=False, markup=False)
+    console.print(
+        "  (recorded in the data dir: commands given the same --data-dir find it)",
+        highlight=False,
+    )
     for name, url in supervisor.urls().items():
         console.print(f"  {name:<10} {url}   (docs {url}/docs, metrics {url}/metrics)")
     sys.stdout.flush()
@@ -161,15 +170,86 @@ def _register_optional() -> None:
         ("truenorth.review.cli", "review_command", "review"),
     ):
         app.command(name)(getattr(importlib.import_module(module_name), attr))
-    for module_name in ("truenorth.strategy.cli", "truenorth.alignment.cli"):
+    for module_name in (
+        "truenorth.strategy.cli",
+        "truenorth.alignment.cli",
+        "truenorth.operator_cli",
+    ):
         importlib.import_module(module_name).register(app)
 
 
 _register_optional()
 
 
+NOT_OPERATOR_COMMANDS = frozenset(
+    {"serve", "up", "demo", "schemas", "strategy-schema", "validate", "dashboards", "rules"}
+)
+"""Commands that start their own system or read no running one: no --nats-url/--data-dir."""
+
+
+OPERATOR_FLAGS = ("--nats-url", "--data-dir")
+
+
+@app.callback()
+def _operator_options(
+    ctx: typer.Context,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(
+            "--nats-url",
+            help="NATS of a running truenorth (default: TRUENORTH_NATS_URL, "
+            "else the URL `truenorth up` recorded in the data dir)",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="the data dir of a `truenorth up`: its URLs are found there"
+        ),
+    ] = None,
+) -> None:
+    """Every operator command takes --nats-url and --data-dir (before or after its name)."""
+    if ctx.invoked_subcommand in NOT_OPERATOR_COMMANDS:
+        return
+    apply_to_environment(nats_url, data_dir)
+
+
+def hoist_operator_options(argv: list[str], root: object) -> list[str]:
+    """Move `--nats-url`/`--data-dir` given after an operator command's name in front of it
+    (where the root callback reads them), unless that command declares the option itself."""
+    node, depth = root, 0
+    while depth < len(argv) and argv[depth] in getattr(node, "commands", {}):
+        node = node.commands[argv[depth]]  # type: ignore[attr-defined]
+        depth += 1
+    if depth == 0 or argv[0] in NOT_OPERATOR_COMMANDS:
+        return argv
+    declared = {opt for p in getattr(node, "params", ()) for opt in getattr(p, "opts", ())}
+    hoisted: list[str] = []
+    rest: list[str] = []
+    tail = argv[depth:]
+    index = 0
+    while index < len(tail):
+        token = tail[index]
+        if token == "--":
+            rest.extend(tail[index:])
+            break
+        flag, equals, value = token.partition("=")
+        if flag in OPERATOR_FLAGS and flag not in declared:
+            if equals:
+                hoisted += [flag, value]
+            elif index + 1 < len(tail):
+                hoisted += [flag, tail[index + 1]]
+                index += 1
+            index += 1
+            continue
+        rest.append(token)
+        index += 1
+    return hoisted + argv[:depth] + rest
+
+
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    command(args=hoist_operator_options(sys.argv[1:], command), prog_name="truenorth")
 
 
 if __name__ == "__main__":

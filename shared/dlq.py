@@ -352,6 +352,8 @@ def _run(work: Callable[[Any], Any], nats_url: str | None) -> Any:
                 connect_client(shared, name="truenorth-dlq", url=url),
                 10,
             )
+        except ConnectionError as exc:  # already says which server and why
+            raise Refused(str(exc)) from None
         except Exception as exc:
             raise Refused(f"cannot reach NATS at {url}: {exc!r}") from None
         try:

@@ -26,7 +26,7 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
 from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
-from truenorth.bus.eventstore import EventStore, connect, provision
+from truenorth.bus.eventstore import EventStore, provision
 from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
 from truenorth.clock import configure_clock
 from truenorth.http import Exposition, HealthCheck, install_common
@@ -108,18 +108,48 @@ def connect_options(
     return options
 
 
+CLIENT_CONNECT_SECONDS = 2.5
+"""A command's NATS connection gives up after this (nats-py retries a refused connect)."""
+
+
 async def connect_client(
     shared: SharedSettings, *, name: str, url: str | None = None
 ) -> NatsClient:
     """A one-shot nats-py client (for the CLIs) with the service's user and TLS settings;
     ConnectionError, naming the server, when it cannot connect."""
     target = url or shared.nats_url
+    seen: list[Exception] = []
+
+    async def remember(error: Exception) -> None:  # one line at the end, not a traceback each
+        seen.append(error)
+
     try:
         return await asyncio.wait_for(
-            connect(target, name=name, reconnect=False, **connect_options(shared)), 15
+            nats.connect(
+                target,
+                name=name,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,  # a refused connection fails in ~0.2 s, not forever
+                reconnect_time_wait=0.2,
+                connect_timeout=2,
+                error_cb=remember,
+                **connect_options(shared),
+            ),
+            CLIENT_CONNECT_SECONDS,
         )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        raise ConnectionError(f"cannot reach NATS at {target}: {exc!r}") from None
+        last = seen[-1] if seen else exc
+        reason = (
+            f"no answer within {CLIENT_CONNECT_SECONDS:g}s"
+            if isinstance(last, TimeoutError)
+            else (last.strerror if isinstance(last, OSError) else None)
+            or str(last)
+            or type(last).__name__
+        )
+        raise ConnectionError(
+            f"cannot reach NATS at {target} ({reason}): is `truenorth up` running? "
+            "Give its --data-dir, or --nats-url"
+        ) from None
 
 
 class ProvisioningRefused(RuntimeError):

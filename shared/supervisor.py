@@ -24,6 +24,7 @@ from truenorth.bus.embedded import (
     write_private,
 )
 from truenorth.bus.permissions import ALL_USERS, LOCAL, PROVISIONER, render_authorization
+from truenorth.endpoints import forget_endpoints, record_endpoints
 from truenorth.settings import DEFAULT_PORTS, SERVICES
 
 MALLOC_ARENA_MAX = "2"
@@ -93,6 +94,7 @@ class Supervisor:
         for name in SERVICES:
             self.services.append(self._spawn(name))
         self._wait_ready(ready_timeout)
+        record_endpoints(self.data_dir, self.nats.url, self.urls())
 
     def _env(self, name: str) -> dict[str, str]:
         assert self.nats is not None
@@ -176,6 +178,7 @@ class Supervisor:
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM every service (each drains its broker), then the nats-server."""
+        forget_endpoints(self.data_dir)
         for service in self.services:
             if service.process.poll() is None:
                 service.process.send_signal(signal.SIGTERM)

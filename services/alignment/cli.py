@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(soft_wrap=True)
@@ -21,7 +22,9 @@ def _run_reaching_nats(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
     except ConnectionError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]error:[/red] {escape(str(exc))}", highlight=False
+        )
         raise typer.Exit(2) from None
 
 

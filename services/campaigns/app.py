@@ -3,11 +3,13 @@
 from enum import Enum
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Body, FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from truenorth.bus.deadletter import IntakeCounters
+from truenorth.bus.streams import CAMPAIGNS, aggregate_subject
 from truenorth.campaigns.domain import (
     ActivateCampaign,
     ChangeBudget,
@@ -23,9 +25,19 @@ from truenorth.campaigns.domain import (
     RetireCreative,
     UnlinkObjective,
 )
-from truenorth.campaigns.intake import register_intake
+from truenorth.campaigns.intake import Rejected, parse_command, register_intake
 from truenorth.campaigns.objectives import StrategyFollower
 from truenorth.campaigns.service import CampaignService
+from truenorth.cloud_events import (
+    BATCH,
+    STRUCTURED,
+    CloudEventInvalid,
+    Envelope,
+    campaign_command,
+    is_cloudevent,
+    media_type,
+    read_events,
+)
 from truenorth.http import problem
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import CampaignsSettings, SharedSettings
@@ -83,6 +95,11 @@ class CampaignView(BaseModel):
     launched_at: str
     updated_at: str
     version: int
+
+
+class CampaignList(BaseModel):
+    workspace: str
+    campaigns: list[CampaignView]
 
 
 class EventRef(BaseModel):
@@ -156,6 +173,70 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
     )
     async def launch(ws: Workspace, command: LaunchCampaign) -> Any:
         return await run(ws, command.campaign_id, command, 201)
+
+    @app.post(
+        base + "/events",
+        tags=tags,
+        responses=ERRORS,
+        summary="Campaign commands as CloudEvents: structured, batched or binary (ce-* headers)",
+    )
+    async def cloud_events(ws: Workspace, request: Request) -> Any:
+        if not is_cloudevent(request.headers):
+            return problem(
+                415,
+                f"send CloudEvents: Content-Type {STRUCTURED} or {BATCH}, or ce-* headers",
+            )
+        events = read_events(request.headers, await request.body())
+        results = [await _one_event(ws, index, event) for index, (_, event) in enumerate(events)]
+        if media_type(request.headers) == BATCH:
+            return JSONResponse({"results": results})
+        (result,) = results
+        status = result.pop("status")
+        result.pop("index")
+        return JSONResponse(result, status_code=status)
+
+    async def _one_event(ws: str, index: int, event: Envelope | CloudEventInvalid) -> dict:
+        try:
+            if isinstance(event, CloudEventInvalid):
+                raise event
+            campaign_id, command = parse_command(orjson.dumps(campaign_command(event)))
+            outcome = await service.handle(ws, campaign_id, command)
+        except CloudEventInvalid as exc:
+            return {
+                "index": index,
+                "status": 422,
+                "detail": "invalid CloudEvent",
+                "errors": exc.errors,
+            }
+        except Rejected as exc:
+            return {"index": index, "status": 422, "detail": exc.message, "errors": exc.errors}
+        except DomainError as exc:
+            return {
+                "index": index,
+                "status": exc.status,
+                "detail": exc.message,
+                "errors": exc.errors,
+            }
+        status = 200 if outcome.duplicate or command.__class__ is not LaunchCampaign else 201
+        return {"index": index, "status": status, **outcome.as_dict(follower)}
+
+    @app.get(
+        base,
+        tags=tags,
+        response_model=CampaignList,
+        summary="The workspace's campaigns, each rebuilt from its events (by campaign id)",
+    )
+    async def list_campaigns(ws: Workspace, status: str | None = None) -> Any:
+        info = await runtime.js.stream_info(
+            CAMPAIGNS.name, subjects_filter=aggregate_subject(ws, CAMPAIGNS.context, "*")
+        )
+        ids = sorted(subject.rsplit(".", 1)[1] for subject in (info.state.subjects or {}))
+        items = []
+        for campaign_id in ids:
+            state = await service.load(ws, campaign_id)
+            if state is not None and (status is None or state.status == status):
+                items.append(state.as_dict(follower.directory))
+        return {"workspace": ws, "campaigns": items}
 
     @app.get(
         base + "/{campaign_id}",

@@ -34,6 +34,7 @@ from truenorth.bus.eventstore import ConcurrencyConflict, StoreUnavailable
 from truenorth.bus.streams import INTAKE, SUBJECT_ROOT
 from truenorth.campaigns.domain import COMMANDS, CommandMeta, DomainError
 from truenorth.campaigns.service import CampaignService
+from truenorth.cloud_events import CloudEventInvalid, campaign_command, is_cloudevent, read_events
 from truenorth.contract.envelope import Slug
 from truenorth.http import field_errors
 from truenorth.runtime import Runtime
@@ -98,6 +99,23 @@ def parse_command(payload: bytes) -> tuple[str, CommandMeta]:
     return str(campaign_id), command
 
 
+def parse_message(headers: dict[str, str] | None, payload: bytes) -> tuple[str, CommandMeta]:
+    """A plain JSON command, or one CloudEvent (structured, or binary with `ce-*` headers)."""
+    if not is_cloudevent(headers):
+        return parse_command(payload)
+    events = read_events(headers or {}, payload)
+    if len(events) != 1:
+        raise Rejected("invalid", "one CloudEvent per message")
+    _raw, event = events[0]
+    try:
+        if isinstance(event, CloudEventInvalid):
+            raise event
+        command = campaign_command(event)
+    except CloudEventInvalid as exc:
+        raise Rejected("invalid", f"invalid CloudEvent: {exc}", list(exc.errors)) from None
+    return parse_command(orjson.dumps(command))
+
+
 def register_intake(runtime: Runtime, service: CampaignService, counters: IntakeCounters) -> None:
     @runtime.broker.subscriber(
         FILTER,
@@ -123,7 +141,7 @@ async def handle_message(
     try:
         if check_slug(workspace, "workspace"):
             raise Rejected("invalid", f"invalid workspace {workspace!r} in the subject")
-        campaign_id, command = parse_command(raw.data)
+        campaign_id, command = parse_message(raw.headers, raw.data)
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
                 outcome = await service.handle(workspace, campaign_id, command)

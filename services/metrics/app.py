@@ -12,8 +12,10 @@ from sqlalchemy.exc import DBAPIError
 
 from truenorth.bus.deadletter import IntakeCounters
 from truenorth.bus.streams import METRICS
+from truenorth.cloud_events import is_cloudevent
 from truenorth.contract.metrics import Observation
 from truenorth.http import problem
+from truenorth.metrics.cloudevents_rows import cloudevent_rows, with_event_errors
 from truenorth.metrics.domain import (
     BodyError,
     body_format,
@@ -24,6 +26,7 @@ from truenorth.metrics.domain import (
 from truenorth.metrics.ingest import Ingestor, enable_atomic_publish
 from truenorth.metrics.intake import register_intake
 from truenorth.metrics.ledger import Ledger
+from truenorth.metrics.roster import CampaignRoster
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import MetricsSettings, SharedSettings, sqlite_url
 from truenorth.store.db import make_engine, migrate
@@ -70,6 +73,20 @@ class IngestResponse(BaseModel):
     restated: int
     rejected: int
     errors: list[RowErrors]
+    unknown_campaigns: list[str] = []
+    """Campaign ids of stored rows that truenorth has no campaign for: kept, and counted as
+    soon as the campaign is launched (GET …/metrics/unknown-campaigns lists them all)."""
+
+
+class UnknownCampaign(BaseModel):
+    campaign_id: str
+    events: int
+    """Metric events stored for it (observations and restatements)."""
+
+
+class UnknownCampaigns(BaseModel):
+    workspace: str
+    unknown_campaigns: list[UnknownCampaign]
 
 
 class LedgerEntry(BaseModel):
@@ -132,14 +149,17 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
     ingestor = Ingestor(
         lambda: runtime.nc, ledger, counters, max_in_flight=settings.max_in_flight_publishes
     )
-    runtime.state.update(ledger=ledger, ingestor=ingestor, counters=counters)
+    roster = CampaignRoster(lambda: runtime.js, runtime.registry)
+    runtime.state.update(ledger=ledger, ingestor=ingestor, counters=counters, roster=roster)
     register_intake(runtime, ingestor, counters, settings.max_rows_per_request)
 
     async def on_start(_runtime: Runtime) -> None:
         await migrate_with_retry(engine)
         ingestor.atomic = await enable_atomic_publish(runtime.js, METRICS.name)
+        await roster.start()
 
     async def on_stop(_runtime: Runtime) -> None:
+        await roster.stop()
         engine.dispose()
 
     app = create_app(
@@ -163,12 +183,18 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
 
     async def ingest_http(ws: str, request: Request) -> JSONResponse:
         body = await request.body()
+        event_errors: dict[int, list[dict[str, str]]] = {}
         try:
             body = decompress(
                 body, request.headers.get("content-encoding"), settings.max_request_bytes
             )
-            fmt = body_format(request.headers.get("content-type"))
-            rows = split_rows(body, fmt, settings.max_rows_per_request)
+            if is_cloudevent(request.headers):
+                rows, event_errors = cloudevent_rows(
+                    request.headers, body, settings.max_rows_per_request
+                )
+            else:
+                fmt = body_format(request.headers.get("content-type"))
+                rows = split_rows(body, fmt, settings.max_rows_per_request)
         except BodyError as exc:
             errors = None
             if exc.status == 422:
@@ -178,6 +204,7 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
             validated = await asyncio.to_thread(validate_rows, rows)
         else:
             validated = validate_rows(rows)
+        validated = with_event_errors(validated, event_errors)
         actor = (request.headers.get("x-actor") or "metrics-http")[:200]
         result = await ingestor.ingest(
             ws,
@@ -189,6 +216,8 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
             dead_letter_rows=True,
         )
         payload = result.as_dict()
+        named = {obs.campaign_id for _, obs in validated.valid}
+        payload["unknown_campaigns"] = await roster.unknown(ws, named) if named else []
         if rows and not validated.valid:
             payload = {"detail": "every row was rejected", **payload}
             return JSONResponse(payload, status_code=422)
@@ -235,6 +264,21 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
             "observation_id": observation_id,
             "value": value,
             "event_id": event_id,
+        }
+
+    @app.get(
+        "/v1/workspaces/{ws}/metrics/unknown-campaigns",
+        tags=tags,
+        response_model=UnknownCampaigns,
+        summary="Campaign ids with observations but no campaign (they wait, then count)",
+    )
+    async def unknown_campaigns(ws: Workspace) -> Any:
+        orphans = await roster.orphans(ws)
+        return {
+            "workspace": ws,
+            "unknown_campaigns": [
+                {"campaign_id": campaign, "events": count} for campaign, count in orphans.items()
+            ],
         }
 
     return app

@@ -6,16 +6,19 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from truenorth.client import IngestSummary, MetricsClient, TruenorthError, Unavailable
+from truenorth.contract.metrics import Observation
 
 emit_app = typer.Typer(
     help="Send events to truenorth from files (ops tools, backfills).", no_args_is_help=True
@@ -54,25 +57,59 @@ def _csv_value(key: str, value: str) -> Any:
     return value
 
 
-def read_rows(path: Path, fmt: Literal["csv", "ndjson"]) -> Iterator[tuple[int, Any, str | None]]:
-    """(line number, row, local error) for every data row of the file."""
-    with path.open(newline="" if fmt == "csv" else None, encoding="utf-8-sig") as handle:
-        if fmt == "csv":
-            reader = csv.DictReader(handle)
-            line = reader.line_num
-            for record in reader:
-                start = line + 1
-                line = reader.line_num
-                if None in record:
-                    yield start, None, "more fields than the header has columns"
-                    continue
-                row = {
-                    k.strip(): _csv_value(k.strip(), v.strip())
-                    for k, v in record.items()
-                    if k and v is not None and v.strip() != ""
-                }
-                yield start, row, None
-            return
+OBSERVATION_FIELDS = tuple(Observation.model_fields)
+REQUIRED_COLUMNS = tuple(
+    name
+    for name, info in Observation.model_fields.items()
+    if info.is_required() and name != "observation_id"  # derived when absent
+)
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be sent (empty, header without a required column)."""
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    delimiter: str
+    header_line: int
+    columns: tuple[str, ...]
+
+    @property
+    def ignored(self) -> list[str]:
+        return [c for c in self.columns if c and c not in OBSERVATION_FIELDS]
+
+
+def csv_layout(path: Path) -> CsvLayout:
+    """Delimiter (`,` `;` or tab, from the header line) and columns; FileProblem when the file
+    has no header or the header lacks a required column (reported once, not per row)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        numbered = ((n, t) for n, t in enumerate(handle, start=1) if t.strip())
+        number, text = next(numbered, (0, ""))
+    if not number:
+        raise FileProblem(f"{path.name} is empty: no header and no rows")
+    try:
+        delimiter = csv.Sniffer().sniff(text, delimiters=",;\t").delimiter
+    except csv.Error:
+        delimiter = ","
+    columns = tuple(c.strip() for c in next(csv.reader([text], delimiter=delimiter)))
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise FileProblem(
+            f"line {number}: the header has no column {', '.join(missing)} "
+            f"(it has: {', '.join(columns)})"
+        )
+    return CsvLayout(delimiter, number, columns)
+
+
+def read_rows(
+    path: Path, fmt: Literal["csv", "ndjson"], layout: CsvLayout | None = None
+) -> Iterator[tuple[int, Any, str | None]]:
+    """(line number in the file, row, local error) for every data row; blank lines skipped."""
+    if fmt == "csv":
+        yield from _csv_rows(path, layout or csv_layout(path))
+        return
+    with path.open(encoding="utf-8-sig") as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
@@ -87,7 +124,32 @@ def read_rows(path: Path, fmt: Literal["csv", "ndjson"]) -> Iterator[tuple[int, 
             yield number, row, None
 
 
+def _csv_rows(path: Path, layout: CsvLayout) -> Iterator[tuple[int, Any, str | None]]:
+    keep = [(i, c) for i, c in enumerate(layout.columns) if c in OBSERVATION_FIELDS]
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=layout.delimiter)
+        for fields in reader:
+            # a quoted field may span lines: the record starts where its first line is
+            start = reader.line_num - sum(f.count("\n") for f in fields)
+            if start <= layout.header_line or not any(f.strip() for f in fields):
+                continue
+            if len(fields) > len(layout.columns):
+                yield (
+                    start,
+                    None,
+                    (f"{len(fields)} fields but the header has {len(layout.columns)} columns"),
+                )
+                continue
+            row = {
+                column: _csv_value(column, fields[i].strip())
+                for i, column in keep
+                if i < len(fields) and fields[i].strip() != ""
+            }
+            yield start, row, None
+
+
 def count_rows(path: Path, fmt: str) -> int:
+    """For the progress bar (a quoted multi-line CSV field makes it an over-estimate)."""
     with path.open("rb") as handle:
         lines = sum(1 for line in handle if line.strip())
     return max(0, lines - 1) if fmt == "csv" else lines
@@ -119,12 +181,13 @@ def metrics(
     period_end, source. Rows are batched and retried with the same ids, so re-running the same
     file is safe: already stored rows come back as duplicates."""
     kind = detect_format(file, fmt)
+    layout = _checked_layout(file, kind)
     total_rows = count_rows(file, kind)
     lines: list[int] = []
     local_errors: list[tuple[int, str]] = []
 
     def rows() -> Iterator[Any]:
-        for number, row, problem in read_rows(file, kind):
+        for number, row, problem in read_rows(file, kind, layout):
             if problem is not None:
                 local_errors.append((number, problem))
                 progress.advance(task)
@@ -172,12 +235,34 @@ def metrics(
     if failure is not None:
         sent = summary.rows
         where = f"line {lines[sent]}" if sent < len(lines) else "the end of the file"
-        err.print(f"[red]stopped at {where}:[/red] {failure.message}")
+        err.print(f"[red]stopped at {where}:[/red] {escape(failure.message)}", highlight=False)
         if isinstance(failure, Unavailable):
             err.print("the service is unavailable; re-running the same file is safe")
         raise typer.Exit(2)
     if summary.rejected or local_errors:
         raise typer.Exit(1)
+
+
+def _checked_layout(file: Path, kind: Literal["csv", "ndjson"]) -> CsvLayout | None:
+    """Problems of the file as a whole, once, before any row is sent."""
+    try:
+        if kind == "ndjson":
+            if count_rows(file, kind) == 0:
+                raise FileProblem(f"{file.name} is empty: no rows")
+            return None
+        layout = csv_layout(file)
+        if count_rows(file, kind) == 0:
+            raise FileProblem(f"{file.name} has a header but no rows")
+    except FileProblem as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    if layout.ignored:
+        err.print(
+            f"[yellow]warning:[/yellow] ignoring column(s) {escape(', '.join(layout.ignored))}: "
+            f"not observation fields ({', '.join(OBSERVATION_FIELDS)})",
+            highlight=False,
+        )
+    return layout
 
 
 def _print_summary(
@@ -202,7 +287,7 @@ def _print_summary(
         problems.append((number, detail))
     problems.sort()
     for number, message in problems[:MAX_LISTED_ERRORS]:
-        err.print(f"[red]line {number}:[/red] {message}")
+        err.print(f"[red]line {number}:[/red] {escape(message)}", highlight=False)
     if len(problems) > MAX_LISTED_ERRORS:
         err.print(f"… and {len(problems) - MAX_LISTED_ERRORS} more rejected rows")
 

@@ -26,6 +26,8 @@ from truenorth.bus.deadletter import IntakeCounters, dead_letter_message
 from truenorth.bus.eventstore import StoreUnavailable
 from truenorth.bus.streams import INTAKE, SUBJECT_ROOT
 from truenorth.campaigns.intake import check_slug
+from truenorth.cloud_events import is_cloudevent
+from truenorth.metrics.cloudevents_rows import cloudevent_rows, with_event_errors
 from truenorth.metrics.domain import BodyError, split_rows, validate_rows
 from truenorth.metrics.ingest import Ingestor
 from truenorth.runtime import Runtime
@@ -74,13 +76,17 @@ async def handle_message(
             attempts,
         )
         return
+    event_errors: dict[int, list[dict[str, str]]] = {}
     try:
-        rows = split_rows(raw.data, "json", max_rows)
+        if is_cloudevent(raw.headers):
+            rows, event_errors = cloudevent_rows(raw.headers, raw.data, max_rows)
+        else:
+            rows = split_rows(raw.data, "json", max_rows)
     except BodyError as exc:
         reason = "too_large" if exc.status == 413 else "malformed"
         await _dead_letter(runtime, counters, msg, workspace, reason, exc.message, [], attempts)
         return
-    validated = validate_rows(rows)
+    validated = with_event_errors(validate_rows(rows), event_errors)
     try:
         result = await ingestor.ingest(
             workspace,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from truenorth.bus.streams import STRATEGY, aggregate_subject
 from truenorth.http import problem
 from truenorth.runtime import build_runtime, create_app
 from truenorth.settings import SharedSettings, StrategySettings
@@ -86,8 +87,43 @@ def build_app(shared: SharedSettings, settings: StrategySettings) -> FastAPI:
     async def _stale(_request: Request, exc: StaleVersion) -> JSONResponse:
         return problem(412, str(exc), None, ETag=etag(exc.current))
 
+    app.include_router(list_route())
     app.include_router(routes())
     return app
+
+
+def list_route() -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/v1/workspaces/{workspace}/strategies",
+        tags=["strategy"],
+        summary="The workspace's strategies: id, name, version, active objectives",
+    )
+    async def list_strategies(request: Request, workspace: Workspace) -> dict[str, Any]:
+        runtime = request.app.state.runtime
+        info = await runtime.js.stream_info(
+            STRATEGY.name, subjects_filter=aggregate_subject(workspace, STRATEGY.context, "*")
+        )
+        ids = sorted(subject.rsplit(".", 1)[1] for subject in (info.state.subjects or {}))
+        items = []
+        for strategy_id in ids:
+            strategy = (await repository(request).load(workspace, strategy_id)).strategy
+            if not strategy.defined:
+                continue
+            items.append(
+                {
+                    "strategy_id": strategy_id,
+                    "name": strategy.header.name if strategy.header else strategy_id,
+                    "version": strategy.version,
+                    "objectives": sorted(
+                        o.objective_id for o in strategy.objectives.values() if not o.retired
+                    ),
+                }
+            )
+        return {"workspace": workspace, "strategies": items}
+
+    return router
 
 
 def repository(request: Request) -> StrategyRepository:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -35,7 +36,7 @@ def validate_command(
             document = load_document(_read(path), str(path))
         except DocumentInvalid as exc:
             failed = True
-            err.print(exc.render(), highlight=False, soft_wrap=True)
+            err.print(exc.render(), highlight=False, soft_wrap=True, markup=False)
             continue
         console.print(
             f"{path}: ok (strategy {document.id}, {len(document.objectives)} objectives)",
@@ -81,7 +82,7 @@ def apply_command(
     try:
         document = load_document(_read(file), str(file))
     except DocumentInvalid as exc:
-        err.print(exc.render(), highlight=False, soft_wrap=True)
+        err.print(exc.render(), highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1) from None
     shared = load(SharedSettings)
     ws = workspace or shared.workspace
@@ -91,7 +92,7 @@ def apply_command(
         try:
             nc = await connect_client(shared, name="truenorth-apply")
         except Exception as exc:
-            err.print(f"[red]error:[/red] cannot reach NATS at {shared.nats_url}: {exc}")
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             return 2
         try:
             await provision(nc.jetstream(), shared.nats_replicas)
@@ -132,9 +133,9 @@ def apply_command(
             )
             return 0
         except DomainError as exc:
-            err.print(f"[red]error:[/red] {exc.message}")
+            err.print(f"[red]error:[/red] {escape(exc.message)}")
             for error in exc.errors:
-                err.print(f"  {error.path}: {error.message}", highlight=False)
+                err.print(f"  {error.path}: {error.message}", highlight=False, markup=False)
             return 1
         except ConcurrencyConflict:
             err.print("[red]error:[/red] the strategy changed while applying; run apply again")

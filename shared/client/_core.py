@@ -69,6 +69,9 @@ class IngestSummary:
     errors: list[dict[str, Any]] = field(default_factory=list)
     batches: int = 0
     rows: int = 0
+    unknown_campaigns: list[str] = field(default_factory=list)
+    """Campaigns truenorth has not heard of that these rows name (kept; they count once the
+    campaign is launched)."""
 
     def add(self, body: Mapping[str, Any], offset: int, size: int) -> IngestSummary:
         """Fold one batch's answer in; returns that batch's own summary."""
@@ -80,6 +83,7 @@ class IngestSummary:
             errors=[{**e, "index": int(e["index"]) + offset} for e in body.get("errors", [])],
             batches=1,
             rows=size,
+            unknown_campaigns=list(body.get("unknown_campaigns", [])),
         )
         self.accepted += batch.accepted
         self.duplicates += batch.duplicates
@@ -88,6 +92,9 @@ class IngestSummary:
         self.errors.extend(batch.errors)
         self.batches += 1
         self.rows += size
+        self.unknown_campaigns.extend(
+            c for c in batch.unknown_campaigns if c not in self.unknown_campaigns
+        )
         return batch
 
     def as_dict(self) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from truenorth.demo.scenario import (
     build_scenario,
     load_example,
 )
+from truenorth.endpoints import export_lines
 from truenorth.settings import SERVICE_SETTINGS, SERVICES, load
 
 STATUS_STYLE = {
@@ -529,6 +530,11 @@ def _print_where(console: Console, runner: DemoRunner) -> None:
         "?status=all\n"
         f"  APIs    " + "  ".join(f"{name} {url}/docs" for name, url in urls.items())
     )
+    supervisor = runner.supervisor
+    if supervisor.nats is not None:
+        console.print(f"  nats    {supervisor.nats.url}", highlight=False)
+        for line in export_lines(supervisor.nats.url, supervisor.data_dir):
+            console.print(f"  {line}", highlight=False, markup=False)
 
 
 def _print_review(console: Console, runner: DemoRunner) -> None:

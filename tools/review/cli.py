@@ -87,6 +87,9 @@ def review_command(
     name = workspace or shared.workspace
     try:
         events = asyncio.run(load_events(shared, name))
+    except ConnectionError as exc:  # already names the server and the reason
+        _fail(str(exc))
+        return
     except Exception as exc:
         _fail(f"cannot read the event log at {shared.nats_url}: {exc}")
         return

@@ -30,6 +30,7 @@ def test_same_batch_posted_three_times_is_stored_once(
         "restated": 0,
         "rejected": 0,
         "errors": [],
+        "unknown_campaigns": ["spring"],
     }
     for again in answers[1:]:
         assert again.json()["duplicates"] == 20
