@@ -43,6 +43,9 @@ STRATEGY_LAST_CHANGE = "truenorth_strategy_last_change_timestamp_seconds"
 
 # Pipeline health (label: stream)
 EVENTS_APPLIED = "truenorth_events_applied_total"
+PARTITION_OWNED = "truenorth_alignment_partition_owned_epoch"
+"""Per owned partition (label: partition), its lease epoch: each worker exposes only its own."""
+PARTITION_LAG = "truenorth_alignment_partition_lag_events"
 PROJECTION_LAG = "truenorth_projection_lag_events"
 LAST_APPLIED_SEQUENCE = "truenorth_last_applied_sequence"
 DLQ_SIZE = "truenorth_dlq_messages"

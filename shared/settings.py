@@ -129,6 +129,9 @@ class AlignmentSettings(ServiceSettings):
     ack_wait_seconds: float = Field(default=5.0, gt=0, le=3600)
     """Redelivery latency after a crash (DESIGN §9); a batch must commit well within it."""
     stall_seconds: float = Field(default=30.0, gt=0, le=3600)
+    partitioned: bool = False
+    """Run as one of several workers over the partitions (leases in NATS KV, PostgreSQL
+    shared by all): compose sets it; the embedded default is one process over everything."""
     partitions: int = Field(default=8, ge=1, le=1024)
     """Alignment's input is split into this many partitions by workspace (`truenorth.bus.
     partitions`); fixed when the streams are provisioned: changing it is a re-partition

@@ -1,4 +1,4 @@
-"""Pipeline health instruments of the alignment service (DESIGN §6)."""
+"""Pipeline health instruments of the alignment service (docs/design.md, "What leadership and alerting see")."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class PipelineMetrics:
     commit_seconds: Histogram
     snapshot_seconds: Histogram
     last_tick: Gauge
+    partition_owned: Gauge
+    partition_lag: Gauge
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -69,5 +71,17 @@ class PipelineMetrics:
             ),
             last_tick=Gauge(
                 m.LAST_TICK, "Unix time of the last drift evaluation tick", registry=registry
+            ),
+            partition_owned=Gauge(
+                m.PARTITION_OWNED,
+                "The lease epoch of each partition this worker owns (absent: not owned)",
+                ["partition"],
+                registry=registry,
+            ),
+            partition_lag=Gauge(
+                m.PARTITION_LAG,
+                "Messages of an owned partition not yet folded, per stream",
+                ["partition", "stream"],
+                registry=registry,
             ),
         )

@@ -36,7 +36,7 @@ from truenorth.bus.partitions import consumer_config, mirror_name, partition_of
 from truenorth.bus.streams import CAMPAIGNS, DLQ, METRICS, STRATEGY, StreamSpec, dlq_subject
 from truenorth.contract.registry import decode
 from truenorth.store.db import CheckpointConflict, read_checkpoints
-from truenorth.store.fencing import guard
+from truenorth.store.fencing import FencedOut, guard
 
 CONSUMER = "alignment"
 SOURCE_STREAMS = (STRATEGY, CAMPAIGNS, METRICS)
@@ -77,6 +77,10 @@ Clock = Callable[[], datetime]
 
 def durable_name(stream: str) -> str:
     return f"{CONSUMER}-{stream.lower()}"
+
+
+def durable_name_of(partition: Partition, state: StreamState) -> str:
+    return str(consumer_config(CONSUMER, state.spec, partition.number).durable_name)
 
 
 @dataclass
@@ -126,6 +130,9 @@ class Projector:
         self._snapshot_dirty = asyncio.Event()
         self.folded = asyncio.Event()
         """Set when a batch added events to the projection: drift is evaluated soon after."""
+        self.fenced = asyncio.Event()
+        """Set when a commit was refused because a newer owner of the partition has written:
+        this projector must stop (`truenorth.alignment.workers` forgets the lease)."""
 
     async def _reload(self) -> None:
         """Positions must never run ahead of the store: after any failed commit, re-read."""
@@ -229,6 +236,10 @@ class Projector:
                     await self.handle_batch(state.spec.name, msgs)
                 except asyncio.CancelledError:
                     raise
+                except FencedOut as exc:
+                    log.warning("fenced out: another worker owns the partition", error=str(exc))
+                    self.fenced.set()
+                    return
                 except Exception as exc:
                     # e.g. the database is briefly unavailable: memory was reloaded, nothing was
                     # acked, so JetStream hands the batch back after ack_wait; keep consuming
@@ -400,6 +411,9 @@ class Projector:
         """Evaluate drift at the clock's now, commit transitions with an outbox, publish."""
         try:
             await self._tick()
+        except FencedOut as exc:
+            log.warning("fenced out at a drift tick", error=str(exc))
+            self.fenced.set()
         finally:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -459,9 +473,24 @@ class Projector:
         with self.engine.begin() as connection:
             published(connection, event_ids)
 
+    async def _observe_partition(self, partition: Partition) -> None:
+        """An owned partition's lag per stream: what its consumer has not delivered yet."""
+        for name, state in self.streams.items():
+            try:
+                mirror = mirror_name(state.spec)
+                info = await self.js.consumer_info(mirror, durable_name_of(partition, state))
+            except Exception as exc:
+                log.warning("partition observation failed", error=repr(exc))
+                continue
+            pending = (info.num_pending or 0) + (info.num_ack_pending or 0)
+            self.metrics.partition_lag.labels(str(partition.number), name).set(pending)
+
     async def _observe_streams(self) -> None:
         """Lag, DLQ size, and the stall check (nats.py #504: a pull subscription can stop
         receiving after a server restart; we resubscribe and report unready meanwhile)."""
+        if self.partition is not None:
+            await self._observe_partition(self.partition)
+            return
         try:
             for name, state in self.streams.items():
                 info = await self.js.stream_info(name)
