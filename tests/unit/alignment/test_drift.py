@@ -4,37 +4,26 @@ its explanation names the objective, the campaigns or channels and the figures."
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
-from truenorth.alignment.domain.drift import DriftTracker, DriftTransition, Finding, drift_id
-from truenorth.alignment.domain.projection import Projection
-from truenorth.alignment.domain.snapshot import build_snapshot
+from tests.unit.alignment.world import World
+from truenorth.alignment.domain.drift import (
+    DriftTransition,
+    Finding,
+    drift_id,
+    is_material_change,
+    reconcile,
+)
+from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store.drifts import apply_drift_event, open_drifts, record_transitions
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved
 from truenorth.contract.envelope import EnvelopeFields
-
-
-class World:
-    def __init__(self, *events: EnvelopeFields) -> None:
-        self.projection = Projection()
-        self.tracker = DriftTracker()
-        self.apply(*events)
-
-    def apply(self, *events: EnvelopeFields) -> None:
-        for event in events:
-            self.projection.apply(event)
-
-    def evaluate(self, at: datetime, kind: str) -> list[DriftTransition]:
-        transitions = self.tracker.evaluate(self.projection, at)
-        return [t for t in transitions if t.data.kind == kind]
-
-    def only(self, at: datetime, kind: str, action: str) -> DriftData:
-        transitions = self.evaluate(at, kind)
-        assert [t.action for t in transitions] == [action], transitions
-        return transitions[0].data
+from truenorth.store.db import make_engine
 
 
 def strategy_events(**guardrails: Any) -> list[EnvelopeFields]:
@@ -349,52 +338,61 @@ def test_stale_data_counts_from_going_live_when_nothing_was_reported() -> None:
     assert world.only(day(2), "stale_data", "resolved")
 
 
-# -- tracker ----------------------------------------------------------------------------------
+# -- the drift rows: what a tick leaves in the store -------------------------------------------
 
 
-def test_tracker_rows_restore_open_drifts_without_new_transitions() -> None:
-    world = World(*strategy_events())
-    detected = world.tracker.evaluate(world.projection, day(50))
+def test_a_restarted_service_reads_its_open_drifts_and_announces_nothing_again(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/alignment.db")
+    world = World(*strategy_events(), engine=engine)
+    detected = world.transitions(day(50))
     assert detected
-    restored = DriftTracker.from_rows(world.tracker.dirty_rows())
-    assert restored.evaluate(world.projection, day(50)) == []
-    assert restored.workspace_of(detected[0].data.drift_id) == WS
+    restarted = World(engine=make_engine(f"sqlite:///{tmp_path}/alignment.db"))
+    assert restarted.transitions(day(50)) == []
+    assert set(restarted.open_drifts(WS)) == {t.data.drift_id for t in detected}
 
 
-def test_tracker_rebuilds_from_published_drift_events() -> None:
-    world = World(*strategy_events())
-    [transition] = world.evaluate(day(50), "objective_off_pace")
-    rebuilt = DriftTracker()
-    rebuilt.observe(
-        DriftDetected(
-            workspace=WS, aggregate_id=transition.data.drift_id, data=transition.data.to_data()
+def test_drifts_restored_from_published_events_are_not_announced_again() -> None:
+    """A rebuild empties the drift rows and folds the ALIGNMENT stream back into them."""
+    [transition] = World(*strategy_events()).evaluate(day(50), "objective_off_pace")
+    rebuilt = World(*strategy_events())
+    data = transition.data
+    with rebuilt.engine.begin() as connection:
+        apply_drift_event(
+            connection,
+            DriftDetected(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(50), data=data),
         )
-    )
-    assert [
-        t.action
-        for t in rebuilt.evaluate(world.projection, day(50))
-        if t.data.kind == "objective_off_pace"
-    ] == []
-    rebuilt.observe(
-        DriftResolved(
-            workspace=WS, aggregate_id=transition.data.drift_id, data=transition.data.to_data()
+    assert rebuilt.evaluate(day(50), "objective_off_pace") == []
+    with rebuilt.engine.begin() as connection:
+        apply_drift_event(
+            connection,
+            DriftResolved(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(51), data=data),
         )
-    )
-    assert rebuilt.record(transition.data.drift_id).open is False
+    assert data.drift_id not in rebuilt.open_drifts(WS)
+    [entry] = [e for e in rebuilt.drift_entries(WS) if e.data.drift_id == data.drift_id]
+    assert (entry.status, entry.opened_at, entry.since) == ("resolved", day(50), day(51))
 
 
 def test_acknowledged_drifts_are_marked_in_the_snapshot() -> None:
     world = World(*strategy_events())
     [transition] = world.evaluate(day(50), "objective_off_pace")
+    before = world.snapshot(day(51))
     world.apply(b.drift_acknowledged(transition.data.drift_id, day(51)))
-    snapshot = build_snapshot(world.projection, day(51), world.tracker)
-    [drift] = [d for d in snapshot.drifts if d.drift.kind == "objective_off_pace"]
-    assert drift.acknowledged
+    for snapshot in (world.snapshot(day(51)), world.snapshot(day(51), live=True)):
+        [drift] = [d for d in snapshot.drifts if d.drift.kind == "objective_off_pace"]
+        assert drift.acknowledged
+    [unacknowledged] = [d for d in before.drifts if d.drift.kind == "objective_off_pace"]
+    assert not unacknowledged.acknowledged
+    [earlier] = [
+        d for d in world.snapshot(day(50.5)).drifts if d.drift.kind == "objective_off_pace"
+    ]
+    assert not earlier.acknowledged  # acknowledged after that time
 
 
-def test_open_drifts_are_kept_compactly_with_their_published_values() -> None:
-    """The tracker holds every open drift for as long as it lasts (25 000 at 10 000
-    objectives): it keeps the published values and shares the names of the figures."""
+def test_open_drifts_are_kept_with_their_published_values() -> None:
+    """What the store gives back is exactly what was published: a later tick finding the
+    same figures changes nothing."""
     findings = [
         Finding(
             workspace=WS,
@@ -402,46 +400,53 @@ def test_open_drifts_are_kept_compactly_with_their_published_values() -> None:
             subject=f"o-{n}",
             severity="critical",
             explanation=f"objective o-{n} is off pace",
-            figures={"pace": 0.5, "progress": 0.2},
+            figures={"pace": 0.123456789, "progress": 1 / 3, "actual": 1e-7},
             strategy_id="s-1",
             objective_id=f"o-{n}",
             campaign_ids=("c-a", "c-b"),
         )
         for n in range(2)
     ]
-    tracker = DriftTracker()
-    published = [t.data for t in tracker.reconcile(findings, day(1))]
-    kept = [tracker.record(data.drift_id) for data in published]
-    first, second = (record.data for record in kept if record is not None)
-    assert [first, second] == published
-    data = findings[0].to_data()
-    assert first.to_data().model_dump(mode="json") == data.model_dump(mode="json")
-    assert first.figures == data.figures and first.figure_names is second.figure_names
-    assert first.campaign_ids[0] is second.campaign_ids[0]
-    assert tracker.reconcile(findings, day(2)) == []  # kept copies compare equal: no update
-    restored = DriftTracker.from_rows(tracker.rows())
-    assert restored.rows() == tracker.rows()
+    world = World()
+    published = [t.data for t in tick(world, findings, day(1))]
+    kept = world.open_drifts(WS)
+    assert [kept[data.drift_id][0] for data in published] == published
+    assert {opened for _, opened in kept.values()} == {to_micros(day(1))}
+    assert tick(world, findings, day(2)) == []  # kept copies compare equal: no update
 
 
-def test_tracker_lists_open_and_resolved_drifts_with_when_they_last_changed() -> None:
+def test_drift_entries_list_open_and_resolved_drifts_with_when_they_last_changed() -> None:
     findings = [
         Finding(WS, "stale_data", f"c-{n}", "warning", f"c-{n} stopped", campaign_ids=(f"c-{n}",))
         for n in range(3)
     ]
-    tracker = DriftTracker()
-    tracker.reconcile(findings, day(1))
-    tracker.reconcile(findings[1:], day(2))
-    entries = {entry.data.drift_id: entry for entry in tracker.entries()}
+    world = World()
+    tick(world, findings, day(1))
+    tick(world, findings[1:], day(2))
+    entries = {entry.data.drift_id: entry for entry in world.drift_entries(WS)}
     first, second, third = (entries[drift_id(WS, "stale_data", f"c-{n}")] for n in range(3))
-    assert (first.status, first.since) == ("resolved", day(2))
+    assert (first.status, first.opened_at, first.since) == ("resolved", day(1), day(2))
     assert (second.status, second.since, second.workspace) == ("open", day(1), WS)
-    assert second.since is third.since  # one datetime per tick, not per drift
-    assert second.data is tracker.record(second.data.drift_id).data  # not a copy
+    assert (third.status, third.opened_at) == ("open", day(1))
+    as_of = {entry.data.drift_id: entry.status for entry in world.drift_entries(WS, day(1.5))}
+    assert as_of == dict.fromkeys(entries, "open")  # before the second tick
+    assert world.drift_entries(WS, day(0.5)) == []
 
 
-def test_a_kept_drift_changes_materially_only_past_five_percent_or_in_its_figure_set() -> None:
-    from truenorth.alignment.domain.drift import KeptDrift, is_material_change
+def test_a_resolved_drift_found_again_reopens_with_a_new_opening_time() -> None:
+    finding = Finding(WS, "stale_data", "c-1", "warning", "c-1 stopped")
+    world = World()
+    tick(world, [finding], day(1))
+    tick(world, [], day(2))
+    [again] = tick(world, [finding], day(3))
+    assert again.action == "detected"
+    [entry] = world.drift_entries(WS)
+    assert (entry.status, entry.opened_at, entry.since) == ("open", day(3), day(3))
+    [(_, opened)] = world.open_drifts(WS).values()
+    assert opened == to_micros(day(3))
 
+
+def test_a_drift_changes_materially_only_past_five_percent_or_in_its_figure_set() -> None:
     def data(**figures: float) -> DriftData:
         return DriftData(
             drift_id="d-1",
@@ -451,11 +456,7 @@ def test_a_kept_drift_changes_materially_only_past_five_percent_or_in_its_figure
             figures=figures,
         )
 
-    before = KeptDrift(data(days=10.0, share=0.5))
-    assert (
-        before == KeptDrift(data(days=10.0, share=0.5))
-        and before.figures == data(days=10.0, share=0.5).figures
-    )
+    before = data(days=10.0, share=0.5)
     assert not is_material_change(before, data(share=0.5, days=10.4))  # order does not matter
     assert is_material_change(before, data(days=10.6, share=0.5))
     assert is_material_change(before, data(days=10.0))
@@ -463,41 +464,49 @@ def test_a_kept_drift_changes_materially_only_past_five_percent_or_in_its_figure
     assert is_material_change(
         before, data(days=10.0, share=0.5).model_copy(update={"severity": "critical"})
     )
+    assert not is_material_change(data(days=0.0), data(days=0.0))
+    assert is_material_change(data(days=0.0), data(days=0.001))
 
 
-def test_drifts_listed_from_another_thread_during_ticks_are_each_whole() -> None:
-    """`/drifts` lists the tracker's drifts while a tick may be changing them: each drift is
-    seen either before or after a change, never half changed."""
-    import sys
+def test_drifts_listed_from_another_thread_during_ticks_show_whole_ticks(tmp_path: Path) -> None:
+    """`/drifts` reads the drift rows while a tick commits: a listing shows every drift as
+    one tick left it, never some drifts of a tick changed and others not."""
     import threading
 
-    findings = [
-        Finding(WS, "stale_data", f"c-{n}", "warning", f"c-{n} stopped") for n in range(500)
-    ]
-    tracker = DriftTracker()
+    url = f"sqlite:///{tmp_path}/alignment.db"
+    findings = [Finding(WS, "stale_data", f"c-{n}", "warning", f"c-{n} stopped") for n in range(50)]
+    world = World(engine=make_engine(url))
+    reader = World(engine=make_engine(url))
     done = threading.Event()
     torn: list[object] = []
+    listings = [0]
 
     def list_drifts() -> None:
         while not done.is_set():
-            try:
-                entries = tracker.entries()
-            except RuntimeError as exc:  # the dict changed size while read
-                torn.append(exc)
-                continue
+            entries = reader.drift_entries(WS)
+            listings[0] += 1
+            states = {(e.status, e.since) for e in entries}
+            if len(states) > 1:
+                torn.append(states)
             for entry in entries:  # opened on even days, resolved on odd ones
                 if (entry.status == "open") != ((entry.since - day(0)).days % 2 == 0):
                     torn.append(entry)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    reader = threading.Thread(target=list_drifts)
-    reader.start()
+    thread = threading.Thread(target=list_drifts)
+    thread.start()
     try:
-        for day_number in range(2, 28):
-            tracker.reconcile(findings if day_number % 2 == 0 else [], day(day_number))
+        for day_number in range(2, 14):
+            tick(world, findings if day_number % 2 == 0 else [], day(day_number))
     finally:
         done.set()
-        reader.join()
-        sys.setswitchinterval(interval)
-    assert torn == []
+        thread.join()
+    assert torn == [] and listings[0] > 1
+
+
+def tick(world: World, findings: list[Finding], at: datetime) -> list[DriftTransition]:
+    """Reconcile the findings with the stored open drifts and record the transitions in one
+    transaction, as a drift tick does for one workspace."""
+    with world.engine.begin() as connection:
+        transitions = reconcile(WS, open_drifts(connection, WS), findings, to_micros(at))
+        record_transitions(connection, transitions, at)
+    return transitions
