@@ -1,5 +1,6 @@
-"""Each drift kind of DESIGN §5: opens once, updates on material change, resolves once, and
-its explanation names the objective, the campaigns or channels and the figures."""
+"""Each drift kind (docs/design.md, "Drift"): opens once, updates on material change,
+resolves once, and its explanation names the objective, the campaigns or channels and the
+figures."""
 
 from __future__ import annotations
 
