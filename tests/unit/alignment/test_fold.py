@@ -473,3 +473,29 @@ def test_a_campaign_paused_after_t_is_live_as_of_t() -> None:
     assert world.view(WS, day(5)).campaigns["c-a"].status == "live"
     assert world.view(WS, day(11)).campaigns["c-a"].status == "paused"
     assert world.view(WS, day(11), known_at=day(5)).campaigns["c-a"].status == "live"
+
+
+FIGURES = ("objectives", "channels", "aligned_spend", "strategies")
+
+
+@settings(max_examples=15, deadline=None)
+@given(hours=st.integers(0, 24 * 8))
+def test_as_of_t_known_at_t_is_what_the_dashboard_showed_at_t(hours: int) -> None:
+    """The figures read back at (T, T) equal the live figures of a store that had folded
+    only what was recorded by T."""
+    at = day(0) + timedelta(hours=hours)
+    then = World(*(e for e in ORDERED if e.recorded_at <= at)).snapshot(at, live=True)
+    now = World(*ORDERED).snapshot(at, known_at=at)
+    for name in FIGURES:
+        assert getattr(now, name) == getattr(then, name), name
+
+
+def test_the_live_snapshot_equals_the_snapshot_as_of_now() -> None:
+    """Once every event has occurred (the live view reads the newest rows, whenever they
+    occurred: an event dated in the future already shows live)."""
+    world = World(*ORDERED)
+    for n in (7, 8.5, 50):
+        world.transitions(day(n))  # drifts open and resolve
+        live, as_of = world.snapshot(day(n), live=True), world.snapshot(day(n))
+        assert live == as_of and live.objectives and live.drifts
+        assert world.snapshot(day(n), known_at=day(1000)) == as_of

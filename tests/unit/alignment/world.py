@@ -4,7 +4,9 @@ service does."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
@@ -30,9 +32,27 @@ CONSUMER = "alignment"
 
 
 def memory_engine() -> Engine:
-    return create_engine(
+    """A migrated in-memory store: a copy of one migrated once (alembic takes ~150 ms, the
+    copy well under 1 ms)."""
+    template = _migrated()
+
+    def copy() -> sqlite3.Connection:
+        connection = sqlite3.connect(":memory:", check_same_thread=False)
+        template.backup(connection)
+        return connection
+
+    return create_engine("sqlite://", creator=copy, poolclass=StaticPool)
+
+
+@cache
+def _migrated() -> sqlite3.Connection:
+    engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
+    migrate(engine)
+    connection = engine.raw_connection().driver_connection
+    assert isinstance(connection, sqlite3.Connection)
+    return connection
 
 
 def moment(at: datetime, known_at: datetime | None = None, live: bool = False) -> Moment:
