@@ -32,11 +32,14 @@ class _Versions:
             table = self.table
             row = (
                 connection.execute(
-                    select(table).where(
-                        table.c.workspace == workspace,
-                        table.c[self.key_column] == ident,
-                        table.c.current.is_(True),
-                    )
+                    # the current row is the newest version; found by the primary key: a
+                    # filter on `current` let SQLite pick ix_*_current and walk every
+                    # current row of the workspace per key (500 lookups: 0.75 s at 2 000
+                    # stored campaigns, 4.4 s at 20 000)
+                    select(table)
+                    .where(table.c.workspace == workspace, table.c[self.key_column] == ident)
+                    .order_by(table.c.version.desc())
+                    .limit(1)
                 )
                 .mappings()
                 .first()
@@ -59,17 +62,18 @@ class _Versions:
         if not self.new:
             return
         table = self.table
-        retired = [k for k, version in self.loaded.items() if version and k in self._touched()]
+        touched = self._touched()  # once: per loaded key it made a batch quadratic
+        retired = [(k, version) for k, version in self.loaded.items() if version and k in touched]
         if retired:
             connection.execute(
                 update(table)
                 .where(
                     table.c.workspace == bindparam("w"),
                     table.c[self.key_column] == bindparam("i"),
-                    table.c.current.is_(True),
+                    table.c.version == bindparam("v"),
                 )
                 .values(current=False),
-                [{"w": w, "i": i} for w, i in retired],
+                [{"w": w, "i": i, "v": v} for (w, i), v in retired],
             )
         newest = {(r["workspace"], r[self.key_column]): r["version"] for r in self.new}
         for row in self.new:
