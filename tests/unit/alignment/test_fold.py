@@ -499,3 +499,15 @@ def test_the_live_snapshot_equals_the_snapshot_as_of_now() -> None:
         live, as_of = world.snapshot(day(n), live=True), world.snapshot(day(n))
         assert live == as_of and live.objectives and live.drifts
         assert world.snapshot(day(n), known_at=day(1000)) == as_of
+
+
+def test_a_revision_recorded_late_about_an_earlier_time_shows_only_without_known_at() -> None:
+    stretch = b.spec(target=2000)
+    backdated = b.objective_revised(stretch, at=day(3)).model_copy(update={"recorded_at": day(10)})
+    world = World(*BASE, backdated)
+    now_known = objective_at(world, 5)
+    shown_then = objective_at(world, 5, known_at=5)
+    assert now_known is not None and now_known.target == 2000  # what we now know about day 5
+    assert shown_then is not None and shown_then.target == 1000  # what the dashboard showed
+    before = objective_at(world, 2)
+    assert before is not None and before.target == 1000
