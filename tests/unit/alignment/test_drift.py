@@ -69,8 +69,9 @@ def test_objective_off_pace_names_the_least_efficient_linked_campaigns() -> None
     assert drift.objective_id == "leads-q4"
     assert drift.campaign_ids == ("c-a", "c-b")
     assert drift.explanation.startswith(
-        "Leads Q4: 31 % done at 55 % of time (pace 0.55, off track); the two linked campaigns "
-        "with the lowest leads per dollar are c-a (0.8/$) and c-b (1.1/$)"
+        "Leads Q4: 31 % done at 55 % of time (pace 0.55, off track); needs 695 more leads in "
+        "45 days: 15.4/day against 1.74/day now; lagging: c-a (133 leads behind its share) and "
+        "c-b (128 leads behind its share)"
     )
     assert drift.figures["pace"] == pytest.approx(305 / 1000 / 0.55)
 
@@ -116,7 +117,7 @@ def test_untethered_spend_share_above_the_guardrail_warns_and_each_campaign_is_i
     )
     assert campaign.explanation == (
         "Campaign c-x (search) has spent $2,000 without an active objective: it is linked to "
-        "no objective"
+        "no objective; to resolve: link it to an objective, or end it"
     )
     assert campaign.campaign_ids == ("c-x",)
 
@@ -147,7 +148,7 @@ def test_idle_objective_counts_from_the_last_time_a_linked_campaign_was_live() -
     drift = world.only(day(17.5), "idle_objective", "detected")
     assert drift.explanation == (
         "Leads Q4 (leads-q4) has had no live campaign for 7.5 days (limit 7); linked "
-        "campaigns: c-a (paused)"
+        "campaigns: c-a (paused); to resolve: resume or launch a campaign for it"
     )
     assert drift.figures["idle_days"] == 7
     assert world.evaluate(day(17.6), "idle_objective") == []  # 7 -> 7 days: no update
@@ -160,7 +161,9 @@ def test_idle_objective_without_campaigns_counts_from_its_start() -> None:
     world = World(*strategy_events(idle_days=3))
     assert world.evaluate(day(3), "idle_objective") == []
     drift = world.only(day(4), "idle_objective", "detected")
-    assert drift.explanation.endswith("(limit 3); no campaign is linked to it")
+    assert drift.explanation.endswith(
+        "(limit 3); no campaign is linked to it; to resolve: launch or link a campaign to it"
+    )
     assert world.only(day(100), "idle_objective", "resolved")  # past its deadline
 
 
@@ -182,7 +185,8 @@ def test_channel_mix_drift_when_actual_share_leaves_the_tolerance() -> None:
     linkedin = by_channel["linkedin"].data
     assert linkedin.explanation == (
         "Channel linkedin took 70 % of strategy growth's spend in period q4 against 50 % "
-        "planned (+20 pts, tolerance 10 pts)"
+        "planned (+20 pts, tolerance 10 pts); its spend is carried by c-a ($700); to resolve: "
+        "move about $200 of the period's spend away from linkedin, or revise the planned mix"
     )
     assert linkedin.campaign_ids == ("c-a",)
     assert linkedin.figures["deviation_pts"] == pytest.approx(20)
@@ -210,7 +214,8 @@ def test_spend_on_a_channel_the_strategy_does_not_allow_is_channel_mix_drift() -
     assert drift.channel == "tiktok"
     assert drift.explanation == (
         "Channel tiktok is not among strategy growth's allowed channels (linkedin, search, "
-        "events) yet took $50 (10 %) of its spend over all recorded spend"
+        "events) yet took $50 (10 %) of its spend over all recorded spend; its spend is carried "
+        "by c-t ($50); to resolve: move its campaigns to an allowed channel, or allow the channel"
     )
     world.apply(*b.daily("c-t", "spend", [30] * 5, first_day=5))
     assert world.only(day(10), "channel_mix_drift", "updated").figures["spend"] == 200
@@ -226,7 +231,8 @@ def test_audience_mismatch_for_a_live_campaign_outside_the_target_segments() -> 
     drift = world.only(day(1), "audience_mismatch", "detected")
     assert drift.explanation == (
         "Live campaign c-t (tiktok) targets segment 'teens', which is not among strategy "
-        "Growth FY25's target segments (cxo, it-leads); it serves Leads Q4 (leads-q4)"
+        "Growth FY25's target segments (cxo, it-leads); it serves Leads Q4 (leads-q4); to "
+        "resolve: retarget it to a target segment, or add the segment to the strategy"
     )
     assert (drift.objective_id, drift.campaign_ids) == ("leads-q4", ("c-t",))
     world.apply(b.strategy_defined(segments=("cxo",)))  # fewer segments: a figure moved
@@ -250,7 +256,8 @@ def test_inefficient_tactic_when_cost_per_outcome_exceeds_the_planned_multiple()
     drift = world.only(day(4), "inefficient_tactic", "detected")
     assert drift.explanation == (
         "Campaign c-a (linkedin) costs $25.00 per leads for Leads Q4 (leads-q4), 2.5× the "
-        "planned $10.00 (limit 2×)"
+        "planned $10.00 (limit 2×); to resolve: move its budget to linked campaigns that cost "
+        "less per outcome, or revise the planned cost"
     )
     world.apply(*b.daily("c-a", "spend", [500] * 2, first_day=4))  # 2000 / 40 = $50
     assert world.only(day(6), "inefficient_tactic", "updated").figures["multiple"] == 5
@@ -264,7 +271,8 @@ def test_inefficient_tactic_when_spend_brings_zero_outcome_for_too_long() -> Non
     drift = world.only(day(20), "inefficient_tactic", "detected")
     assert drift.explanation == (
         "Campaign c-a (linkedin) spent $2,000 over 20 days with zero leads for Leads Q4 "
-        "(leads-q4) (limits $1,000 and 14 days)"
+        "(leads-q4) (limits $1,000 and 14 days); to resolve: check that its outcomes are "
+        "reported, or stop it"
     )
     world.apply(*b.daily("c-a", "spend", [200] * 5, first_day=20))
     assert world.only(day(25), "inefficient_tactic", "updated").figures["spend"] == 3000
@@ -285,7 +293,7 @@ def test_campaign_budget_overrun_against_its_time_phased_budget() -> None:
     assert drift.explanation == (
         "Campaign c-a (linkedin) has spent $2,600, 30 % ahead of its time-phased budget "
         "($2,000 of $10,000 by now, 20 % of its flight; limit 10 %); it serves Leads Q4 "
-        "(leads-q4)"
+        "(leads-q4); to resolve: slow its spend to the plan, or raise its budget"
     )
     assert drift.severity == "warning"
     world.apply(*b.daily("c-a", "spend", [9_000], first_day=2))
@@ -307,7 +315,8 @@ def test_channel_budget_overrun_against_the_period_plan() -> None:
     assert drift.channel == "linkedin"
     assert drift.explanation == (
         "Channel linkedin of strategy growth has spent $700 in period q4, 40 % ahead of its "
-        "time-phased plan ($500 by now of $5,000; limit 10 %)"
+        "time-phased plan ($500 by now of $5,000; limit 10 %); to resolve: slow the channel's "
+        "campaigns, or revise the period's mix"
     )
     world.apply(*b.daily("c-a", "spend", [900], first_day=1))
     assert world.only(day(2), "budget_overrun", "updated").figures["spend"] == 1600
@@ -323,8 +332,10 @@ def test_stale_data_when_a_live_campaign_stops_reporting() -> None:
     assert world.evaluate(day(4), "stale_data") == []
     drift = world.only(day(4.5), "stale_data", "detected")
     assert drift.explanation == (
-        "Live campaign c-a (linkedin) has reported no metrics for 36 h (limit 24 h); last "
-        "report recorded 2025-10-04 00:00 UTC; it serves Leads Q4 (leads-q4)"
+        "Live campaign c-a (linkedin) has no metrics for the last 36 h (limit 24 h); its data "
+        "covers up to 2025-10-04 00:00 UTC (last uploaded 2025-10-04 00:00 UTC, 0 h after that "
+        "period ended); it serves Leads Q4 (leads-q4); to resolve: check the sync that reports "
+        "it, or pause the campaign"
     )
     assert world.only(day(6), "stale_data", "updated").figures["hours_silent"] == 72
     world.apply(b.observed("c-a", "spend", 1, day(5)))
@@ -334,7 +345,7 @@ def test_stale_data_when_a_live_campaign_stops_reporting() -> None:
 def test_stale_data_counts_from_going_live_when_nothing_was_reported() -> None:
     world = World(*strategy_events(stale_hours=12), b.launched("c-a", start=day(1)))
     drift = world.only(day(2), "stale_data", "detected")
-    assert "none since it went live 2025-10-02 00:00 UTC" in drift.explanation
+    assert "no data since it went live 2025-10-02 00:00 UTC" in drift.explanation
     world.apply(b.ended("c-a", day(2)))
     assert world.only(day(2), "stale_data", "resolved")
 
