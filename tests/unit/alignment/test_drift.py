@@ -50,18 +50,18 @@ def test_drift_ids_are_stable_slugs_unique_per_workspace() -> None:
 # -- objective_off_pace ------------------------------------------------------------------------
 
 
-def test_objective_off_pace_names_the_least_efficient_linked_campaigns() -> None:
+def test_objective_off_pace_names_the_linked_campaigns_behind_their_share() -> None:
     world = World(
         *strategy_events(),
         b.launched("c-a"),
         b.launched("c-b"),
         b.launched("c-c"),
         *b.daily("c-a", "leads", [1] * 50),
-        *b.daily("c-a", "spend", [1.25] * 50),
+        *b.daily("c-a", "spend", [12.5] * 50),
         *b.daily("c-b", "leads", [1.1] * 50),
-        *b.daily("c-b", "spend", [1] * 50),
+        *b.daily("c-b", "spend", [10] * 50),
         *b.daily("c-c", "leads", [4] * 50),
-        *b.daily("c-c", "spend", [1] * 50),
+        *b.daily("c-c", "spend", [10] * 50),
     )
     # 305 of 1000 leads at 55 % of time -> pace 0.55: off track
     drift = world.only(day(55), "objective_off_pace", "detected")
@@ -181,12 +181,13 @@ def test_channel_mix_drift_when_actual_share_leaves_the_tolerance() -> None:
     )
     transitions = world.evaluate(day(10), "channel_mix_drift")
     by_channel = {t.data.channel: t for t in transitions}
-    assert set(by_channel) == {"linkedin", "search"}
+    assert set(by_channel) == {"linkedin"}  # search's under-share is linkedin's over-share
     linkedin = by_channel["linkedin"].data
     assert linkedin.explanation == (
         "Channel linkedin took 70 % of strategy growth's spend in period q4 against 50 % "
-        "planned (+20 pts, tolerance 10 pts); its spend is carried by c-a ($700); to resolve: "
-        "move about $200 of the period's spend away from linkedin, or revise the planned mix"
+        "planned (+20 pts, tolerance 10 pts), at the expense of search (30 % against 50 %); its "
+        "spend is carried by c-a ($700); to resolve: move about $200 of the period's spend away "
+        "from linkedin, or revise the planned mix"
     )
     assert linkedin.campaign_ids == ("c-a",)
     assert linkedin.figures["deviation_pts"] == pytest.approx(20)
@@ -196,10 +197,7 @@ def test_channel_mix_drift_when_actual_share_leaves_the_tolerance() -> None:
 
     world.apply(*b.daily("c-s", "spend", [400] * 3, first_day=10))  # 1200 vs 1500
     resolved = world.evaluate(day(15), "channel_mix_drift")
-    assert sorted((t.action, t.data.channel) for t in resolved) == [
-        ("resolved", "linkedin"),
-        ("resolved", "search"),
-    ]
+    assert [(t.action, t.data.channel) for t in resolved] == [("resolved", "linkedin")]
 
 
 def test_spend_on_a_channel_the_strategy_does_not_allow_is_channel_mix_drift() -> None:
