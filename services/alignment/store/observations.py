@@ -1,11 +1,11 @@
 """Observation values: keyed by (workspace, observation_id); a value recorded later than the
 one counted replaces it and the latest counts once, a value recorded earlier is a stale
 redelivery, the same value again a duplicate. Every value keeps its row (for `known_at`);
-the per-(campaign, metric, period) totals are adjusted by the difference."""
+the per-(campaign, metric, period) totals are adjusted by the values removed and added."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, update
@@ -38,8 +38,8 @@ class ObservationWriter:
         """(workspace, observation_id) -> its counted value (None: never seen)."""
         self.new_observations: list[dict[str, Any]] = []
         self.superseded: list[dict[str, Any]] = []
-        self.totals: dict[tuple[str, str, str, int, int], list[float]] = {}
-        """(workspace, campaign, metric, start, end) -> [delta, last recorded_at]."""
+        self.totals: dict[tuple[str, str, str, int, int], _Change] = {}
+        """(workspace, campaign, metric, start, end) -> the batch's change there."""
 
     def prefetch(self, keys: set[tuple[str, str]]) -> None:
         """Read the counted value of the batch's observation ids, a few hundred a query.
@@ -85,8 +85,8 @@ class ObservationWriter:
             self.superseded.append(
                 {"w": workspace, "i": data.observation_id, "v": prior.version, "at": recorded}
             )
-            self._add_total(workspace, prior, -prior.value, recorded)
-        self._add_total(workspace, value, value.value, recorded)
+            self._change(workspace, prior, recorded).remove(data.observation_id, prior.value)
+        self._change(workspace, value, recorded).added[data.observation_id] = value.value
         self.counted[key] = value
         self.new_observations.append(
             {
@@ -103,14 +103,14 @@ class ObservationWriter:
             }
         )
 
-    def _add_total(self, workspace: str, fact: _Observation, delta: float, recorded: int) -> None:
+    def _change(self, workspace: str, fact: _Observation, recorded: int) -> _Change:
         key = (workspace, fact.campaign_id, fact.metric, fact.period_start, fact.period_end)
-        entry = self.totals.get(key)
-        if entry is None:
-            self.totals[key] = [delta, recorded]
+        change = self.totals.get(key)
+        if change is None:
+            change = self.totals[key] = _Change(last_recorded_at=recorded)
         else:
-            entry[0] += delta
-            entry[1] = max(entry[1], recorded)
+            change.last_recorded_at = max(change.last_recorded_at, recorded)
+        return change
 
     def write(self) -> None:
         connection, obs = self.connection, t.observations
@@ -157,23 +157,62 @@ _INSERT_OBSERVATION = (
 )
 
 
+@dataclass
+class _Change:
+    """What a batch changes in one period's total."""
+
+    last_recorded_at: int
+    added: dict[str, float] = field(default_factory=dict)
+    """observation_id -> the value it now counts with, for the values the batch set."""
+    removed: list[float] = field(default_factory=list)
+    """Values stored before the batch that no longer count here."""
+
+    def remove(self, observation_id: str, value: float) -> None:
+        if self.added.pop(observation_id, None) is None:
+            self.removed.append(value)
+
+
 def _upsert_totals(
-    connection: Connection, totals: dict[tuple[str, str, str, int, int], list[float]]
+    connection: Connection, totals: dict[tuple[str, str, str, int, int], _Change]
 ) -> None:
-    """total += delta per (campaign, metric, period): one statement, the database adds."""
-    latest = "GREATEST" if connection.dialect.name == "postgresql" else "MAX"
+    """New values are added to their period's total (one upsert); a period that lost values
+    stored before the batch is updated as (total - removed) + added, in that order.
+
+    Adding the difference instead (total + (added - removed)) left 0.8999999999999999 for
+    0.2 restated to 0.9 in a later batch and 0.9 within one batch: floating-point addition
+    is not associative, so totals, and the digest, depended on where batches were cut, and a
+    live store's digest differed from a replay's. Subtracting first gives a period with one
+    observation id exactly its counted value, whatever the batches."""
+    postgres = connection.dialect.name == "postgresql"
+    latest = "GREATEST" if postgres else "MAX"
+    mark = "%s" if postgres else "?"
     table = t.period_totals.name
-    sql = (
-        f"INSERT INTO {table} (workspace, campaign_id, metric, period_start, period_end, total, "
-        "last_recorded_at) VALUES (%s) ON CONFLICT (workspace, campaign_id, metric, "
-        f"period_start, period_end) DO UPDATE SET total = {table}.total + excluded.total, "
-        f"last_recorded_at = {latest}({table}.last_recorded_at, excluded.last_recorded_at)"
-    )
-    marks = ", ".join(["%s" if connection.dialect.name == "postgresql" else "?"] * 7)
-    connection.exec_driver_sql(
-        sql % marks,
-        [(*key, delta, int(recorded)) for key, (delta, recorded) in totals.items()],
-    )
+    added = [
+        (*key, sum(change.added.values(), 0.0), change.last_recorded_at)
+        for key, change in totals.items()
+        if not change.removed
+    ]
+    if added:
+        connection.exec_driver_sql(
+            f"INSERT INTO {table} (workspace, campaign_id, metric, period_start, period_end, "
+            f"total, last_recorded_at) VALUES ({', '.join([mark] * 7)}) ON CONFLICT "
+            "(workspace, campaign_id, metric, period_start, period_end) DO UPDATE SET "
+            f"total = {table}.total + excluded.total, last_recorded_at = "
+            f"{latest}({table}.last_recorded_at, excluded.last_recorded_at)",
+            added,
+        )
+    replaced = [
+        (sum(change.removed), sum(change.added.values(), 0.0), change.last_recorded_at, *key)
+        for key, change in totals.items()
+        if change.removed
+    ]
+    if replaced:
+        connection.exec_driver_sql(
+            f"UPDATE {table} SET total = (total - {mark}) + {mark}, last_recorded_at = "
+            f"{latest}(last_recorded_at, {mark}) WHERE workspace = {mark} AND campaign_id = "
+            f"{mark} AND metric = {mark} AND period_start = {mark} AND period_end = {mark}",
+            replaced,
+        )
 
 
 def _same_fact(prior: _Observation, value: _Observation) -> bool:

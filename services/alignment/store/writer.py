@@ -32,11 +32,14 @@ class _Versions:
             table = self.table
             row = (
                 connection.execute(
-                    select(table).where(
-                        table.c.workspace == workspace,
-                        table.c[self.key_column] == ident,
-                        table.c.current.is_(True),
-                    )
+                    # the current row is the newest version; found by the primary key: a
+                    # filter on `current` let SQLite pick ix_*_current and walk every
+                    # current row of the workspace per key (500 lookups: 0.75 s at 2 000
+                    # stored campaigns, 4.4 s at 20 000)
+                    select(table)
+                    .where(table.c.workspace == workspace, table.c[self.key_column] == ident)
+                    .order_by(table.c.version.desc())
+                    .limit(1)
                 )
                 .mappings()
                 .first()
@@ -59,17 +62,18 @@ class _Versions:
         if not self.new:
             return
         table = self.table
-        retired = [k for k, version in self.loaded.items() if version and k in self._touched()]
+        touched = self._touched()  # once: per loaded key it made a batch quadratic
+        retired = [(k, version) for k, version in self.loaded.items() if version and k in touched]
         if retired:
             connection.execute(
                 update(table)
                 .where(
                     table.c.workspace == bindparam("w"),
                     table.c[self.key_column] == bindparam("i"),
-                    table.c.current.is_(True),
+                    table.c.version == bindparam("v"),
                 )
                 .values(current=False),
-                [{"w": w, "i": i} for w, i in retired],
+                [{"w": w, "i": i, "v": v} for (w, i), v in retired],
             )
         newest = {(r["workspace"], r[self.key_column]): r["version"] for r in self.new}
         for row in self.new:
@@ -91,6 +95,9 @@ class BatchWriter:
         self.objectives = _Versions(t.objectives, "objective_id")
         self.campaigns = _Versions(t.campaigns, "campaign_id")
         self.link_changes: list[tuple[str, str, tuple[str, ...], int, int]] = []
+        self.link_changes_of: set[tuple[str, str]] = set()
+        """(workspace, campaign_id) of `link_changes`: scanning the list at every link event
+        made a batch quadratic (2 000 launches in one batch: 3 s of the fold, 4 000: 17 s)."""
         self.acks: list[dict[str, Any]] = []
         self.answers: list[dict[str, Any]] = []
         self.observations = ObservationWriter(connection)
@@ -171,6 +178,7 @@ class BatchWriter:
                 to_micros(event.recorded_at),
             )
         )
+        self.link_changes_of.add((event.workspace, campaign_id))
 
     def linked(self, workspace: str, campaign_id: str) -> tuple[str, ...]:
         self.flush_links_of(workspace, campaign_id)
@@ -188,7 +196,7 @@ class BatchWriter:
         )
 
     def flush_links_of(self, workspace: str, campaign_id: str) -> None:
-        if any(w == workspace and c == campaign_id for w, c, *_ in self.link_changes):
+        if (workspace, campaign_id) in self.link_changes_of:
             self._write_links()
 
     def _write_links(self) -> None:
@@ -227,6 +235,7 @@ class BatchWriter:
             if added:
                 self._insert_links(added)
         self.link_changes.clear()
+        self.link_changes_of.clear()
 
     def _insert_links(self, added: list[dict[str, Any]]) -> None:
         """A link dropped and re-made at the same instant reopens its row."""

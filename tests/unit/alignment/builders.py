@@ -67,6 +67,12 @@ def _next(prefix: str) -> dict[str, Any]:
     return _ids(f"{prefix}-{_counter['n']}")
 
 
+def new_event_id() -> uuid.UUID:
+    """A fresh event id (a resend of the same facts by a producer)."""
+    event_id: uuid.UUID = _next("resend")["event_id"]
+    return event_id
+
+
 def strategy_defined(
     segments: tuple[str, ...] = ("cxo", "it-leads"),
     channels: tuple[str, ...] = ("linkedin", "search", "events"),

@@ -42,6 +42,18 @@ class SnapshotCollector(Collector):
                 (m.OBJECTIVE_TARGET, "Target KPI value"),
                 (m.OBJECTIVE_BASELINE, "Baseline KPI value"),
                 (m.OBJECTIVE_FORECAST_ATTAINMENT, "Forecast progress at the deadline"),
+                (
+                    m.OBJECTIVE_FORECAST_ATTAINMENT_LOW,
+                    "Low end of the forecast attainment's 80 % interval",
+                ),
+                (
+                    m.OBJECTIVE_FORECAST_ATTAINMENT_HIGH,
+                    "High end of the forecast attainment's 80 % interval",
+                ),
+                (
+                    m.OBJECTIVE_HIT_PROBABILITY,
+                    "Probability of reaching the target by the deadline (0-1)",
+                ),
                 (m.OBJECTIVE_REQUIRED_RATE, "KPI units per day still needed to reach target"),
                 (m.OBJECTIVE_DEADLINE, "Deadline as a Unix timestamp"),
                 (m.OBJECTIVE_SPEND, "Spend of the objective's linked campaigns in its window"),
@@ -62,6 +74,9 @@ class SnapshotCollector(Collector):
                 m.OBJECTIVE_TARGET: o.target,
                 m.OBJECTIVE_BASELINE: o.baseline,
                 m.OBJECTIVE_FORECAST_ATTAINMENT: o.forecast_attainment,
+                m.OBJECTIVE_FORECAST_ATTAINMENT_LOW: o.forecast_attainment_low,
+                m.OBJECTIVE_FORECAST_ATTAINMENT_HIGH: o.forecast_attainment_high,
+                m.OBJECTIVE_HIT_PROBABILITY: o.hit_probability,
                 m.OBJECTIVE_REQUIRED_RATE: o.required_rate_per_day,
                 m.OBJECTIVE_DEADLINE: o.deadline_seconds,
                 m.OBJECTIVE_SPEND: o.spend,

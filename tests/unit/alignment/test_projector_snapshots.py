@@ -8,23 +8,28 @@ from typing import Any
 from unittest.mock import MagicMock
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import create_engine
 
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
+from truenorth.store.db import migrate
+
+from . import builders as b
+from .world import World, memory_engine
 
 AT = datetime(2025, 11, 1, tzinfo=UTC)
 
 
 async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_change() -> None:
+    engine = memory_engine()
+    migrate(engine)
     projector = Projector(
         MagicMock(),
-        create_engine("sqlite://"),
+        engine,
         PipelineMetrics.register(CollectorRegistry()),
         lambda: AT,
     )
-    served = projector.families
+    served = projector.exposition
     builds: list[Any] = []
 
     real_build = projector.take_snapshot
@@ -40,10 +45,12 @@ async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_c
     try:
         projector._snapshot_dirty.set()
         await asyncio.sleep(0.2)
-        assert builds == [1] and projector.families is served  # the last one is still served
+        assert builds == [1] and projector.exposition is served  # the last one is still served
+        World(b.strategy_defined(), b.objective_added(), engine=engine)  # a batch commits
         projector._snapshot_dirty.set()
         await asyncio.sleep(0.2)
         assert len(builds) == 2  # the loop survived the failure
-        assert projector.families is not served
+        assert projector.exposition is not served
+        assert b'objective="leads-q4"' in b"".join(projector.exposition.values())
     finally:
         loop.cancel()

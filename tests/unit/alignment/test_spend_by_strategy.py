@@ -1,22 +1,16 @@
 """Spend per strategy: a campaign's spend counts in every strategy it serves, inside that
-strategy's current period; the per-campaign memo answers like a fresh computation."""
+strategy's current period; each read answers like a fresh fold of the same events."""
 
 from __future__ import annotations
 
-from truenorth.alignment.domain.entities import SharedValues
-from truenorth.alignment.domain.projection import Projection
 from truenorth.alignment.domain.snapshot import spend_by_strategy
 from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store.read import Facts, read_workspace
 from truenorth.contract.envelope import EnvelopeFields
 
 from . import builders as b
 from .builders import WS, day
-
-
-def fold(*events: EnvelopeFields) -> Projection:
-    projection = Projection()
-    projection.apply_all(events)
-    return projection
+from .world import World, moment
 
 
 def _second_strategy(event: EnvelopeFields) -> EnvelopeFields:
@@ -35,68 +29,76 @@ def two_strategies() -> tuple[EnvelopeFields, ...]:
     )
 
 
-def totals(projection: Projection, at: float = 15) -> dict[str, float]:
-    spend = spend_by_strategy(projection, WS, to_micros(day(at)))
+def totals(world: World, at: float = 15) -> dict[str, float]:
+    when = moment(day(at))
+    with world.engine.connect() as connection:
+        view = read_workspace(connection, WS, when)
+        spend = spend_by_strategy(view, Facts(connection, WS, when), to_micros(day(at)))
     return {sid: s.total for sid, s in spend.strategies.items()} | {"all": spend.total}
 
 
 def test_a_campaign_serving_two_strategies_counts_in_each_inside_its_period() -> None:
-    projection = fold(
+    world = World(
         *two_strategies(),
         b.launched("c-both", objective_ids=("leads-q4", "signups")),
         b.launched("c-one", objective_ids=("leads-q4",)),
         *(b.observed("c-both", "spend", 100, day(d)) for d in (5, 12, 30)),
         *(b.observed("c-one", "spend", 10, day(d)) for d in (5, 12)),
     )
-    assert totals(projection) == {b.STRATEGY: 320.0, "s-2": 100.0, "all": 320.0}
+    assert totals(world, at=15) == {b.STRATEGY: 220.0, "s-2": 100.0, "all": 220.0}
+    # by day 40 the day-30 spend happened, and s-2 has no current period: all its spend
+    assert totals(world, at=40) == {b.STRATEGY: 320.0, "s-2": 300.0, "all": 320.0}
 
 
-def test_the_memo_follows_new_spend_and_new_links() -> None:
+def test_spend_follows_new_spend_and_new_links() -> None:
     events = [*two_strategies(), b.launched("c-a", objective_ids=("leads-q4",))]
     events.append(b.observed("c-a", "spend", 50, day(12)))
-    projection = fold(*events)
-    assert totals(projection) == {b.STRATEGY: 50.0, "s-2": 0.0, "all": 50.0}
-    projection.apply(b.linked("c-a", "signups"))
-    assert totals(projection) == {b.STRATEGY: 50.0, "s-2": 50.0, "all": 50.0}
-    projection.apply(b.observed("c-a", "spend", 7, day(40)))
-    assert totals(projection) == {b.STRATEGY: 57.0, "s-2": 50.0, "all": 57.0}
-    assert totals(projection) == totals(
-        fold(*events, b.linked("c-a", "signups"), b.observed("c-a", "spend", 7, day(40)))
+    world = World(*events)
+    assert totals(world) == {b.STRATEGY: 50.0, "s-2": 0.0, "all": 50.0}
+    world.apply(b.linked("c-a", "signups"))
+    assert totals(world) == {b.STRATEGY: 50.0, "s-2": 50.0, "all": 50.0}
+    world.apply(b.observed("c-a", "spend", 7, day(14)))
+    assert totals(world) == {b.STRATEGY: 57.0, "s-2": 57.0, "all": 57.0}
+    world.apply(b.observed("c-a", "spend", 3, day(40)))
+    assert totals(world, at=19) == {b.STRATEGY: 57.0, "s-2": 57.0, "all": 57.0}
+    assert totals(world, at=45) == {b.STRATEGY: 60.0, "s-2": 60.0, "all": 60.0}
+    assert totals(world, at=45) == totals(
+        World(
+            *events,
+            b.linked("c-a", "signups"),
+            b.observed("c-a", "spend", 7, day(14)),
+            b.observed("c-a", "spend", 3, day(40)),
+        ),
+        at=45,
     )
 
 
-def test_campaigns_changed_between_two_reads_share_one_version_and_each_read_sees_them() -> None:
-    projection = fold(*two_strategies(), b.launched("c-a"), b.launched("c-b"))
-    campaigns = projection.workspaces[WS].campaigns
-    assert totals(projection)["all"] == 0.0
+def test_each_read_sees_every_change_of_the_campaigns_since_the_last() -> None:
+    world = World(*two_strategies(), b.launched("c-a"), b.launched("c-b"))
+    assert totals(world)["all"] == 0.0
     for value in (5, 6):  # two changes of one campaign between reads
-        projection.apply(b.observed("c-a", "spend", value, day(12), observation_id=f"o-{value}"))
-    projection.apply(b.observed("c-b", "spend", 1, day(12)))
-    assert campaigns["c-a"].version is campaigns["c-b"].version
-    assert totals(projection)["all"] == 12.0
-    projection.apply(b.observed("c-b", "spend", 2, day(13)))
-    assert campaigns["c-b"].version > campaigns["c-a"].version
-    assert totals(projection)["all"] == 14.0
+        world.apply(b.observed("c-a", "spend", value, day(12), observation_id=f"o-{value}"))
+    world.apply(b.observed("c-b", "spend", 1, day(12)))
+    assert totals(world)["all"] == 12.0
+    world.apply(b.observed("c-b", "spend", 2, day(13)))
+    assert totals(world)["all"] == 14.0
 
 
-def test_campaigns_share_equal_dates_and_link_sets() -> None:
-    projection = fold(
+def test_a_campaigns_links_are_read_in_order_whatever_the_event_said() -> None:
+    world = World(
         *two_strategies(),
         b.launched("c-a", objective_ids=("signups", "leads-q4")),
         b.launched("c-b", objective_ids=("leads-q4", "signups")),
     )
-    first, second = (projection.workspaces[WS].campaigns[c] for c in ("c-a", "c-b"))
-    assert first.objective_ids == ("leads-q4", "signups")
-    assert first.objective_ids is second.objective_ids
-    assert first.start is second.start and first.end is second.end
-    assert first.budget == 10_000.0 and first.budget is second.budget
-
-
-def test_shared_values_keep_one_copy_up_to_their_limit() -> None:
-    shared = SharedValues(limit=2)
-    first = shared(tuple(["a", "b"]))
-    assert shared(tuple(["a", "b"])) is first
-    shared(("c",))
-    late = tuple(["d"])
-    assert shared(late) is late and len(shared) == 2  # past the limit: kept as it is
-    assert shared(tuple(["d"])) is not late
+    campaigns = world.view(WS, day(1)).campaigns
+    first, second = campaigns["c-a"], campaigns["c-b"]
+    assert first.objective_ids == second.objective_ids == ("leads-q4", "signups")
+    assert (
+        (first.start, first.end)
+        == (second.start, second.end)
+        == (
+            to_micros(b.T0),
+            to_micros(day(100)),
+        )
+    )
+    assert first.budget == second.budget == 10_000.0
