@@ -104,7 +104,11 @@ def _moment(request: Request, as_of: str | None, known_at: str | None) -> Moment
         raise HTTPException(422, str(exc)) from None
 
 
-def _projector(request: Request) -> Projector:
+def _projector(request: Request) -> Projector | None:
+    """The process's projector (None for a partitioned worker, which reads the shared tables
+    for every workspace); 503 while it loads."""
+    if getattr(request.app.state, "partitioned", {}):
+        return None
     projector: Projector | None = request.app.state.projector.get("projector")
     if projector is None:
         raise HTTPException(503, "projection is loading")
@@ -116,7 +120,7 @@ async def _snapshot(
 ) -> Snapshot:
     projector = _projector(request)
     moment = _moment(request, as_of, known_at)
-    if moment.live:
+    if moment.live and projector is not None:
         return projector.snapshot
     return await past_snapshot(request.app.state.engine, moment, workspace)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -14,8 +12,10 @@ from fastapi import FastAPI
 from truenorth.alignment.api import read_router
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition, select
+from truenorth.alignment.partitioned import PartitionedAlignment
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
+from truenorth.alignment.ticks import tick_forever
 from truenorth.alignment.web import web_router
 from truenorth.contract.envelope import utcnow
 from truenorth.runtime import Runtime, build_runtime, create_app
@@ -37,10 +37,13 @@ def build_app(
     engine = make_engine(settings.database_url or sqlite_url(shared.data_dir, "alignment"))
     metrics = PipelineMetrics.register(runtime.registry)
     holder: dict[str, Projector] = {}
+    partitioned: dict[str, PartitionedAlignment] = {}
 
     loading = render_exposition(Snapshot(at=clock()))  # every family declared, no samples yet
 
     def current_exposition(names: frozenset[str] | None) -> list[bytes]:
+        if "workers" in partitioned:
+            return select(partitioned["workers"].exposition(), names)
         projector = holder.get("projector")
         return select(projector.exposition if projector else loading, names)
 
@@ -48,6 +51,14 @@ def build_app(
 
     async def on_start(rt: Runtime) -> None:
         await asyncio.to_thread(migrate, engine)
+        if settings.partitioned:
+            workers = PartitionedAlignment(
+                rt.nc, engine, metrics, clock, settings, shared.workspace, shared.nats_replicas
+            )
+            await workers.start()
+            partitioned["workers"] = workers
+            rt.checks["consumers"] = lambda: _consumers_flowing(workers)
+            return
         projector = Projector(
             rt.js,
             engine,
@@ -60,7 +71,7 @@ def build_app(
         )
         await projector.start()
         holder["projector"] = projector
-        rt.state["ticker"] = asyncio.create_task(_tick_forever(projector, settings.tick_seconds))
+        rt.state["ticker"] = asyncio.create_task(tick_forever(projector, settings.tick_seconds))
         rt.checks["consumers"] = lambda: _consumers_flowing(projector)
 
     async def on_stop(rt: Runtime) -> None:
@@ -68,6 +79,8 @@ def build_app(
         if ticker is not None:
             ticker.cancel()
             await asyncio.wait([ticker], timeout=settings.shutdown_grace_seconds)
+        if "workers" in partitioned:
+            await partitioned["workers"].stop()
         if "projector" in holder:
             try:
                 await asyncio.wait_for(
@@ -85,6 +98,7 @@ def build_app(
         on_stop=on_stop,
     )
     app.state.projector = holder
+    app.state.partitioned = partitioned
     app.state.clock = clock
     app.state.engine = engine
     app.include_router(read_router)
@@ -92,31 +106,6 @@ def build_app(
     return app
 
 
-def _consumers_flowing(projector: Projector) -> tuple[bool, str]:
+def _consumers_flowing(projector: Projector | PartitionedAlignment) -> tuple[bool, str]:
     stalled = projector.stalled_streams()
     return (not stalled, "stalled: " + ", ".join(stalled) if stalled else "flowing")
-
-
-EVENT_EVALUATION_GAP = 0.5
-"""Seconds at least between drift evaluations triggered by folded events."""
-
-
-async def _tick_forever(projector: Projector, seconds: float) -> None:
-    """Evaluate drift every `seconds` (time-based conditions move without events) and soon
-    after events are folded: debounced, at least EVENT_EVALUATION_GAP and four times the last
-    evaluation's cost apart, so a large projection is not evaluated back to back."""
-    while True:
-        started = time.monotonic()
-        projector.folded.clear()
-        try:
-            await projector.tick()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("drift tick failed", error=repr(exc))
-        cost = time.monotonic() - started
-        await asyncio.sleep(min(seconds, max(EVENT_EVALUATION_GAP, 4 * cost)))
-        remaining = seconds - (time.monotonic() - started)
-        if remaining > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(projector.folded.wait(), remaining)

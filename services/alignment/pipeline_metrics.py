@@ -1,4 +1,5 @@
-"""Pipeline health instruments of the alignment service (docs/design.md, "What leadership and alerting see")."""
+"""Pipeline health instruments of the alignment service (docs/design.md, "What leadership and
+alerting see")."""
 
 from __future__ import annotations
 

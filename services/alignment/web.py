@@ -141,15 +141,16 @@ async def _snapshot(
     """The live snapshot, or one as of a past moment (the read API's definition)."""
     holder = getattr(request.app.state, "projector", None) or {}
     projector = holder.get("projector")
-    if projector is None:
+    partitioned = bool(getattr(request.app.state, "partitioned", {}))
+    if projector is None and not partitioned:
         return None
-    if as_of is None and known_at is None:
+    if as_of is None and known_at is None and projector is not None:
         return projector.snapshot
     try:
         moment = parse_moment(request.app.state.clock(), as_of, known_at)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    if moment.live:
+    if moment.live and projector is not None:
         return projector.snapshot
     return await past_snapshot(request.app.state.engine, moment, workspace or None)
 

@@ -1,0 +1,43 @@
+"""When drift is evaluated: on a clock and soon after events are folded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Protocol
+
+import structlog
+
+log = structlog.get_logger()
+
+
+class Ticking(Protocol):
+    folded: asyncio.Event
+
+    async def tick(self) -> None: ...
+
+
+EVENT_EVALUATION_GAP = 0.5
+"""Seconds at least between drift evaluations triggered by folded events."""
+
+
+async def tick_forever(projector: Ticking, seconds: float) -> None:
+    """Evaluate drift every `seconds` (time-based conditions move without events) and soon
+    after events are folded: debounced, at least EVENT_EVALUATION_GAP and four times the last
+    evaluation's cost apart, so a large projection is not evaluated back to back."""
+    while True:
+        started = time.monotonic()
+        projector.folded.clear()
+        try:
+            await projector.tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("drift tick failed", error=repr(exc))
+        cost = time.monotonic() - started
+        await asyncio.sleep(min(seconds, max(EVENT_EVALUATION_GAP, 4 * cost)))
+        remaining = seconds - (time.monotonic() - started)
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(projector.folded.wait(), remaining)
