@@ -126,7 +126,7 @@ async def connect_client(
     try:
         return await asyncio.wait_for(
             nats.connect(
-                target,
+                servers(target),
                 name=name,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,  # a refused connection fails in ~0.2 s, not forever
@@ -170,7 +170,7 @@ async def provision_streams(runtime: Runtime) -> list[str]:
                 f"({type(exc).__name__}): set TRUENORTH_NATS_PROVISIONER_USER/_PASSWORD"
             ) from exc
     nc = await nats.connect(
-        shared.nats_url,
+        servers(shared.nats_url),
         name=f"truenorth-{runtime.service}-provisioner",
         connect_timeout=5,
         max_reconnect_attempts=3,
@@ -187,13 +187,19 @@ async def provision_streams(runtime: Runtime) -> list[str]:
     return changed
 
 
+def servers(url: str) -> list[str]:
+    """`TRUENORTH_NATS_URL` may list a cluster's nodes, comma-separated: the client starts
+    from any that answers (it learns the others from the cluster too)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistry) -> NatsBroker:
     options: dict[str, Any] = {}
     security = nats_security(shared)
     if security is not None:
         options["security"] = security
     return NatsBroker(
-        shared.nats_url,
+        servers(shared.nats_url),
         name=f"truenorth-{service}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,

@@ -100,7 +100,7 @@ async def connect(
         options.update(user=user, password=password)
     if tls is not None:
         options["tls"] = tls
-    return await nats.connect(url, **options)
+    return await nats.connect([part.strip() for part in url.split(",")], **options)
 
 
 async def _caller_reports(_error: Exception) -> None:

@@ -49,7 +49,13 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # a session paused inside a transaction (a worker stopped mid-commit) is ended well within
+    # a lease's TTL, so the partition's next owner is not held up by its row locks
+    options = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
+
+
+IDLE_IN_TRANSACTION_MS = 5_000
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
