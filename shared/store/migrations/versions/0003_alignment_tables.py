@@ -1,4 +1,4 @@
-"""alignment projection in typed tables (replaces projection_rows)
+"""alignment projection in typed tables (replaces projection_rows); partition fences
 
 The alignment projection restarts from zero: its checkpoints and processed ids are dropped so
 the service replays the log into the new tables at its next start.
@@ -159,12 +159,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('workspace', 'strategy_id', 'version')
     )
     op.create_index('ix_al_strategies_current', 'al_strategies', ['current', 'workspace'], unique=False)
+    op.create_table('partition_fences',
+    sa.Column('consumer', sa.String(length=64), nullable=False),
+    sa.Column('partition', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('epoch', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('consumer', 'partition')
+    )
     op.drop_table('projection_rows')
     op.execute("DELETE FROM checkpoints WHERE consumer LIKE 'alignment%'")
     op.execute("DELETE FROM processed_events WHERE consumer LIKE 'alignment%'")
 
 
 def downgrade() -> None:
+    op.drop_table('partition_fences')
     op.create_table('projection_rows',
     sa.Column('consumer', sa.VARCHAR(length=64), nullable=False),
     sa.Column('kind', sa.VARCHAR(length=32), nullable=False),
