@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition
+from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
-from truenorth.alignment.projector import CONSUMER, Partition, Projector
+from truenorth.alignment.projector import Projector
 from truenorth.alignment.ticks import tick_forever
 from truenorth.alignment.workers import PartitionWorker, start_worker
 from truenorth.bus.partitions import provision_partitions

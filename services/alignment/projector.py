@@ -27,41 +27,18 @@ from sqlalchemy import Connection, Engine
 
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition
+from truenorth.alignment.ordering import classify
+from truenorth.alignment.outbox import publish_outbox
+from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
-from truenorth.alignment.store.drifts import pending_outbox, published
 from truenorth.alignment.store.fold import Folded, Poison, fold_batch
 from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.bus.eventstore import EventStore
-from truenorth.bus.partitions import consumer_config, mirror_name, partition_of
 from truenorth.bus.streams import CAMPAIGNS, DLQ, METRICS, STRATEGY, StreamSpec, dlq_subject
-from truenorth.contract.registry import decode
 from truenorth.store.db import CheckpointConflict, read_checkpoints
-from truenorth.store.fencing import FencedOut, guard
+from truenorth.store.fencing import FencedOut
 
-CONSUMER = "alignment"
 SOURCE_STREAMS = (STRATEGY, CAMPAIGNS, METRICS)
-
-
-@dataclass(frozen=True)
-class Partition:
-    """One partition of a partitioned deployment, as owned under a lease
-    (docs/design.md, "Partitions and leases"): its workspaces, its consumers on the
-    partitioned mirrors, and the fence every one of its commits passes."""
-
-    number: int
-    count: int
-    epoch: int
-
-    @property
-    def consumer(self) -> str:
-        return f"{CONSUMER}-p{self.number}"
-
-    def owns(self, workspace: str) -> bool:
-        return partition_of(workspace, self.count) == self.number
-
-    def fence(self, connection: Connection) -> None:
-        """First in every transaction: refused (FencedOut) once a newer owner has written."""
-        guard(connection, CONSUMER, self.number, self.epoch)
 
 
 log = structlog.get_logger()
@@ -77,10 +54,6 @@ Clock = Callable[[], datetime]
 
 def durable_name(stream: str) -> str:
     return f"{CONSUMER}-{stream.lower()}"
-
-
-def durable_name_of(partition: Partition, state: StreamState) -> str:
-    return str(consumer_config(CONSUMER, state.spec, partition.number).durable_name)
 
 
 @dataclass
@@ -168,7 +141,10 @@ class Projector:
     async def _subscribe(self, stream: str) -> Any:
         """Bind to the durable consumer, (re)creating it so it starts right after the checkpoint."""
         if self.partition is not None:
-            return await self._subscribe_partition(stream, self.partition)
+            spec = self.streams[stream].spec
+            position = self.positions.get(stream, 0)
+            batch = max(self.batch_size * 4, 1000)
+            return await self.partition.subscribe(self.js, spec, position, self.ack_wait, batch)
         durable = durable_name(stream)
         position = self.positions.get(stream, 0)
         try:
@@ -192,25 +168,6 @@ class Projector:
             )
             await self.js.add_consumer(stream, config)
         return await self.js.pull_subscribe_bind(durable=durable, stream=stream)
-
-    async def _subscribe_partition(self, stream: str, partition: Partition) -> Any:
-        """A partition's consumer on the stream's partitioned mirror, always recreated right
-        after the checkpoint: the previous owner's unacknowledged messages would otherwise
-        come back after newer ones."""
-        spec = self.streams[stream].spec
-        config = consumer_config(
-            CONSUMER,
-            spec,
-            partition.number,
-            start_after=self.positions.get(stream, 0),
-            ack_wait=self.ack_wait,
-            max_ack_pending=max(self.batch_size * 4, 1000),
-        )
-        mirror, durable = mirror_name(spec), str(config.durable_name)
-        with contextlib.suppress(NotFoundError):
-            await self.js.delete_consumer(mirror, durable)
-        await self.js.add_consumer(mirror, config)
-        return await self.js.pull_subscribe_bind(durable=durable, stream=mirror)
 
     # -- consuming -----------------------------------------------------------------------
 
@@ -273,13 +230,13 @@ class Projector:
         for msg in msgs:
             if (msg.metadata.num_delivered or 1) > 1:
                 self.metrics.redeliveries.labels(stream).inc()
-        contiguous, stale, early = self._classify(stream, msgs)
+        contiguous, stale, early = classify(self.positions.get(stream, 0), msgs)
         if early and not contiguous and await asyncio.to_thread(self._store_ahead, stream):
             # Another instance on the same durable consumer committed the messages before
             # these: reload, or this instance would treat everything it fetches as early.
             log.info("checkpoint moved by another instance: reloading", stream=stream)
             await self._reload()
-            contiguous, stale, early = self._classify(stream, msgs)
+            contiguous, stale, early = classify(self.positions.get(stream, 0), msgs)
         # Messages after a gap: the gap is held by another instance, or was nak'd back to
         # JetStream. Nak'ing them too scatters the sequence over both instances' fetches until
         # contiguous runs are a message long (a livelock found by
@@ -344,24 +301,6 @@ class Projector:
             return None
         sequences = [msg.metadata.sequence.stream for msg in gap]
         return gap if sequences == list(range(first, last + 1)) else None
-
-    def _classify(self, stream: str, msgs: list[Msg]) -> tuple[list[Msg], list[Msg], list[Msg]]:
-        """Sorted messages -> (contiguous after the checkpoint, stale, early)."""
-        position = self.positions.get(stream, 0)
-        contiguous: list[Msg] = []
-        stale: list[Msg] = []
-        early: list[Msg] = []
-        next_seq = position + 1
-        for msg in msgs:
-            seq = msg.metadata.sequence.stream
-            if seq <= position:
-                stale.append(msg)
-            elif seq == next_seq:
-                contiguous.append(msg)
-                next_seq += 1
-            else:
-                early.append(msg)  # another instance holds the messages before these
-        return contiguous, stale, early
 
     def _store_ahead(self, stream: str) -> bool:
         stored = read_checkpoints(self.engine, self.consumer).get(stream, 0)
@@ -438,25 +377,7 @@ class Projector:
         await self._observe_streams()
 
     async def _publish_outbox(self) -> None:
-        """Publish what ticks committed, a page at a time, oldest first; what was published
-        leaves the outbox. A failed publish stops here: the next tick retries from it."""
-        while page := await asyncio.to_thread(self._pending_outbox):
-            done = []
-            for event_id, payload in page:
-                try:
-                    await self.store.append(decode(payload))
-                except Exception as exc:
-                    log.warning("drift publish failed; will retry", error=repr(exc))
-                    break
-                done.append(event_id)
-            if done:
-                await asyncio.to_thread(self._published, done)
-            if len(done) < len(page):
-                return
-
-    def _pending_outbox(self) -> list[tuple[str, bytes]]:
-        with self.engine.connect() as connection:
-            return pending_outbox(connection, scope=self._scope())
+        await publish_outbox(self.engine, self.store, self._scope())
 
     def _scope(self) -> Callable[[str], bool] | None:
         """The workspaces this projector answers for: all, or its partition's."""
@@ -469,27 +390,12 @@ class Projector:
             return None, None
         return self.partition.owns, self.partition.fence
 
-    def _published(self, event_ids: list[str]) -> None:
-        with self.engine.begin() as connection:
-            published(connection, event_ids)
-
-    async def _observe_partition(self, partition: Partition) -> None:
-        """An owned partition's lag per stream: what its consumer has not delivered yet."""
-        for name, state in self.streams.items():
-            try:
-                mirror = mirror_name(state.spec)
-                info = await self.js.consumer_info(mirror, durable_name_of(partition, state))
-            except Exception as exc:
-                log.warning("partition observation failed", error=repr(exc))
-                continue
-            pending = (info.num_pending or 0) + (info.num_ack_pending or 0)
-            self.metrics.partition_lag.labels(str(partition.number), name).set(pending)
-
     async def _observe_streams(self) -> None:
         """Lag, DLQ size, and the stall check (nats.py #504: a pull subscription can stop
         receiving after a server restart; we resubscribe and report unready meanwhile)."""
         if self.partition is not None:
-            await self._observe_partition(self.partition)
+            specs = [state.spec for state in self.streams.values()]
+            await self.partition.observe(self.js, specs, self.metrics.partition_lag)
             return
         try:
             for name, state in self.streams.items():

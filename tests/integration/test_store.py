@@ -170,7 +170,7 @@ def test_the_migrations_create_exactly_the_tables_the_code_declares(engine) -> N
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    import truenorth.alignment.store.tables  # noqa: F401  (declares its tables)
+    import truenorth.alignment.store.tables
     import truenorth.store.fencing  # noqa: F401
     from truenorth.store.schema import metadata
 
