@@ -11,8 +11,8 @@ decrease objectives alike (both rates carry the direction's sign) and for `lates
 whose run-rate is the level's change per day.
 
 Also: one alert per open incident (drifts with one cause, `truenorth_incident_open`) routed by
-its highest severity, and pipeline alerts (scrape targets down, absent metrics, stalled consumers, projection
-lag, DLQ growth, stale drift evaluation, slow commits).
+its highest severity, and pipeline alerts (scrape targets down, absent metrics, stalled
+consumers, projection lag, DLQ growth, stale drift evaluation, slow commits).
 
 Owners: each strategy file records `truenorth:objective_owner:info` (value 1, labels workspace,
 strategy, objective, owner; objective="" for the strategy's own owner) so the generic incident
