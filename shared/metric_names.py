@@ -2,7 +2,7 @@
 
 Dashboards, alert rules and the alignment collector all import from here.
 Labels come only from bounded sets: workspace, strategy, objective, kpi, channel, kind,
-severity, status, stream.
+severity, status, stream, and incident (one per *open* incident: bounded by what is open).
 """
 
 PREFIX = "truenorth"
@@ -31,6 +31,10 @@ OBJECTIVE_SPEND = "truenorth_objective_spend"
 
 # Drift (labels: workspace, strategy, kind, severity; objective where it has one)
 DRIFT_OPEN = "truenorth_drift_open"
+
+# Incidents: drifts with one cause (labels: workspace, strategy, incident, severity = the highest
+# of its open facets), value 1 per open incident; what the alert rules fire on.
+INCIDENT_OPEN = "truenorth_incident_open"
 
 # Spend (labels: workspace, strategy, channel)
 CHANNEL_SPEND_SHARE = "truenorth_channel_spend_share"

@@ -16,10 +16,12 @@ from prometheus_client.utils import floatToGoString
 
 from truenorth import metric_names as m
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
+from truenorth.drift_lifecycle import severity_rank
 
 OBJECTIVE_LABELS = ("workspace", "strategy", "objective", "kpi")
 CHANNEL_LABELS = ("workspace", "strategy", "channel")
 DRIFT_LABELS = ("workspace", "strategy", "objective", "kind", "severity")
+INCIDENT_LABELS = ("workspace", "strategy", "incident", "severity")
 STRATEGY_LABELS = ("workspace", "strategy")
 
 OBJECTIVE_GAUGES: tuple[tuple[str, str, str], ...] = (
@@ -83,6 +85,7 @@ def _lines(snapshot: Snapshot) -> _Families:
     _objectives(parts, snapshot.objectives)
     _channels(parts, snapshot)
     _drifts(parts, snapshot)
+    _incidents(parts, snapshot)
     _strategy_changes(parts, snapshot)
     return parts
 
@@ -153,6 +156,21 @@ def _drifts(parts: _Families, snapshot: Snapshot) -> None:
     parts.start(m.DRIFT_OPEN, "Open drifts")
     for label_values, count in sorted(counts.items()):
         parts.append(f"{m.DRIFT_OPEN}{{{_labels(DRIFT_LABELS, label_values)}}} {_number(count)}\n")
+
+
+def _incidents(parts: _Families, snapshot: Snapshot) -> None:
+    """One series per open incident (its facets grouped by `drift.incident`), labelled with
+    the highest severity among them, so an alert fires once per cause."""
+    severities: dict[tuple[str, str, str], str] = {}
+    for open_drift in snapshot.drifts:
+        d = open_drift.drift
+        key = (open_drift.workspace, d.strategy_id or "", d.incident)
+        if severity_rank(d.severity) > severity_rank(severities.get(key, "")):
+            severities[key] = d.severity
+    parts.start(m.INCIDENT_OPEN, "Open incidents (drifts with one cause), by highest severity")
+    for (workspace, strategy, incident), severity in sorted(severities.items()):
+        labels = _labels(INCIDENT_LABELS, (workspace, strategy, incident, severity))
+        parts.append(f"{m.INCIDENT_OPEN}{{{labels}}} 1.0\n")
 
 
 def _strategy_changes(parts: _Families, snapshot: Snapshot) -> None:

@@ -105,6 +105,18 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
 
 
 PACE_THRESHOLDS = thresholds((None, "red"), (0.8, "yellow"), (0.95, "green"))
+FORECAST_THRESHOLDS = thresholds((None, "red"), (0.8, "yellow"), (1.0, "green"))
+HIT_THRESHOLDS = thresholds((None, "red"), (0.5, "yellow"), (0.8, "green"))
+
+FORECAST_TEXT = (
+    "Progress expected at the deadline (1 = the target): sum KPIs extrapolate the trailing "
+    "run-rate, level and ratio KPIs the trend of the level, bounded to what is possible. The "
+    "80 % interval comes from the variability of the daily series."
+)
+HIT_TEXT = (
+    "Probability of reaching the target by the deadline, from the same forecast and the "
+    "variability of the daily series."
+)
 
 
 def panel(
@@ -152,7 +164,14 @@ def panel(
     return result
 
 
-def timeseries(title: str, panel_targets: list[Json], *, bars: bool = False, **kw: Any) -> Json:
+def timeseries(
+    title: str,
+    panel_targets: list[Json],
+    *,
+    bars: bool = False,
+    custom_extra: Json | None = None,
+    **kw: Any,
+) -> Json:
     custom: Json = {
         "drawStyle": "bars" if bars else "line",
         "fillOpacity": 60 if bars else 10,
@@ -160,12 +179,29 @@ def timeseries(title: str, panel_targets: list[Json], *, bars: bool = False, **k
         "showPoints": "never",
         "spanNulls": True,
         "stacking": {"mode": "normal" if bars else "none", "group": "A"},
+        **(custom_extra or {}),
     }
     options = {
         "legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull"]},
         "tooltip": {"mode": "multi", "sort": "desc"},
     }
     return panel("timeseries", title, panel_targets, custom=custom, options=options, **kw)
+
+
+def band_overrides(low: str, high: str) -> list[Json]:
+    """Draw `low`..`high` as a shaded band: the high series fills down to the low one, both
+    as thin lines."""
+    band = {"mode": "fixed", "fixedColor": "purple"}
+    return [
+        field_override(low, ("color", band), ("custom.lineWidth", 0)),
+        field_override(
+            high,
+            ("color", band),
+            ("custom.lineWidth", 0),
+            ("custom.fillBelowTo", low),
+            ("custom.fillOpacity", 20),
+        ),
+    ]
 
 
 def reduce_options(**extra: Any) -> Json:
@@ -223,6 +259,18 @@ def field_override(name: str, *properties: tuple[str, Any]) -> Json:
     }
 
 
+SEVERITY_COLORS: list[Json] = [
+    {
+        "type": "value",
+        "options": {
+            "critical": {"color": "red", "index": 0},
+            "warning": {"color": "orange", "index": 1},
+            "info": {"color": "blue", "index": 2},
+        },
+    }
+]
+
+
 def drift_table(title: str, selector: str, *, w: int = 24, h: int = 9) -> Json:
     """Open drifts with a *why* column (a value mapping of the kind) and a link per row to the
     read API, which holds the full explanation text (labels must stay bounded, so the text is
@@ -242,16 +290,6 @@ def drift_table(title: str, selector: str, *, w: int = 24, h: int = 9) -> Json:
         "${alignment_api}/v1/workspaces/${__data.fields.workspace}/drifts"
         "?kind=${__data.fields.kind}&objective=${__data.fields.objective}"
     )
-    severity_colors = [
-        {
-            "type": "value",
-            "options": {
-                "critical": {"color": "red", "index": 0},
-                "warning": {"color": "orange", "index": 1},
-                "info": {"color": "blue", "index": 2},
-            },
-        }
-    ]
     return table(
         title,
         expr,
@@ -265,7 +303,7 @@ def drift_table(title: str, selector: str, *, w: int = 24, h: int = 9) -> Json:
             field_override("why", ("mappings", why), ("custom.width", 420)),
             field_override(
                 "severity",
-                ("mappings", severity_colors),
+                ("mappings", SEVERITY_COLORS),
                 ("custom.cellOptions", {"type": "color-text"}),
             ),
             field_override(
@@ -275,6 +313,38 @@ def drift_table(title: str, selector: str, *, w: int = 24, h: int = 9) -> Json:
                     "links",
                     [{"title": "Full explanation (read API)", "url": link, "targetBlank": True}],
                 ),
+            ),
+        ],
+    )
+
+
+def incident_table(title: str, selector: str, *, w: int = 24, h: int = 7) -> Json:
+    """Open incidents (drifts with one cause), one row each, what the alerts fire on; a link
+    per row to the read API's incidents (facets, acknowledgements, answers)."""
+    expr = (
+        f"max by (workspace, strategy, incident, severity) ({sel(m.INCIDENT_OPEN, selector)}) > 0"
+    )
+    link = "${alignment_api}/v1/workspaces/${__data.fields.workspace}/incidents"
+    return table(
+        title,
+        expr,
+        w=w,
+        h=h,
+        description=(
+            "One row per cause: the drifts one campaign (or channel, or objective) causes are "
+            "one incident, shown with its highest severity. Click *facets* for its drifts, "
+            "acknowledgements and the strategy changes that answered it (alignment read API)."
+        ),
+        overrides=[
+            field_override(
+                "severity",
+                ("mappings", SEVERITY_COLORS),
+                ("custom.cellOptions", {"type": "color-text"}),
+            ),
+            field_override(
+                "Value",
+                ("displayName", "facets"),
+                ("links", [{"title": "Incidents (read API)", "url": link, "targetBlank": True}]),
             ),
         ],
     )
@@ -523,8 +593,8 @@ def leadership_overview() -> Json:
             unit="percentunit",
             minimum=0,
             maximum=1.5,
-            steps=thresholds((None, "red"), (0.8, "yellow"), (1.0, "green")),
-            description="Progress expected at the deadline if the trailing run-rate holds.",
+            steps=FORECAST_THRESHOLDS,
+            description=FORECAST_TEXT + " Objective detail shows the interval and P(hit).",
         ),
         stat(
             "Aligned spend",
@@ -580,6 +650,7 @@ def leadership_overview() -> Json:
             unit="percentunit",
             description="Progress and expected progress; annotations mark strategy changes.",
         ),
+        incident_table("Open incidents", ALL),
         drift_table("Open drifts", ALL),
     ]
     return dashboard(
@@ -622,31 +693,48 @@ def objective_detail() -> Json:
         stat(
             "Progress",
             targets((of(m.OBJECTIVE_PROGRESS), "progress")),
-            w=4,
+            w=3,
             h=5,
             unit="percentunit",
             steps=thresholds((None, "blue")),
         ),
-        stat("Pace", targets((of(m.OBJECTIVE_PACE), "pace")), w=4, h=5, steps=PACE_THRESHOLDS),
+        stat("Pace", targets((of(m.OBJECTIVE_PACE), "pace")), w=3, h=5, steps=PACE_THRESHOLDS),
         stat(
-            "Forecast attainment",
-            targets((of(m.OBJECTIVE_FORECAST_ATTAINMENT), "forecast")),
-            w=4,
+            "Forecast attainment (80 % interval)",
+            targets(
+                (of(m.OBJECTIVE_FORECAST_ATTAINMENT_LOW), "80 % low"),
+                (of(m.OBJECTIVE_FORECAST_ATTAINMENT), "forecast"),
+                (of(m.OBJECTIVE_FORECAST_ATTAINMENT_HIGH), "80 % high"),
+            ),
+            text_mode="value_and_name",
+            w=5,
             h=5,
             unit="percentunit",
-            steps=thresholds((None, "red"), (0.8, "yellow"), (1.0, "green")),
+            steps=FORECAST_THRESHOLDS,
+            description=FORECAST_TEXT,
+        ),
+        stat(
+            "P(hit)",
+            targets((of(m.OBJECTIVE_HIT_PROBABILITY), "P(hit)")),
+            w=3,
+            h=5,
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+            steps=HIT_THRESHOLDS,
+            description=HIT_TEXT,
         ),
         stat(
             "Required per day",
             targets((of(m.OBJECTIVE_REQUIRED_RATE), "required/day")),
-            w=4,
+            w=3,
             h=5,
             description="KPI units per day still needed to reach the target.",
         ),
         stat(
             "Days left",
             targets((f"({of(m.OBJECTIVE_DEADLINE)} - time()) / 86400", "days left")),
-            w=4,
+            w=3,
             h=5,
             unit="none",
             steps=thresholds((None, "red"), (7, "yellow"), (30, "green")),
@@ -661,11 +749,20 @@ def objective_detail() -> Json:
                     f"{baseline} + {of(m.OBJECTIVE_FORECAST_ATTAINMENT)} * {span}",
                     "forecast at deadline",
                 ),
+                (
+                    f"{baseline} + {of(m.OBJECTIVE_FORECAST_ATTAINMENT_LOW)} * {span}",
+                    "forecast 80 % low",
+                ),
+                (
+                    f"{baseline} + {of(m.OBJECTIVE_FORECAST_ATTAINMENT_HIGH)} * {span}",
+                    "forecast 80 % high",
+                ),
             ),
             w=24,
             h=10,
             description="The KPI against its target and the line it should follow (linear or "
-            "phased); the forecast extends the trailing run-rate to the deadline.",
+            "phased); the forecast is the KPI expected at the deadline, the band its 80 % "
+            "interval.",
             overrides=[
                 field_override(
                     "target",
@@ -678,7 +775,38 @@ def objective_detail() -> Json:
                     ("custom.lineStyle", {"fill": "dot", "dash": [0, 10]}),
                     ("color", {"mode": "fixed", "fixedColor": "purple"}),
                 ),
+                *band_overrides("forecast 80 % low", "forecast 80 % high"),
             ],
+        ),
+        timeseries(
+            "Forecast attainment at the deadline, with its 80 % interval",
+            targets(
+                (of(m.OBJECTIVE_FORECAST_ATTAINMENT), "forecast"),
+                (of(m.OBJECTIVE_FORECAST_ATTAINMENT_LOW), "80 % low"),
+                (of(m.OBJECTIVE_FORECAST_ATTAINMENT_HIGH), "80 % high"),
+            ),
+            w=12,
+            h=9,
+            unit="percentunit",
+            steps=FORECAST_THRESHOLDS,
+            custom_extra={"thresholdsStyle": {"mode": "dashed"}},
+            description=FORECAST_TEXT,
+            overrides=[
+                field_override("forecast", ("color", {"mode": "fixed", "fixedColor": "purple"})),
+                *band_overrides("80 % low", "80 % high"),
+            ],
+        ),
+        timeseries(
+            "P(hit): probability of reaching the target by the deadline",
+            targets((of(m.OBJECTIVE_HIT_PROBABILITY), "P(hit)")),
+            w=12,
+            h=9,
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+            steps=HIT_THRESHOLDS,
+            custom_extra={"thresholdsStyle": {"mode": "line+area"}},
+            description=HIT_TEXT,
         ),
         timeseries(
             "Run-rate per day: required vs actual",
@@ -730,7 +858,8 @@ def objective_detail() -> Json:
     return dashboard(
         OBJECTIVE_UID,
         "truenorth · Objective detail",
-        "One objective: actual vs target vs expected pace, forecast, linked spend, drift history.",
+        "One objective: actual vs target vs expected pace, forecast with its 80 % interval and "
+        "P(hit), linked spend, drift history.",
         panels,
         variables,
         'workspace="$workspace", strategy=~"$strategy"',

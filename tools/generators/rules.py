@@ -10,15 +10,16 @@ sensible sensitivity. The comparison is a ratio actual / required, which works f
 decrease objectives alike (both rates carry the direction's sign) and for `latest` (level) KPIs,
 whose run-rate is the level's change per day.
 
-Also: drift alerts from `truenorth_drift_open` routed by the drift's severity, the stale-data
-drift, and pipeline alerts (scrape targets down, absent metrics, stalled consumers, projection
-lag, DLQ growth, stale drift evaluation, slow commits).
+Also: one alert per open incident (drifts with one cause, `truenorth_incident_open`) routed by
+its highest severity, and pipeline alerts (scrape targets down, absent metrics, stalled
+consumers, projection lag, DLQ growth, stale drift evaluation, slow commits).
 
 Owners: each strategy file records `truenorth:objective_owner:info` (value 1, labels workspace,
-strategy, objective, owner; objective="" for the strategy's own owner) so the generic drift
-alerts can join the owner in. A drift's explanation is free text and cannot be a label (labels
-must stay bounded): the `description` annotation explains the kind and links to the alignment
-read API, which serves the full explanation.
+strategy, objective, owner; objective="" for the strategy's own owner) so the generic incident
+alert can join the owner in: an incident caused by an objective goes to the objective's owner,
+any other to the strategy's. Explanations are free text and cannot be labels (labels must stay
+bounded): the `description` annotation names the incident's subject and links to the alignment
+read API's incidents, which serve the facets and their full explanations.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from truenorth import metric_names as m
 from truenorth.contract.common import ObjectiveSpec
 from truenorth.generators.dashboards import (
     DEFAULT_ALIGNMENT_API,
-    DRIFT_WHY,
+    LEADERSHIP_UID,
     OBJECTIVE_UID,
     PIPELINE_UID,
 )
@@ -247,7 +248,7 @@ def strategy_rule_file(strategy: StrategySpec, grafana_url: str) -> dict[str, An
     }
 
 
-# -- common: drift and pipeline -------------------------------------------------------------
+# -- common: incidents and pipeline---------------------------------------------------------
 
 
 def with_owner(expr: str) -> str:
@@ -262,71 +263,70 @@ def with_owner(expr: str) -> str:
     )
 
 
-def drift_description(alignment_url: str) -> str:
-    whys = "".join(
-        f'{"{{ if" if i == 0 else "{{ else if"} eq $labels.kind "{kind}" }}}}{why}. '
-        for i, (kind, why) in enumerate(sorted(DRIFT_WHY.items()))
-    )
+INCIDENT_HOLDS = (("critical", "page", "5m"), ("warning", "ticket", "15m"), ("info", "info", "1h"))
+"""(the incident's highest drift severity, alert severity, `for`)."""
+
+CAUSE_TYPES = "campaign|channel|objective|strategy"
+"""Incident ids name their cause: `<cause type>-<id>` (`truenorth.drift_lifecycle`)."""
+
+INCIDENT_SUBJECT = (
+    f'{{{{ if match "^({CAUSE_TYPES})-" $labels.incident }}}}'
+    f'{{{{ reReplaceAll "^({CAUSE_TYPES})-(.*)$" "$1 $2" $labels.incident }}}}'
+    "{{ else }}drift {{ $labels.incident }}{{ end }}"
+)
+"""What the incident is about, for people ("campaign search-brand"), as the read API's
+`subject` says it; an incident without a cause is its one drift."""
+
+
+def open_incidents(drift_severity: str) -> str:
+    """Open incidents of one severity, with `objective` copied from the incident id when the
+    cause is an objective (an off-pace or idle objective), so its owner is joined in."""
+    by = "max by (workspace, strategy, incident, severity)"
     return (
-        "{{ $value }} open {{ $labels.kind }} drift(s) in strategy {{ $labels.strategy }} "
-        "(workspace {{ $labels.workspace }}){{ if $labels.objective }} on objective "
-        "{{ $labels.objective }}{{ end }}. "
-        f"{whys}{{{{ end }}}}"
-        "The full explanation (which campaigns, which figures) is in the alignment read API: "
-        f"{alignment_url}/v1/workspaces/{{{{ $labels.workspace }}}}/drifts"
-        "?kind={{ $labels.kind }}{{ if $labels.objective }}&objective={{ $labels.objective }}"
-        "{{ end }}"
+        f'label_replace({by} ({m.INCIDENT_OPEN}{{severity="{drift_severity}"}}) > 0, '
+        '"objective", "$1", "incident", "objective-(.+)")'
     )
 
 
-def drift_rules(grafana_url: str, alignment_url: str) -> list[Rule]:
+def incident_description(alignment_url: str) -> str:
+    return (
+        f"One cause, one alert: {INCIDENT_SUBJECT} has open drifts in strategy "
+        "{{ $labels.strategy }} (workspace {{ $labels.workspace }}), the worst "
+        "{{ $labels.severity }}. Its facets (which drifts, campaigns and figures), since when, "
+        "its acknowledgements and the strategy changes that answered it are in the alignment "
+        f"read API: {alignment_url}/v1/workspaces/{{{{ $labels.workspace }}}}/incidents "
+        "(incident {{ $labels.incident }}); acknowledge it there, or fix what each facet says "
+        "would resolve it."
+    )
+
+
+def incident_rules(grafana_url: str, alignment_url: str) -> list[Rule]:
+    """`TruenorthIncident`: one alert per open incident, routed by its highest severity.
+    Stale data is an incident like any other (its cause is the campaign that went quiet), so
+    it has no alert of its own: a separate one would be a second alert for the same cause."""
     dashboard = (
+        "{{ if $labels.objective }}"
         f"{grafana_url}/d/{OBJECTIVE_UID}/objective-detail"
         "?var-workspace={{ $labels.workspace }}&var-strategy={{ $labels.strategy }}"
-        "&var-objective={{ $labels.objective }}"
+        "&var-objective={{ $labels.objective }}{{ else }}"
+        f"{grafana_url}/d/{LEADERSHIP_UID}/leadership-overview"
+        "?var-workspace={{ $labels.workspace }}&var-strategy={{ $labels.strategy }}{{ end }}"
     )
-    by = "sum by (workspace, strategy, objective, kind, severity)"
-    rules: list[Rule] = []
-    for drift_severity, severity, hold in (
-        ("critical", "page", "5m"),
-        ("warning", "ticket", "15m"),
-        ("info", "info", "1h"),
-    ):
-        open_drifts = (
-            f'{by} ({m.DRIFT_OPEN}{{severity="{drift_severity}", kind!="stale_data"}}) > 0'
-        )
-        rules.append(
-            {
-                "alert": "TruenorthDrift",
-                "expr": with_owner(open_drifts),
-                "for": hold,
-                "labels": {"severity": severity, "drift_severity": drift_severity},
-                "annotations": {
-                    "summary": "{{ $labels.kind }} drift ({{ $labels.severity }}) in strategy "
-                    "{{ $labels.strategy }}{{ if $labels.objective }}, objective "
-                    "{{ $labels.objective }}{{ end }}",
-                    "description": drift_description(alignment_url),
-                    "dashboard": dashboard,
-                },
-            }
-        )
-    stale = f'{by} ({m.DRIFT_OPEN}{{kind="stale_data"}}) > 0'
-    rules.append(
+    return [
         {
-            "alert": "TruenorthStaleData",
-            "expr": with_owner(stale),
-            "for": "15m",
-            "labels": {"severity": "ticket"},
+            "alert": "TruenorthIncident",
+            "expr": with_owner(open_incidents(drift_severity)),
+            "for": hold,
+            "labels": {"severity": severity, "drift_severity": drift_severity},
             "annotations": {
-                "summary": "{{ $value }} live campaign(s) of strategy {{ $labels.strategy }} "
-                "reported no metrics recently",
-                "description": drift_description(alignment_url)
-                + " — progress, pace and burn alerts are blind while data is stale.",
+                "summary": f"Incident: {INCIDENT_SUBJECT} ({{{{ $labels.severity }}}}) in "
+                "strategy {{ $labels.strategy }}",
+                "description": incident_description(alignment_url),
                 "dashboard": dashboard,
             },
         }
-    )
-    return rules
+        for drift_severity, severity, hold in INCIDENT_HOLDS
+    ]
 
 
 def pipeline_rules(grafana_url: str) -> list[Rule]:
@@ -407,7 +407,7 @@ def pipeline_rules(grafana_url: str) -> list[Rule]:
 def common_rule_file(grafana_url: str, alignment_url: str) -> dict[str, Any]:
     return {
         "groups": [
-            {"name": "truenorth-drift", "rules": drift_rules(grafana_url, alignment_url)},
+            {"name": "truenorth-incidents", "rules": incident_rules(grafana_url, alignment_url)},
             {"name": "truenorth-pipeline", "rules": pipeline_rules(grafana_url)},
         ]
     }

@@ -200,3 +200,44 @@ def test_interpolate_replaces_grafana_variables() -> None:
     assert d.interpolate(expr, {"objective": "o1"}) == (
         'rate(x{workspace=~".*", objective="o1"}[1m])'
     )
+
+
+def test_objective_detail_shows_the_forecast_with_its_80_percent_band_and_p_hit(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    board = boards["objective-detail"]
+    exprs = " ".join(e for _, e in d.expressions(board))
+    for metric in (
+        m.OBJECTIVE_FORECAST_ATTAINMENT,
+        m.OBJECTIVE_FORECAST_ATTAINMENT_LOW,
+        m.OBJECTIVE_FORECAST_ATTAINMENT_HIGH,
+        m.OBJECTIVE_HIT_PROBABILITY,
+    ):
+        assert metric in exprs
+    for panel in board["panels"]:
+        legends = {t["legendFormat"] for t in panel["targets"]}
+        for override in panel["fieldConfig"]["overrides"]:
+            for prop in override["properties"]:
+                if prop["id"] == "custom.fillBelowTo":
+                    # the band fills from one of the panel's own series down to another
+                    assert {override["matcher"]["options"], prop["value"]} <= legends
+    titles = [p["title"] for p in board["panels"]]
+    assert "P(hit)" in titles
+    assert any("80 %" in title and "Forecast" in title for title in titles)
+
+
+def test_leadership_overview_lists_open_incidents_with_a_link_to_the_read_api(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    panel = next(
+        p for p in boards["leadership-overview"]["panels"] if p["title"] == "Open incidents"
+    )
+    assert m.INCIDENT_OPEN in panel["targets"][0]["expr"]
+    urls = [
+        link["url"]
+        for override in panel["fieldConfig"]["overrides"]
+        for prop in override["properties"]
+        if prop["id"] == "links"
+        for link in prop["value"]
+    ]
+    assert any(url.endswith("/incidents") for url in urls)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.unit.deploy.tools import DEPLOY, REPO, require_tool, run
+from truenorth import metric_names as m
 from truenorth.contract.common import ObjectiveSpec
 from truenorth.generators.cli import load_strategy_specs
 from truenorth.generators.rules import (
@@ -178,3 +180,25 @@ def test_generate_removes_rules_of_strategies_no_longer_given(tmp_path: Path) ->
     assert [p.name for p in written] == ["truenorth-common.rules.yml"]
     assert hand_written.exists()
     assert all(p.read_text(encoding="utf-8").startswith(GENERATED_HEADER) for p in written)
+
+
+def _common_alerts() -> list[dict[str, Any]]:
+    document = yaml.safe_load((RULES / "truenorth-common.rules.yml").read_text(encoding="utf-8"))
+    return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def test_drift_alerts_fire_once_per_incident_never_per_drift_kind() -> None:
+    alerts = _common_alerts()
+    incident = [a for a in alerts if a["alert"] == "TruenorthIncident"]
+    assert {a["labels"]["severity"] for a in incident} == {"page", "ticket", "info"}
+    assert all(m.INCIDENT_OPEN in a["expr"] for a in incident)
+    assert not any(m.DRIFT_OPEN in a["expr"] for a in alerts), "a drift facet alerts alone"
+    assert not {"TruenorthDrift", "TruenorthStaleData"} & {a["alert"] for a in alerts}
+
+
+def test_incident_alerts_link_the_read_apis_incidents() -> None:
+    for alert in _common_alerts():
+        if alert["alert"] == "TruenorthIncident":
+            description = alert["annotations"]["description"]
+            assert "/v1/workspaces/{{ $labels.workspace }}/incidents" in description
+            assert "$labels.incident" in alert["annotations"]["summary"]
