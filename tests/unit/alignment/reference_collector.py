@@ -25,6 +25,7 @@ class SnapshotCollector(Collector):
         yield from self._objectives(snapshot)
         yield from self._channels(snapshot)
         yield from self._drifts(snapshot)
+        yield from self._incidents(snapshot)
         yield from self._strategy_changes(snapshot)
 
     def describe(self) -> Iterator[Metric]:
@@ -115,6 +116,24 @@ class SnapshotCollector(Collector):
         yield actual
         yield planned
         yield aligned
+
+    @staticmethod
+    def _incidents(snapshot: Snapshot) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            m.INCIDENT_OPEN,
+            "Open incidents (drifts with one cause), by highest severity",
+            labels=["workspace", "strategy", "incident", "severity"],
+        )
+        rank = {"info": 0, "warning": 1, "critical": 2}
+        worst: dict[tuple[str, str, str], str] = {}
+        for open_drift in snapshot.drifts:
+            d = open_drift.drift
+            key = (open_drift.workspace, d.strategy_id or "", d.incident)
+            if key not in worst or rank[d.severity] > rank[worst[key]]:
+                worst[key] = d.severity
+        for (ws, strategy, incident), severity in sorted(worst.items()):
+            gauge.add_metric([ws, strategy, incident, severity], 1)
+        yield gauge
 
     @staticmethod
     def _drifts(snapshot: Snapshot) -> Iterator[Metric]:
