@@ -1,8 +1,8 @@
 """Partition workers in real processes on a 3-node NATS cluster (R3 streams, partitioned
-mirrors, lease buckets) with a toy projection in SQLite: kill -9 a worker, pause one past its
-lease, add one, kill a NATS node. Each time every event is recorded exactly once, in the
-partition of its workspace, and no commit lands with an epoch older than one already
-committed for its partition."""
+mirrors, lease buckets) with a toy projection in the embedded PostgreSQL: kill -9 a worker,
+pause one past its lease, add one, kill a NATS node. Each time every event is recorded
+exactly once, in the partition of its workspace, and no commit lands with an epoch older
+than one already committed for its partition."""
 
 from __future__ import annotations
 
