@@ -117,14 +117,19 @@ def eventually(condition, seconds: float, what: str):  # type: ignore[no-untyped
 async def publish(cluster: NatsCluster, events: list) -> None:  # type: ignore[type-arg]
     nc = await connect(cluster)
     js = nc.jetstream(timeout=10)
-    pending = []
-    for event in events:
+
+    async def one(event) -> None:  # type: ignore[no-untyped-def]
         headers = {"Nats-Msg-Id": str(event.event_id)}
-        pending.append(await js.publish_async(subject_of(event), encode(event), headers=headers))
-        if len(pending) >= 2000:
-            await asyncio.gather(*pending)
-            pending = []
-    await asyncio.gather(*pending)
+        for attempt in range(20):  # retried across a node's loss and its elections
+            try:
+                await js.publish(subject_of(event), encode(event), headers=headers)
+                return
+            except Exception:
+                await asyncio.sleep(0.25 * (attempt + 1))
+        raise RuntimeError(f"could not publish {event.event_id}")
+
+    for start in range(0, len(events), 200):
+        await asyncio.gather(*(one(e) for e in events[start : start + 200]))
     await nc.close()
 
 
