@@ -12,7 +12,7 @@ the *stored* subject, so reading an aggregate by `tn.<ws>.<ctx>.<id>` (and
 nats-server 2.15.1, see tests/integration/cluster/test_partitions.py). A mirror leaves the
 event store untouched, keeps the origin's stream sequences (so checkpoints and gap reads mean
 the same sequence in both), and is disposable: a re-partition deletes and recreates it
-(docs/design-scale.md). Its cost is a second copy of the input on disk.
+(docs/design.md, "Partitions and leases"). Its cost is a second copy of the input on disk.
 
 `partition_of` computes the same function locally (to route reads, label gauges, test); a test
 checks it against the server's placement.
@@ -148,7 +148,7 @@ async def provision_partitions(
             raise PartitionError(
                 f"TRUENORTH_ALIGNMENT_PARTITIONS={partitions} but stream {name} was "
                 f"provisioned with {existing} partitions: changing the partition count is a "
-                "re-partition (drain, delete the mirrors, rebuild; docs/design-scale.md)"
+                "re-partition (drain, delete the mirrors, rebuild; docs/design.md, "Partitions and leases")"
             )
     return created
 

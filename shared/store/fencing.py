@@ -13,7 +13,7 @@ any read, so the transaction never has to upgrade a stale snapshot. Needs READ C
 PostgreSQL (its default, and the engine's): the retry after a concurrent first insert must see
 the other transaction's row. A worker paused inside the transaction keeps the row locked, so
 give alignment's sessions an `idle_in_transaction_session_timeout` below the lease TTL
-(docs/design-scale.md).
+(docs/design.md, "Partitions and leases").
 """
 
 from __future__ import annotations

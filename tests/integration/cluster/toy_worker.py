@@ -50,7 +50,7 @@ FOLD_SECONDS = 0.05
 IDLE_IN_TRANSACTION_MS = 3_000
 """PostgreSQL ends a session idle in a transaction this long: a worker paused mid-commit
 would otherwise hold the partition's fence row locked, and the next owner's claim would
-wait for as long as the pause lasts (docs/design-scale.md)."""
+wait for as long as the pause lasts (docs/design.md, "Partitions and leases")."""
 
 toy_metadata = MetaData()
 toy_events = Table(
