@@ -135,7 +135,8 @@ class AlignmentSettings(ServiceSettings):
     partitions: int = Field(default=8, ge=1, le=1024)
     """Alignment's input is split into this many partitions by workspace (`truenorth.bus.
     partitions`); fixed when the streams are provisioned: changing it is a re-partition
-    (docs/design.md, "Partitions and leases"). More partitions than workers, so leases can spread evenly."""
+    (docs/design.md, "Partitions and leases"). More partitions than workers, so leases can
+    spread evenly."""
 
 
 SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {

@@ -14,7 +14,8 @@ The *epoch* of a lease is the KV revision of the write that acquired it: a strea
 so it grows across owners (every later acquisition is a later write to the same stream) and is
 unchanged by renewals. The projection store records it (`truenorth.store.fencing`). Deleting
 the leases bucket restarts revisions at 1: the fences then refuse every worker until the
-store's fences are reset (part of the re-partition procedure, docs/design.md, "Partitions and leases").
+store's fences are reset (part of the re-partition procedure: docs/design.md, "Partitions
+and leases").
 
 A worker stops considering itself owner at `sent + TTL - margin`, `sent` being when it sent its
 last successful write: the server starts the key's TTL on receipt, later, so the worker gives

@@ -148,7 +148,8 @@ async def provision_partitions(
             raise PartitionError(
                 f"TRUENORTH_ALIGNMENT_PARTITIONS={partitions} but stream {name} was "
                 f"provisioned with {existing} partitions: changing the partition count is a "
-                "re-partition (drain, delete the mirrors, rebuild; docs/design.md, "Partitions and leases")"
+                "re-partition (drain, delete the mirrors, rebuild: docs/design.md, "
+                "'Partitions and leases')"
             )
     return created
 
