@@ -388,7 +388,8 @@ class _Builder:
                     day = int((slot_start - self.q0).total_seconds() // 86400)
                     self.kpi_rows_by_day[day].append(row)
                 for objective_id in plan.level_kpis:
-                    rows.append(self.level_row(plan, specs[objective_id], slot_start, slot_end))
+                    level = self.level_row(plan, specs[objective_id], slot_start, slot_end)
+                    rows.append(self.ratio_row(plan, specs[objective_id], level, spend))
             if rows:
                 self.post(slot_end + REPORT_LAG, rows)
             slot_start = slot_end
@@ -424,6 +425,25 @@ class _Builder:
         noise = self.rng.uniform(-0.005, 0.005) * abs(span) * min(1.0, 10 * expected)
         value = _round(spec.baseline + span * share + noise, span)
         return self.row(plan, spec.kpi, value, start, end, "survey")
+
+    def ratio_row(
+        self, plan: CampaignPlan, spec: ObjectiveSpec, level: dict[str, Any], spend: float
+    ) -> dict[str, Any]:
+        """A ratio KPI is reported as its parts, never as the ratio: for CAC (spend / new
+        customers) the campaign's spend is already reported, so the denominator is reported
+        at the level the script wants (spend / level). Other levels are reported as is."""
+        if spec.aggregation != "ratio" or spec.numerator != "spend" or not spec.denominator:
+            return level
+        customers = round(spend / level["value"], 3) if level["value"] else 0.0
+        self.final.pop(level["observation_id"], None)
+        return self.row(
+            plan,
+            spec.denominator,
+            customers,
+            datetime.fromisoformat(level["period_start"].replace("Z", "+00:00")),
+            datetime.fromisoformat(level["period_end"].replace("Z", "+00:00")),
+            "crm",
+        )
 
     def post(self, moment: datetime, rows: list[dict[str, Any]], tag: str = "") -> None:
         self.batches_by_time[moment] = rows

@@ -174,12 +174,13 @@ def test_partitioned_workers_survive_kills_and_equal_a_single_replay(workers: Wo
     killed_at = time.monotonic()
     os.killpg(workers.processes["w1"].pid, signal.SIGKILL)
     workers.processes["w1"].wait(10)
-    asyncio.run(publish(workers.cluster, workload(1, 4)))
     eventually(
         lambda: victim_partitions <= set(workers.owners()), 30, "the killed worker's partitions"
     )
     moved_after = time.monotonic() - killed_at
-    assert moved_after <= 10.0 + 0.5 * 2, f"partitions moved after {moved_after:.1f}s"
+    # the lease's TTL (8 s) and a tick; polled every 0.2 s over HTTP on a loaded machine
+    assert moved_after <= 10.0, f"partitions moved after {moved_after:.1f}s"
+    asyncio.run(publish(workers.cluster, workload(1, 4)))
 
     # a NATS node killed mid-load, and restarted
     node = workers.cluster.nodes[2]
