@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from truenorth.bus.atomic import enable_atomic_publish
 from truenorth.bus.deadletter import IntakeCounters
 from truenorth.bus.streams import METRICS
 from truenorth.contract.metrics import Observation
@@ -21,7 +22,7 @@ from truenorth.metrics.domain import (
     split_rows,
     validate_rows,
 )
-from truenorth.metrics.ingest import Ingestor, enable_atomic_publish
+from truenorth.metrics.ingest import Ingestor
 from truenorth.metrics.intake import register_intake
 from truenorth.metrics.ledger import Ledger
 from truenorth.runtime import Runtime, build_runtime, create_app

@@ -54,9 +54,45 @@ def _csv_value(key: str, value: str) -> Any:
     return value
 
 
-def read_rows(path: Path, fmt: Literal["csv", "ndjson"]) -> Iterator[tuple[int, Any, str | None]]:
+def text_encoding(encoding: str) -> str:
+    """The codec to open a file with: UTF-8 accepts (and drops) a leading BOM."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise typer.BadParameter(
+            f"unknown encoding {encoding!r}", param_hint="--encoding"
+        ) from None
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+
+
+def encoding_problem(path: Path, encoding: str) -> str | None:
+    """Where the file stops being `encoding` text, in words naming the line, or None."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode(encoding if number > 1 else text_encoding(encoding))
+            except UnicodeDecodeError as exc:
+                hint = (
+                    " (a spreadsheet export? try --encoding cp1252 or --encoding latin-1)"
+                    if text_encoding(encoding) == "utf-8-sig"
+                    else ""
+                )
+                return (
+                    f"line {number} is not {encoding} text (byte 0x{raw[exc.start]:02x} at "
+                    f"column {exc.start + 1}){hint}"
+                )
+    return None
+
+
+def read_rows(
+    path: Path, fmt: Literal["csv", "ndjson"], encoding: str = "utf-8"
+) -> Iterator[tuple[int, Any, str | None]]:
     """(line number, row, local error) for every data row of the file."""
-    with path.open(newline="" if fmt == "csv" else None, encoding="utf-8-sig") as handle:
+    with path.open(
+        newline="" if fmt == "csv" else None, encoding=text_encoding(encoding)
+    ) as handle:
         if fmt == "csv":
             reader = csv.DictReader(handle)
             line = reader.line_num
@@ -113,20 +149,27 @@ def metrics(
     batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="rows per request")] = 1000,
     fmt: Annotated[str, typer.Option("--format", help="auto | csv | ndjson")] = "auto",
     gzip: Annotated[bool, typer.Option(help="gzip request bodies")] = False,
+    encoding: Annotated[
+        str, typer.Option(help="the file's text encoding (UTF-8 with or without a BOM by default)")
+    ] = "utf-8",
 ) -> None:
     """Send metric observations from FILE. Columns/fields: observation_id (optional: derived
     from campaign, metric, period and source), campaign_id, metric, value, period_start,
     period_end, source. Rows are batched and retried with the same ids, so re-running the same
     file is safe: already stored rows come back as duplicates."""
     kind = detect_format(file, fmt)
+    problem = encoding_problem(file, encoding)
+    if problem is not None:
+        err.print(f"[red]error:[/red] {file.name}: {problem}; nothing was sent")
+        raise typer.Exit(2)
     total_rows = count_rows(file, kind)
     lines: list[int] = []
     local_errors: list[tuple[int, str]] = []
 
     def rows() -> Iterator[Any]:
-        for number, row, problem in read_rows(file, kind):
-            if problem is not None:
-                local_errors.append((number, problem))
+        for number, row, row_problem in read_rows(file, kind, encoding):
+            if row_problem is not None:
+                local_errors.append((number, row_problem))
                 progress.advance(task)
                 continue
             lines.append(number)

@@ -16,8 +16,10 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _read(path: Path) -> str:
+    from truenorth.strategy.domain.document import decode_document
+
     try:
-        return path.read_text()
+        return decode_document(path.read_bytes(), str(path))
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot read {path}: {exc.strerror}")
         raise typer.Exit(2) from None

@@ -25,6 +25,7 @@ from truenorth.bus.streams import (
     StreamSpec,
     aggregate_subject,
 )
+from truenorth.bus.wire import api_prefix, connection_of
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import CONTEXT_OF_TYPE, Event, decode, encode
 
@@ -295,8 +296,8 @@ class _Puller:
         self, js: JetStreamContext, stream: str, consumer: str, batch: int, head: int
     ) -> None:
         self.js = js
-        self.nc = js._nc
-        self.next_subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self.nc = connection_of(js)
+        self.next_subject = f"{api_prefix(js)}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self.stream = stream
         self.consumer = consumer
         self.batch = batch
