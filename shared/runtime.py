@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,11 +29,13 @@ from prometheus_client import CollectorRegistry
 from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
+from truenorth.bus.permissions import LOCAL, inbox_prefix
 from truenorth.clock import configure_clock
 from truenorth.http import Exposition, HealthCheck, install_common
 from truenorth.settings import ServiceSettings, SharedSettings
 
 log = structlog.get_logger()
+CREDENTIALS_FILE = "nats-credentials.json"
 
 Hook = Callable[["Runtime"], Awaitable[None]]
 
@@ -64,6 +67,14 @@ class Runtime:
     def store(self) -> EventStore:
         return EventStore(self.js)
 
+    @property
+    def pull_inbox_prefix(self) -> bytes:
+        """For faststream pull subscribers (`inbox_prefix=`): they default to ``_INBOX.``,
+        not to the connection's prefix, and the server lets this user receive only on its
+        own (`truenorth.bus.permissions`)."""
+        prefix = reply_prefix(self.shared)
+        return (prefix or "_INBOX").encode() + b"."
+
     def nats_connected(self) -> tuple[bool, str]:
         try:
             connected = self.nc.is_connected
@@ -94,18 +105,47 @@ def nats_security(shared: SharedSettings) -> NatsSecurity | None:
     return None
 
 
+def reply_prefix(shared: SharedSettings, user: str | None = None) -> str | None:
+    """The inbox prefix a user may receive on (`truenorth.bus.permissions`), or None for
+    nats-py's default (no credentials: a server without users)."""
+    if user:
+        return inbox_prefix(user)
+    if shared.nats_inbox_prefix:
+        return shared.nats_inbox_prefix
+    return inbox_prefix(shared.nats_user) if shared.nats_user else None
+
+
 def connect_options(
     shared: SharedSettings, *, user: str | None = None, password: str | None = None
 ) -> dict[str, Any]:
-    """nats-py `connect` keyword arguments for the same credentials and TLS."""
+    """nats-py `connect` keyword arguments for the same credentials, inbox prefix and TLS."""
     options: dict[str, Any] = {}
     if user or shared.nats_user:
         options["user"] = user or shared.nats_user
         options["password"] = password if user else shared.nats_password
+    prefix = reply_prefix(shared, user)
+    if prefix is not None:
+        options["inbox_prefix"] = prefix
     context = tls_context(shared)
     if context is not None:
         options["tls"] = context
     return options
+
+
+def operator_credentials(shared: SharedSettings) -> SharedSettings:
+    """Settings for an operator command: the environment's NATS user if set, else the
+    operator user `truenorth up` wrote to `nats-credentials.json` in the data dir (so the
+    commands work with no credential-less user on the server)."""
+    if shared.nats_user:
+        return shared
+    try:
+        body = json.loads((shared.data_dir / CREDENTIALS_FILE).read_text())
+        password = body["users"][LOCAL]
+    except (OSError, ValueError, KeyError, TypeError):
+        return shared
+    if body.get("url") not in (None, shared.nats_url):
+        return shared  # another server's
+    return shared.model_copy(update={"nats_user": LOCAL, "nats_password": password})
 
 
 async def connect_client(
@@ -114,6 +154,7 @@ async def connect_client(
     """A one-shot nats-py client (for the CLIs) with the service's user and TLS settings;
     ConnectionError, naming the server, when it cannot connect."""
     target = url or shared.nats_url
+    shared = operator_credentials(shared.model_copy(update={"nats_url": target}))
     try:
         return await asyncio.wait_for(
             connect(target, name=name, reconnect=False, **connect_options(shared)), 15
@@ -162,6 +203,9 @@ def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistr
     security = nats_security(shared)
     if security is not None:
         options["security"] = security
+    prefix = reply_prefix(shared)
+    if prefix is not None:
+        options["inbox_prefix"] = prefix
     return NatsBroker(
         shared.nats_url,
         name=f"truenorth-{service}",

@@ -28,6 +28,9 @@ class SharedSettings(BaseSettings):
     nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls|ws|wss)://")
     nats_user: str | None = None
     nats_password: str | None = None
+    nats_inbox_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    """Where this process receives replies and deliveries; default `_INBOX_<nats_user>`, the
+    prefix the server lets that user subscribe to (`truenorth.bus.permissions`)."""
     nats_provisioner_user: str | None = None
     """Set with its password: streams are created/updated as this user, on a short separate
     connection at start (the service's own user may not). Unset: with the service's user."""

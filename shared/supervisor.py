@@ -81,7 +81,10 @@ class Supervisor:
         config_extra = ""
         if self.nats_auth:
             self.nats_passwords = {user: secrets.token_hex(24) for user in ALL_USERS}
-            config_extra = render_authorization(self.nats_passwords, no_auth_user=LOCAL)
+            # with HTTP auth required there is no credential-less NATS user: it would defeat
+            # the tokens; operator commands read the `local` password from the data dir
+            no_auth_user = None if self.http_auth_required else LOCAL
+            config_extra = render_authorization(self.nats_passwords, no_auth_user=no_auth_user)
         try:
             self.nats = EmbeddedNats(
                 self.data_dir / "nats", port=self.nats_port, config_extra=config_extra
@@ -93,6 +96,11 @@ class Supervisor:
         for name in SERVICES:
             self.services.append(self._spawn(name))
         self._wait_ready(ready_timeout)
+
+    @property
+    def http_auth_required(self) -> bool:
+        value = self.extra_env.get("TRUENORTH_AUTH", os.environ.get("TRUENORTH_AUTH", "off"))
+        return value.strip().lower() == "required"
 
     def _env(self, name: str) -> dict[str, str]:
         assert self.nats is not None

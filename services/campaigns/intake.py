@@ -106,6 +106,7 @@ def register_intake(runtime: Runtime, service: CampaignService, counters: Intake
         pull_sub=PullSub(batch_size=32, timeout=5.0),
         config=ConsumerConfig(ack_wait=30, max_ack_pending=256, filter_subject=FILTER),
         ack_policy=AckPolicy.MANUAL,
+        inbox_prefix=runtime.pull_inbox_prefix,
         title="campaigns-intake",
         description="Campaign commands from tools that speak NATS",
     )

@@ -48,6 +48,7 @@ def register_intake(
         pull_sub=PullSub(batch_size=64, timeout=5.0),
         config=ConsumerConfig(ack_wait=60, max_ack_pending=1024, filter_subject=FILTER),
         ack_policy=AckPolicy.MANUAL,
+        inbox_prefix=runtime.pull_inbox_prefix,
         title="metrics-intake",
         description="Metric observations from tools that speak NATS",
     )

@@ -85,6 +85,7 @@ async def connect(
     name: str = "truenorth",
     tls: ssl.SSLContext | None = None,
     reconnect: bool = True,
+    inbox_prefix: str | None = None,
 ) -> NatsClient:
     """A nats-py client; `reconnect=False` for one-shot commands, which should fail at once
     rather than retry forever (e.g. against a TLS-only server without TLS settings)."""
@@ -101,6 +102,8 @@ async def connect(
         options.update(user=user, password=password)
     if tls is not None:
         options["tls"] = tls
+    if inbox_prefix is not None:
+        options["inbox_prefix"] = inbox_prefix
     return await nats.connect(url, **options)
 
 
