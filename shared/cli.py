@@ -125,10 +125,8 @@ def up(
     sys.stdout.flush()
     try:
         while not stopping:
-            crashed = supervisor.crashed()
-            if crashed:
-                err.print(f"[red]service exited:[/red] {', '.join(crashed)}; stopping")
-                break
+            for line in supervisor.supervise():
+                err.print(f"[yellow]supervisor:[/yellow] {line}", highlight=False)
             time.sleep(0.3)
     finally:
         console.print("stopping: draining services")

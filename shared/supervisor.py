@@ -1,4 +1,8 @@
-"""`truenorth up`: the embedded nats-server plus the four services as separate processes."""
+"""`truenorth up`: the embedded nats-server plus the four services as separate processes, kept
+running: a service that exits is restarted with a backoff (1 s doubling to 30 s while it keeps
+crashing within a minute of its start), the nats-server is restarted on the same port, data
+and users if it dies (the services reconnect on their own), and each restart is logged. Only
+Ctrl-C or SIGTERM stops everything (`stop`)."""
 
 from __future__ import annotations
 
@@ -34,12 +38,22 @@ class SupervisorError(RuntimeError):
     """One-line reason `up` cannot run."""
 
 
+RESTART_BACKOFF_FIRST = 1.0
+RESTART_BACKOFF_MAX = 30.0
+STABLE_AFTER_SECONDS = 60.0
+"""A service up this long has its backoff reset: its next crash is restarted at once-ish."""
+
+
 @dataclass
 class ServiceProcess:
     name: str
     port: int
     process: subprocess.Popen[bytes]
     pump: threading.Thread | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    backoff: float = 0.0
+    restart_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -181,6 +195,44 @@ class Supervisor:
 
     def crashed(self) -> list[str]:
         return [s.name for s in self.services if s.process.poll() is not None]
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """One round of supervision: restart what died (nats-server first). Returns what it
+        did, one line each, for the log."""
+        now = time.monotonic() if now is None else now
+        said: list[str] = []
+        if self.nats is not None and self.nats.process is not None:
+            code = self.nats.process.poll()
+            if code is not None:
+                said.append(f"nats-server exited with code {code}: restarting it")
+                try:
+                    self.nats.start()
+                    said.append(f"nats-server restarted on {self.nats.url}")
+                except EmbeddedNatsError as exc:
+                    said.append(f"nats-server did not restart: {exc}; retrying")
+        for index, service in enumerate(self.services):
+            code = service.process.poll()
+            if code is None:
+                continue
+            if service.restart_at is None:
+                stable = now - service.started_at >= STABLE_AFTER_SECONDS
+                service.backoff = (
+                    RESTART_BACKOFF_FIRST
+                    if stable or not service.backoff
+                    else min(RESTART_BACKOFF_MAX, service.backoff * 2)
+                )
+                service.restart_at = now + service.backoff
+                said.append(
+                    f"{service.name} exited with code {code}: restarting in "
+                    f"{service.backoff:g}s (restart {service.restarts + 1})"
+                )
+            elif now >= service.restart_at:
+                replacement = self._spawn(service.name)
+                replacement.restarts = service.restarts + 1
+                replacement.backoff = service.backoff
+                self.services[index] = replacement
+                said.append(f"{service.name} restarted (pid {replacement.process.pid})")
+        return said
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM every service (each drains its broker), then the nats-server."""
