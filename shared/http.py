@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 import nats.errors
@@ -14,7 +16,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from truenorth.auth import ADMIN, READ, SCOPES, Authenticator, AuthUnavailable
+from truenorth.auth import (
+    ADMIN,
+    METRICS_SCRAPE,
+    READ,
+    SCOPES,
+    Authenticator,
+    AuthUnavailable,
+    Principal,
+)
 from truenorth.bus.eventstore import ConcurrencyConflict, StoreUnavailable
 from truenorth.gzip_members import GzipMember, decompress, join
 
@@ -123,24 +133,41 @@ class BodyTooLarge(Exception):
 
 
 OPEN_PATHS = frozenset(
-    {"/metrics", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
-"""Answered without a token (Prometheus, orchestrators, the API docs) and read-only."""
+"""Answered without a token (orchestrators, the API docs) and read-only."""
+SCRAPE_PATH = "/metrics"
+"""Needs the `metrics` scope: it names every workspace, strategy and objective with figures."""
+ACTOR_HEADER = b"x-actor"
+WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)(?:/|$)")
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class TokenAuth:
     """`Authorization: Bearer <token>` on every route but `OPEN_PATHS` (see `truenorth.auth`).
 
-    GET/HEAD need the `read` scope, any other method the service's write scope. No or a bad
-    token: 401 with `WWW-Authenticate: Bearer`; a valid token without the scope: 403; the
-    token store unreachable: 503. The verified principal is put on `request.state.principal`.
+    GET/HEAD need the `read` scope, any other method the service's write scope, `/metrics` the
+    `metrics` scope. No or a bad token: 401 with `WWW-Authenticate: Bearer`; a valid token
+    without the scope, or bound to other workspaces than the path's (or the default one's):
+    403; the token store unreachable: 503.
+
+    Identity: the token's name is the actor. `X-Actor` is set to it for the routes (strategy
+    and metrics record that header); a request claiming another actor is refused (422 naming
+    `X-Actor`): a token cannot write on behalf of someone else. The verified principal is put
+    on `request.state.principal` (and `current_principal`, for bodies with an `actor` field).
     """
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, write_scope: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        write_scope: str,
+        default_workspace: str = "default",
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.write_scope = write_scope
+        self.default_workspace = default_workspace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,12 +183,52 @@ class TokenAuth:
             )
             await refusal(scope, receive, send)
             return
-        required = READ if method in READ_METHODS else self.write_scope
+        if scope["path"] == SCRAPE_PATH:
+            required = METRICS_SCRAPE
+        else:
+            required = READ if method in READ_METHODS else self.write_scope
         response = await self._check(scope, required)
+        if response is None:
+            response = self._attribute(scope)
         if response is not None:
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        token = current_principal.set(scope["state"]["principal"])
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_principal.reset(token)
+
+    def _attribute(self, scope: Scope) -> Response | None:
+        """Workspace binding and the actor header (see the class docstring)."""
+        principal: Principal = scope["state"]["principal"]
+        if scope["path"] != SCRAPE_PATH:
+            match = WORKSPACE_PATH.match(scope["path"])
+            workspace = match.group(1) if match else self.default_workspace
+            if not principal.may_act_in(workspace):
+                return problem(
+                    403,
+                    f"token {principal.name!r} is bound to workspace(s) "
+                    f"{', '.join(principal.workspaces)}, not {workspace!r}",
+                )
+        headers = [(k, v) for k, v in scope.get("headers") or () if k != ACTOR_HEADER]
+        claimed = [v for k, v in scope.get("headers") or () if k == ACTOR_HEADER]
+        if any(v.decode("latin-1").strip() not in ("", principal.name) for v in claimed):
+            return problem(
+                422,
+                "invalid request",
+                [
+                    {
+                        "field": "X-Actor",
+                        "message": f"the token acts as {principal.name!r}: another actor is "
+                        "refused (use a token of that actor)",
+                        "type": "actor",
+                    }
+                ],
+            )
+        headers.append((ACTOR_HEADER, principal.name.encode()))
+        scope["headers"] = headers
+        return None
 
     async def _check(self, scope: Scope, required: str) -> Response | None:
         header = ""
@@ -207,6 +274,27 @@ class TokenAuth:
             )
         scope.setdefault("state", {})["principal"] = principal
         return None
+
+
+current_principal: ContextVar[Principal | None] = ContextVar("current_principal", default=None)
+"""Who the request being handled acts as (auth required), for routes whose body names an actor."""
+
+
+class ActorRefused(Exception):
+    """A body names another actor than the request's token."""
+
+
+def attributed_actor(claimed: str, unset: str = "unknown") -> str:
+    """The actor to record: the token's name when auth is required (a body naming another
+    actor raises ActorRefused), else what the client said."""
+    principal = current_principal.get()
+    if principal is None:
+        return claimed
+    if claimed not in (unset, principal.name):
+        raise ActorRefused(
+            f"the token acts as {principal.name!r}: another actor ({claimed!r}) is refused"
+        )
+    return principal.name
 
 
 def document_bearer_auth(app: FastAPI) -> None:
@@ -279,6 +367,7 @@ def install_common(
     expositions: Sequence[Exposition] = (),
     authenticator: Authenticator | None = None,
     write_scope: str = ADMIN,
+    default_workspace: str = "default",
 ) -> None:
     """Health, readiness, /metrics and the error handlers every service answers with; with
     an `authenticator`, bearer tokens on every other route (`TokenAuth`)."""
@@ -330,6 +419,11 @@ def install_common(
     async def _invalid_model(_request: Request, exc: ValidationError) -> JSONResponse:
         return problem(422, "invalid request", field_errors(list(exc.errors())))
 
+    @app.exception_handler(ActorRefused)
+    async def _actor_refused(_request: Request, exc: ActorRefused) -> JSONResponse:
+        errors = [{"field": "actor", "message": str(exc), "type": "actor"}]
+        return problem(422, "invalid request", errors)
+
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_request: Request, exc: ConcurrencyConflict) -> JSONResponse:
         return problem(409, f"concurrent change: {exc}; re-read and retry")
@@ -353,7 +447,12 @@ def install_common(
     if authenticator is not None:
         # added last = outermost: a request without a valid token is refused before its
         # body is read
-        app.add_middleware(TokenAuth, authenticator=authenticator, write_scope=write_scope)
+        app.add_middleware(
+            TokenAuth,
+            authenticator=authenticator,
+            write_scope=write_scope,
+            default_workspace=default_workspace,
+        )
         document_bearer_auth(app)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,7 +33,7 @@ from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
 from truenorth.bus.permissions import LOCAL, inbox_prefix
 from truenorth.clock import configure_clock
 from truenorth.http import Exposition, HealthCheck, install_common
-from truenorth.settings import ServiceSettings, SharedSettings
+from truenorth.settings import PRIVATE_UMASK, ServiceSettings, SharedSettings
 
 log = structlog.get_logger()
 CREDENTIALS_FILE = "nats-credentials.json"
@@ -218,6 +219,7 @@ def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistr
 
 
 def build_runtime(service: str, shared: SharedSettings, settings: ServiceSettings) -> Runtime:
+    os.umask(PRIVATE_UMASK)
     configure_clock(shared)
     registry = CollectorRegistry()
     broker = make_broker(shared, service, registry)
@@ -268,5 +270,6 @@ def create_app(
         max_request_bytes=runtime.settings.max_request_bytes,
         authenticator=authenticator,
         write_scope=WRITE_SCOPE.get(runtime.service, ADMIN),
+        default_workspace=runtime.shared.workspace,
     )
     return app

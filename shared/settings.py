@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from truenorth.contract.envelope import Slug
 
+PRIVATE_UMASK = 0o077
+"""Files truenorth creates (SQLite ledgers and projections, the token store, the data dir) are
+readable by their owner only: they hold every workspace's figures and the token hashes."""
 SERVICES = ("strategy", "campaigns", "metrics", "alignment")
 DEFAULT_PORTS = {"strategy": 8101, "campaigns": 8102, "metrics": 8103, "alignment": 8104}
 

@@ -28,7 +28,7 @@ from truenorth.bus.embedded import (
     write_private,
 )
 from truenorth.bus.permissions import ALL_USERS, LOCAL, PROVISIONER, render_authorization
-from truenorth.settings import DEFAULT_PORTS, SERVICES
+from truenorth.settings import DEFAULT_PORTS, PRIVATE_UMASK, SERVICES
 
 MALLOC_ARENA_MAX = "2"
 """Services' default (an operator's own setting wins); deploy/Dockerfile sets the same."""
@@ -87,6 +87,7 @@ class Supervisor:
                 )
 
     def start(self, free_ports: bool = False, ready_timeout: float = 60.0) -> None:
+        os.umask(PRIVATE_UMASK)  # the data dir holds every workspace's data and the NATS passwords
         try:
             ensure_writable_dir(self.data_dir)
         except EmbeddedNatsError as exc:

@@ -26,7 +26,7 @@ from truenorth.campaigns.domain import (
 from truenorth.campaigns.intake import register_intake
 from truenorth.campaigns.objectives import StrategyFollower
 from truenorth.campaigns.service import CampaignService
-from truenorth.http import problem
+from truenorth.http import attributed_actor, problem
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import CampaignsSettings, SharedSettings
 
@@ -139,6 +139,7 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
         return problem(exc.status, exc.message, exc.errors)
 
     async def run(ws: str, campaign_id: str, command: CommandMeta, status: int = 200) -> Any:
+        command = command.model_copy(update={"actor": attributed_actor(command.actor)})
         outcome = await service.handle(ws, campaign_id, command)
         code = 200 if outcome.duplicate else status
         return JSONResponse(outcome.as_dict(follower), status_code=code)

@@ -111,6 +111,7 @@ def foreign_consumers(service: str) -> tuple[str, ...]:
         ]
     return tuple(denied)
 
+
 OWN_DLQ = {"campaigns", "metrics", "alignment"}
 """Services that dead-letter what they consume (strategy's inbox ignores poison)."""
 
@@ -158,9 +159,7 @@ class UserTable:
     def default(cls) -> UserTable:
         table: dict[str, Permissions] = {
             PROVISIONER: Permissions(publish=("$JS.API.>",), subscribe=replies(PROVISIONER)),
-            INTAKE: Permissions(
-                publish=(f"{SUBJECT_ROOT}.*.intake.>",), subscribe=replies(INTAKE)
-            ),
+            INTAKE: Permissions(publish=(f"{SUBJECT_ROOT}.*.intake.>",), subscribe=replies(INTAKE)),
             LOCAL: Permissions(publish=(">",), subscribe=(">",), deny_publish=STREAM_ADMIN),
         }
         for service in SERVICE_USERS:
