@@ -44,6 +44,7 @@ def serve(
     """Run one service in the foreground (what docker compose runs)."""
     import uvicorn
 
+    from truenorth.http import server_config
     from truenorth.logs import configure_logging
 
     if service not in SERVICES:
@@ -57,13 +58,16 @@ def serve(
     configure_logging(shared.log_level, shared.log_format, service)
     module = importlib.import_module(f"truenorth.{service}.app")
     fastapi_app = module.build_app(shared, settings)
-    config = uvicorn.Config(
+    config = server_config(
         fastapi_app,
         host=settings.host,
         port=settings.port,
         log_level=shared.log_level.lower(),
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-        access_log=False,
+        grace=settings.shutdown_grace_seconds,
+        keep_alive=settings.keep_alive_seconds,
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_concurrency=settings.max_concurrency,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -9,12 +9,14 @@ from contextvars import ContextVar
 from typing import Annotated, Any
 
 import nats.errors
+import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from truenorth.auth import (
     ADMIN,
@@ -457,3 +459,84 @@ def install_common(
 
 
 Handler = Callable[..., Awaitable[Any]]
+
+
+# -- the HTTP server ---------------------------------------------------------------------------
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with read deadlines, which uvicorn lacks (its keep-alive timer
+    is cancelled by any byte received, so a client trickling a header byte every few seconds
+    held a connection forever: issue 17, finding 12).
+
+    - the request line and headers must arrive within `header_timeout` of the connection
+      opening or of the previous response;
+    - the body must arrive within `body_timeout` of the headers.
+    A client missing either is disconnected."""
+
+    header_timeout = 10.0
+    body_timeout = 60.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_deadline()
+
+    def _arm_header_deadline(self) -> None:
+        previous = self.cycle
+        self.loop.call_later(self.header_timeout, self._headers_due, previous)
+
+    def _headers_due(self, previous: object) -> None:
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is previous or cycle is None:
+            self._drop("request headers not received in time")
+            return
+        self.loop.call_later(self.body_timeout, self._body_due, cycle)
+
+    def _body_due(self, cycle: Any) -> None:
+        if self.transport.is_closing() or self.cycle is not cycle:
+            return
+        if cycle.more_body and not cycle.response_started:
+            self._drop("request body not received in time")
+
+    def _drop(self, reason: str) -> None:
+        self.logger.info("closing a slow connection: %s", reason)
+        self.transport.close()
+
+
+def server_config(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    grace: float,
+    keep_alive: float,
+    header_timeout: float,
+    body_timeout: float,
+    max_concurrency: int,
+) -> uvicorn.Config:
+    """uvicorn's configuration for a service: keep-alive, header and body deadlines, at most
+    `max_concurrency` connections and requests at once (more get 503), a bounded header size."""
+    protocol = type(
+        "ServiceH11Protocol",
+        (GuardedH11Protocol,),
+        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+    )
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=int(grace),
+        timeout_keep_alive=int(keep_alive),
+        limit_concurrency=max_concurrency,
+        h11_max_incomplete_event_size=64 * 1024,
+        http=protocol,
+        access_log=False,
+    )

@@ -97,6 +97,14 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=0, ge=0, le=65535)
     shutdown_grace_seconds: float = Field(default=10, gt=0, le=300)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    keep_alive_seconds: float = Field(default=5, gt=0, le=300)
+    """An idle keep-alive connection is closed after this."""
+    header_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    """Request line and headers must arrive within this (slow clients are disconnected)."""
+    body_timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    """The body must arrive within this after the headers."""
+    max_concurrency: int = Field(default=256, gt=0, le=100_000)
+    """Connections and requests at once; beyond it, 503."""
 
 
 class StrategySettings(ServiceSettings):
