@@ -31,6 +31,7 @@ from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
 from truenorth.bus.permissions import LOCAL, inbox_prefix
+from truenorth.bus.workspaces import StrategyWorkspaces, no_strategy_message
 from truenorth.clock import configure_clock
 from truenorth.http import Exposition, HealthCheck, install_common
 from truenorth.settings import PRIVATE_UMASK, ServiceSettings, SharedSettings
@@ -55,6 +56,7 @@ class Runtime:
     """Pre-rendered Prometheus text appended to the registry's at /metrics."""
     started_at: float = field(default_factory=time.monotonic)
     state: dict[str, Any] = field(default_factory=dict)
+    workspaces: StrategyWorkspaces = field(default_factory=StrategyWorkspaces)
 
     @property
     def nc(self) -> NatsClient:
@@ -75,6 +77,15 @@ class Runtime:
         own (`truenorth.bus.permissions`)."""
         prefix = reply_prefix(self.shared)
         return (prefix or "_INBOX").encode() + b"."
+
+    async def unknown_workspace(self, workspace: str) -> str | None:
+        """Why data for `workspace` is refused (it has no strategy), or None. Raises
+        StoreUnavailable when STRATEGY cannot be read."""
+        if not self.shared.strategy_required:
+            return None
+        if await self.workspaces.has_strategy(self.js, workspace):
+            return None
+        return no_strategy_message(workspace)
 
     def nats_connected(self) -> tuple[bool, str]:
         try:

@@ -51,6 +51,9 @@ class SharedSettings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     auth: Literal["off", "required"] = "off"
     """HTTP API tokens: `required` (compose) or `off` (`truenorth up` on loopback)."""
+    require_strategy: bool | None = None
+    """Refuse metrics and campaigns for a workspace without a strategy (404 / dead letter);
+    default: on when `auth` is required, off on the loopback `truenorth up`."""
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     """How long a verified token is trusted without asking the token store again: a revoked
     token stops working within this time."""
@@ -85,6 +88,12 @@ class SharedSettings(BaseSettings):
     @property
     def nats_tls(self) -> bool:
         return bool(self.nats_tls_ca or self.nats_tls_cert) or self.nats_url.startswith("tls://")
+
+    @property
+    def strategy_required(self) -> bool:
+        return (
+            self.require_strategy if self.require_strategy is not None else self.auth == "required"
+        )
 
     def tokens_url(self) -> str:
         return self.tokens_database_url or sqlite_url(self.data_dir, "tokens")

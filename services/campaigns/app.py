@@ -139,6 +139,9 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
         return problem(exc.status, exc.message, exc.errors)
 
     async def run(ws: str, campaign_id: str, command: CommandMeta, status: int = 200) -> Any:
+        refusal = await runtime.unknown_workspace(ws)
+        if refusal is not None:
+            return problem(404, refusal, [{"field": "ws", "message": refusal, "type": "workspace"}])
         command = command.model_copy(update={"actor": attributed_actor(command.actor)})
         outcome = await service.handle(ws, campaign_id, command)
         code = 200 if outcome.duplicate else status

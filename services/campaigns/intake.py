@@ -124,6 +124,9 @@ async def handle_message(
     try:
         if check_slug(workspace, "workspace"):
             raise Rejected("invalid", f"invalid workspace {workspace!r} in the subject")
+        refusal = await runtime.unknown_workspace(workspace)
+        if refusal is not None:
+            raise Rejected("unknown_workspace", refusal)
         campaign_id, command = parse_command(raw.data)
         for attempt in range(CONFLICT_RETRIES + 1):
             try:

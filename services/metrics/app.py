@@ -163,6 +163,9 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
     app.openapi = _add_schema  # type: ignore[method-assign]
 
     async def ingest_http(ws: str, request: Request) -> JSONResponse:
+        refusal = await runtime.unknown_workspace(ws)
+        if refusal is not None:
+            return problem(404, refusal, [{"field": "ws", "message": refusal, "type": "workspace"}])
         body = await request.body()
         try:
             body = decompress(

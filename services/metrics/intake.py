@@ -59,45 +59,19 @@ def register_intake(
 async def handle_message(
     runtime: Runtime, ingestor: Ingestor, counters: IntakeCounters, msg: Any, max_rows: int
 ) -> None:
+    """Store, dead-letter or retry one intake message. Whatever goes wrong, the message is
+    acked, dead-lettered or nak'ed with a delay: never left to be redelivered forever."""
     raw = msg.raw_message
     subject: str = raw.subject
     workspace = subject.split(".")[1]
     attempts = int(raw.metadata.num_delivered or 1)
-    if check_slug(workspace, "workspace"):
-        await _dead_letter(
-            runtime,
-            counters,
-            msg,
-            workspace,
-            "invalid",
-            f"invalid workspace {workspace!r} in the subject",
-            [],
-            attempts,
-        )
-        return
     try:
-        rows = split_rows(raw.data, "json", max_rows)
-    except BodyError as exc:
-        reason = "too_large" if exc.status == 413 else "malformed"
-        await _dead_letter(runtime, counters, msg, workspace, reason, exc.message, [], attempts)
-        return
-    validated = validate_rows(rows)
-    try:
-        result = await ingestor.ingest(
-            workspace,
-            validated.valid,
-            validated.rejected,
-            door="nats",
-            origin=subject,
-            actor="metrics-nats",
-            dead_letter_rows=False,
-        )
+        await _handle(runtime, ingestor, counters, msg, max_rows, workspace, attempts)
     except StoreUnavailable as exc:
         log.warning(
             "metrics intake: will retry", subject=subject, attempts=attempts, error=str(exc)
         )
         await msg.nack(delay=RETRY_DELAY_SECONDS)
-        return
     except Exception as exc:  # a bug must not poison the queue forever: keep it, explain it
         log.exception("metrics intake: unexpected error", subject=subject)
         await _dead_letter(
@@ -110,7 +84,45 @@ async def handle_message(
             [],
             attempts,
         )
+
+
+async def _handle(
+    runtime: Runtime,
+    ingestor: Ingestor,
+    counters: IntakeCounters,
+    msg: Any,
+    max_rows: int,
+    workspace: str,
+    attempts: int,
+) -> None:
+    raw = msg.raw_message
+    subject: str = raw.subject
+    if check_slug(workspace, "workspace"):
+        message = f"invalid workspace {workspace!r} in the subject"
+        await _dead_letter(runtime, counters, msg, workspace, "invalid", message, [], attempts)
         return
+    refusal = await runtime.unknown_workspace(workspace)
+    if refusal is not None:
+        await _dead_letter(
+            runtime, counters, msg, workspace, "unknown_workspace", refusal, [], attempts
+        )
+        return
+    try:
+        rows = split_rows(raw.data, "json", max_rows)
+    except BodyError as exc:
+        reason = "too_large" if exc.status == 413 else "malformed"
+        await _dead_letter(runtime, counters, msg, workspace, reason, exc.message, [], attempts)
+        return
+    validated = validate_rows(rows)
+    result = await ingestor.ingest(
+        workspace,
+        validated.valid,
+        validated.rejected,
+        door="nats",
+        origin=subject,
+        actor="metrics-nats",
+        dead_letter_rows=False,
+    )
     if result.rejected:
         errors = [
             {"index": r.index, "field": e["field"], "message": e["message"]}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.campaigns.support import Bus
+from tests.integration.campaigns.support import Bus, eventually
 from tests.integration.metrics.conftest import row
 from truenorth.auth import TokenStore, bindings
 from truenorth.settings import SERVICE_SETTINGS, SharedSettings
@@ -68,6 +68,7 @@ class Services:
 
 @pytest.fixture
 def services(nats_url: str, tmp_path: Path, workspace: str) -> Iterator[Services]:
+    Bus(nats_url).add_objective(workspace, "o1")  # the workspace has a strategy
     with Services(nats_url, tmp_path, workspace) as running:
         yield running
 
@@ -136,3 +137,30 @@ def test_data_files_are_readable_by_their_owner_only(services: Services) -> None
     for name in ("metrics.db", "tokens.db"):
         mode = stat.S_IMODE((services.data_dir / name).stat().st_mode)
         assert mode & 0o077 == 0, (name, oct(mode))
+
+
+def test_data_for_a_workspace_without_a_strategy_is_refused_naming_it(
+    services: Services, nats_url: str
+) -> None:
+    _, token = services.token(["emit-campaigns", "emit-metrics"])
+    invented = "ws-" + uuid.uuid4().hex[:10]
+    metrics = services.clients["metrics"].post(
+        f"/v1/workspaces/{invented}/metrics", json=[row("o1")], headers=bearer(token)
+    )
+    campaigns = services.clients["campaigns"].post(
+        f"/v1/workspaces/{invented}/campaigns", json=CAMPAIGN, headers=bearer(token)
+    )
+    for response in (metrics, campaigns):
+        assert response.status_code == 404, response.text
+        assert invented in response.json()["detail"]
+        assert "strategy" in response.json()["detail"]
+    bus = Bus(nats_url)
+    bus.publish(f"tn.{invented}.intake.metrics", b"[]")
+    letters = eventually(lambda: bus.dead_letters(invented, "metrics"))
+    assert letters[0][0]["Tn-Reason"] == "unknown_workspace"
+    assert bus.events(invented, "metrics") == [] and bus.events(invented, "campaigns") == []
+    bus.add_objective(invented, "o1")  # now it has one
+    accepted = services.clients["metrics"].post(
+        f"/v1/workspaces/{invented}/metrics", json=[row("o1")], headers=bearer(token)
+    )
+    assert accepted.status_code == 200
