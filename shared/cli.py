@@ -160,6 +160,10 @@ def _register_optional() -> None:
         app.add_typer(getattr(module, attr), name=name)
     for module_name in ("truenorth.strategy.cli", "truenorth.alignment.cli"):
         importlib.import_module(module_name).register(app)
+    dlq = importlib.import_module("truenorth.dlq")
+    for service in ("campaigns", "metrics"):  # `dlq replay` validates with the door's own rules
+        door = importlib.import_module(f"truenorth.{service}.intake")
+        dlq.register_intake_validator(service, door.validate_replay)
 
 
 _register_optional()

@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
 from truenorth.bus.eventstore import EventStore, connect, provision
 from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
-from truenorth.bus.permissions import LOCAL, inbox_prefix
+from truenorth.bus.permissions import LOCAL, PROVISIONER, inbox_prefix
 from truenorth.bus.workspaces import StrategyWorkspaces, no_strategy_message
 from truenorth.clock import configure_clock
 from truenorth.http import Exposition, HealthCheck, install_common
@@ -160,6 +160,27 @@ def operator_credentials(shared: SharedSettings) -> SharedSettings:
     return shared.model_copy(update={"nats_user": LOCAL, "nats_password": password})
 
 
+def admin_credentials(shared: SharedSettings) -> SharedSettings:
+    """Settings that connect as the stream administrator (the provisioner): from
+    TRUENORTH_NATS_PROVISIONER_USER/_PASSWORD, else from `truenorth up`'s data dir.
+    PermissionError naming both when neither is there."""
+    if shared.nats_provisioner_user:
+        user, password = shared.nats_provisioner_user, shared.nats_provisioner_password
+    else:
+        try:
+            body = json.loads((shared.data_dir / CREDENTIALS_FILE).read_text())
+            user, password = PROVISIONER, body["users"][PROVISIONER]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise PermissionError(
+                "this command is for the stream administrator: set "
+                "TRUENORTH_NATS_PROVISIONER_USER/_PASSWORD (or run it on the data dir of "
+                "`truenorth up`)"
+            ) from None
+    return shared.model_copy(
+        update={"nats_user": user, "nats_password": password, "nats_inbox_prefix": None}
+    )
+
+
 async def connect_client(
     shared: SharedSettings, *, name: str, url: str | None = None
 ) -> NatsClient:
@@ -186,7 +207,7 @@ async def provision_streams(runtime: Runtime) -> list[str]:
     shared = runtime.shared
     if not shared.nats_provisioner_user:
         try:
-            return await provision(runtime.js, shared.nats_replicas)
+            return await provision(runtime.js, shared.nats_replicas, shared.stream_limits())
         except (nats.errors.TimeoutError, TimeoutError, nats.js.errors.APIError) as exc:
             raise ProvisioningRefused(
                 f"cannot create or update the streams as NATS user {shared.nats_user!r} "
@@ -202,7 +223,7 @@ async def provision_streams(runtime: Runtime) -> list[str]:
         ),
     )
     try:
-        changed = await provision(nc.jetstream(), shared.nats_replicas)
+        changed = await provision(nc.jetstream(), shared.nats_replicas, shared.stream_limits())
     finally:
         await nc.close()
     if changed:

@@ -12,6 +12,7 @@ import platformdirs
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from truenorth.bus.streams import Limits
 from truenorth.contract.envelope import Slug
 
 PRIVATE_UMASK = 0o077
@@ -43,6 +44,13 @@ class SharedSettings(BaseSettings):
     nats_tls_cert: Path | None = None
     """Client certificate (PEM) for servers that verify clients; needs nats_tls_key."""
     nats_tls_key: Path | None = None
+    dlq_max_bytes: int = Field(default=1024**3, gt=0)
+    """Size bound of the DLQ stream; when full the oldest dead letters are dropped."""
+    dlq_max_age_days: float = Field(default=90, gt=0)
+    intake_max_bytes: int = Field(default=1024**3, gt=0)
+    """Size bound of the INTAKE work queue; when full, tools' publishes are refused."""
+    intake_max_age_days: float = Field(default=7, gt=0)
+    """A message no service took from INTAKE within this is dropped."""
     nats_replicas: int = Field(default=1, ge=1, le=5)
     """Stream replicas: 1 embedded, 3 on the compose cluster."""
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -88,6 +96,13 @@ class SharedSettings(BaseSettings):
     @property
     def nats_tls(self) -> bool:
         return bool(self.nats_tls_ca or self.nats_tls_cert) or self.nats_url.startswith("tls://")
+
+    def stream_limits(self) -> dict[str, Limits]:
+        day = 86_400.0
+        return {
+            "DLQ": Limits(self.dlq_max_bytes, self.dlq_max_age_days * day),
+            "INTAKE": Limits(self.intake_max_bytes, self.intake_max_age_days * day),
+        }
 
     @property
     def strategy_required(self) -> bool:

@@ -65,6 +65,15 @@ def check_slug(value: object, field: str) -> list[dict[str, Any]]:
     return []
 
 
+def validate_replay(payload: bytes) -> None:
+    """`truenorth dlq replay`'s check of bytes for this door: ValueError with its message."""
+    try:
+        parse_command(payload)
+    except Rejected as exc:
+        details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
+        raise ValueError(exc.message + (f" ({details})" if details else "")) from None
+
+
 def parse_command(payload: bytes) -> tuple[str, CommandMeta]:
     """Bytes of one intake message -> (campaign_id, command); raises Rejected."""
     try:

@@ -38,6 +38,23 @@ FILTER = f"{SUBJECT_ROOT}.*.intake.{SERVICE}"
 RETRY_DELAY_SECONDS = 2.0
 
 
+def validate_replay(payload: bytes) -> None:
+    """`truenorth dlq replay`'s check of bytes for this door: ValueError with its message."""
+    try:
+        rows = split_rows(payload, "json", 1_000_000)
+    except BodyError as exc:
+        raise ValueError(exc.message) from None
+    rejected = validate_rows(rows).rejected
+    if rejected:
+        raise ValueError(
+            "; ".join(
+                f"row {r.index} {e['field']}: {e['message']}" for r in rejected for e in r.errors
+            )
+        )
+    if not rows.items:
+        raise ValueError("no rows")
+
+
 def register_intake(
     runtime: Runtime, ingestor: Ingestor, counters: IntakeCounters, max_rows: int
 ) -> None:

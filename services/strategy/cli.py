@@ -81,7 +81,7 @@ def apply_command(
             err.print(f"[red]error:[/red] cannot reach NATS at {shared.nats_url}: {exc}")
             return 2
         try:
-            await provision(nc.jetstream(), shared.nats_replicas)
+            await provision(nc.jetstream(), shared.nats_replicas, shared.stream_limits())
             repo = StrategyRepository(EventStore(nc.jetstream()))
             loaded = await repo.load(ws, document.id)
             current = loaded.strategy if loaded.strategy.defined else None

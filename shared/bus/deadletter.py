@@ -30,7 +30,7 @@ import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
-from truenorth.bus.streams import dlq_subject
+from truenorth.bus.streams import dlq_subject, literal_token
 from truenorth.metric_names import INTAKE_ACCEPTED, INTAKE_REJECTED
 
 MAX_ERRORS_HEADER = 8192
@@ -97,8 +97,19 @@ def excerpt(body: bytes) -> bytes:
     return body if len(body) <= DLQ_EXCERPT_BYTES else body[:DLQ_EXCERPT_BYTES]
 
 
+INVALID_WORKSPACE = "invalid-workspace"
+"""Where dead letters go whose subject named no valid workspace (e.g. a literal ``*``): a
+wildcard token in a stored subject would be a wildcard to whoever reads it."""
+
+
 def dead_letter_subject(workspace: str, service: str) -> str:
-    return dlq_subject(workspace, service)
+    return dlq_subject(workspace if _is_slug(workspace) else INVALID_WORKSPACE, service)
+
+
+def _is_slug(token: str) -> bool:
+    return (
+        literal_token(token) and token[0].isalnum() and all(c.isalnum() or c in "_-" for c in token)
+    )
 
 
 class IntakeCounters:

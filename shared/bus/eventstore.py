@@ -7,7 +7,7 @@ import contextlib
 import json
 import ssl
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from nats.js.errors import APIError, NotFoundError
 from truenorth.bus.streams import (
     ALL_STREAMS,
     STREAM_OF_CONTEXT,
+    Limits,
     StreamSpec,
     aggregate_subject,
 )
@@ -116,17 +117,24 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
     return any(have.get(key) != value for key, value in wanted.as_dict().items())
 
 
-async def provision(js: JetStreamContext, replicas: int = 1) -> list[str]:
-    """Create or update every stream; never delete. Returns the names that changed."""
+async def provision(
+    js: JetStreamContext, replicas: int = 1, limits: Mapping[str, Limits] | None = None
+) -> list[str]:
+    """Create or update every stream; never delete. Returns the names that changed. `limits`
+    overrides the byte and age bounds of INTAKE and DLQ by stream name."""
     changed = []
     for spec in ALL_STREAMS:
-        wanted = spec.config(replicas)
+        wanted = spec.config(replicas, (limits or {}).get(spec.name))
         try:
             info = await js.stream_info(spec.name)
         except NotFoundError:
             await js.add_stream(wanted)
             changed.append(spec.name)
             continue
+        if info.config.deny_purge and not wanted.deny_purge:
+            # nats-server cannot lift deny_purge on an existing stream: a DLQ created before
+            # purging was allowed keeps refusing it (recreate the DLQ to allow it)
+            wanted.deny_purge = True
         if _differs(info.config, wanted):
             await js.update_stream(wanted)
             changed.append(spec.name)

@@ -228,3 +228,33 @@ def test_emit_metrics_names_the_line_of_a_latin1_csv_and_takes_encoding(
         )
     assert result.exit_code == 0, result.output
     assert Bus(nats_url).events(workspace, "metrics")[0].data.source == "crème"
+
+
+def test_wildcard_subjects_at_the_intake_are_dead_lettered_under_a_literal_subject(
+    nats_url: str, tmp_path: Path, workspace: str
+) -> None:
+    with make_client(nats_url, tmp_path, workspace):
+        bus = Bus(nats_url)
+        for subject in ("tn.*.intake.metrics", "tn.>.intake.metrics"):
+            bus.publish(subject, ndjson(row("o1")))
+
+        def stored_subjects() -> list[str]:
+            async def work() -> list[str]:
+                nc = await nats.connect(nats_url)
+                info = await nc.jetstream().stream_info("DLQ", subjects_filter=">")
+                await nc.close()
+                return list((info.state.subjects or {}).keys())
+
+            return asyncio.run(work())
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if len(bus.dead_letters("invalid-workspace", "metrics")) >= 2:
+                break
+            time.sleep(0.2)
+        letters = bus.dead_letters("invalid-workspace", "metrics")
+    assert {h["Tn-Original-Subject"] for h, _ in letters} >= {
+        "tn.*.intake.metrics",
+        "tn.>.intake.metrics",
+    }
+    assert not [s for s in stored_subjects() if "*" in s or ">" in s]
