@@ -63,8 +63,8 @@ class SharedSettings(BaseSettings):
     """Refuse metrics and campaigns for a workspace without a strategy (404 / dead letter);
     default: on when `auth` is required, off on the loopback `truenorth up`."""
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
-    """How long a verified token is trusted without asking the token store again: a revoked
-    token stops working within this time."""
+    """How long a token key the store does not know is remembered as unknown (known tokens
+    are read on every request: a revocation takes effect at once)."""
     tokens_database_url: str | None = None
     """Where API tokens live (hashed); default: SQLite `tokens.db` under the data dir."""
     clock_origin: AwareDatetime | None = None
