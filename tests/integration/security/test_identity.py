@@ -6,6 +6,7 @@ refused at once, and the data files are the owner's only."""
 from __future__ import annotations
 
 import importlib
+import json
 import stat
 import uuid
 from collections.abc import Iterator
@@ -156,8 +157,12 @@ def test_data_for_a_workspace_without_a_strategy_is_refused_naming_it(
         assert "strategy" in response.json()["detail"]
     bus = Bus(nats_url)
     bus.publish(f"tn.{invented}.intake.metrics", b"[]")
-    letters = eventually(lambda: bus.dead_letters(invented, "metrics"))
-    assert letters[0][0]["Tn-Reason"] == "unknown_workspace"
+    bus.publish(
+        f"tn.{invented}.intake.campaigns", json.dumps({"command": "launch", **CAMPAIGN}).encode()
+    )
+    for door in ("metrics", "campaigns"):
+        letters = eventually(lambda door=door: bus.dead_letters(invented, door))
+        assert letters[0][0]["Tn-Reason"] == "unknown_workspace"
     assert bus.events(invented, "metrics") == [] and bus.events(invented, "campaigns") == []
     bus.add_objective(invented, "o1")  # now it has one
     accepted = services.clients["metrics"].post(
