@@ -231,6 +231,7 @@ class Supervisor:
                 replacement = self._spawn(service.name)
                 replacement.restarts = service.restarts + 1
                 replacement.backoff = service.backoff
+                replacement.started_at = now
                 self.services[index] = replacement
                 said.append(f"{service.name} restarted (pid {replacement.process.pid})")
         return said

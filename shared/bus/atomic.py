@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,8 +165,15 @@ class Publisher:
     or a stream without `allow_atomic` falls back to `publish_async`, where duplicates are
     acknowledged as such."""
 
-    def __init__(self, nc: Any, *, max_in_flight: int, ack_timeout: float = 10.0) -> None:
-        self._connection = nc
+    def __init__(
+        self,
+        connection: Callable[[], NatsClient],
+        *,
+        max_in_flight: int,
+        ack_timeout: float = 10.0,
+    ) -> None:
+        self._connection = connection
+        """The current client (the broker's reconnects replace it)."""
         self.max_in_flight = max_in_flight
         self.ack_timeout = ack_timeout
         self.atomic = True
