@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from typing import Annotated, Any
 
 import nats.errors
+import orjson
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -127,6 +128,88 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
             await answer_413()
+
+
+MAX_JSON_NESTING = 64
+"""No truenorth request body nests deeper; Python's json parser (FastAPI's) fails at ~1 000."""
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """Depth of nested lists/dicts, level by level (no recursion); stops once past `limit`."""
+    depth = 0
+    level = [value]
+    while depth <= limit:
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            break
+        depth += 1
+        level = [
+            child
+            for container in containers
+            for child in (container.values() if isinstance(container, dict) else container)
+        ]
+    return depth
+
+
+def json_body_problem(body: bytes) -> str | None:
+    """What is wrong with a JSON request body, in words naming the encoding or the nesting;
+    None when it is well-formed UTF-8 JSON of reasonable depth (the route validates the rest)."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        text = str(exc)
+        if "UTF-8" in text:
+            return f"the body is not UTF-8 (JSON must be UTF-8: re-encode it): {text}"
+        if "depth" in text or "recursion" in text.lower():
+            return f"the body nests deeper than {MAX_JSON_NESTING} levels"
+        return None  # FastAPI reports ordinary syntax errors with their position
+    if nesting_depth(value, MAX_JSON_NESTING) > MAX_JSON_NESTING:
+        return f"the body nests deeper than {MAX_JSON_NESTING} levels"
+    return None
+
+
+class JsonBodyGuard:
+    """422 naming the problem for JSON bodies that are not UTF-8 or nest absurdly deep, which
+    FastAPI would answer with a bare 400 ("error parsing the body"). Bodies are already bounded
+    by `BodySizeLimit`. Not installed where a service parses its own bodies (metrics)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
+        media = content_type.split(b";", 1)[0].strip().lower()
+        if media != b"application/json" and not media.endswith(b"+json"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        problem_text = json_body_problem(body) if body else None
+        if problem_text is not None:
+            errors = [{"field": "(body)", "message": problem_text, "type": "body"}]
+            await problem(422, "invalid request", errors)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 class BodyTooLarge(Exception):
@@ -370,6 +453,7 @@ def install_common(
     authenticator: Authenticator | None = None,
     write_scope: str = ADMIN,
     default_workspace: str = "default",
+    guard_json: bool = True,
 ) -> None:
     """Health, readiness, /metrics and the error handlers every service answers with; with
     an `authenticator`, bearer tokens on every other route (`TokenAuth`)."""
@@ -445,6 +529,8 @@ def install_common(
             **{"Retry-After": RETRY_AFTER_SECONDS},
         )
 
+    if guard_json:
+        app.add_middleware(JsonBodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
     if authenticator is not None:
         # added last = outermost: a request without a valid token is refused before its

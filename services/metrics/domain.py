@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from truenorth.bus.streams import aggregate_subject
 from truenorth.contract.metrics import Observation
-from truenorth.http import dotted
+from truenorth.http import dotted, nesting_depth
 
 CONTEXT = "metrics"
 NDJSON_TYPES = frozenset(
@@ -165,23 +165,6 @@ def json_problem(exc: orjson.JSONDecodeError) -> str:
     return f"is not valid JSON: {text}"
 
 
-def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
-    """Depth of nested lists/dicts, level by level (no recursion); stops once past `limit`."""
-    depth = 0
-    level = [value]
-    while depth <= limit:
-        containers = [item for item in level if isinstance(item, dict | list)]
-        if not containers:
-            break
-        depth += 1
-        level = [
-            child
-            for container in containers
-            for child in (container.values() if isinstance(container, dict) else container)
-        ]
-    return depth
-
-
 # --------------------------------------------------------------------------------------------
 # Validation
 
@@ -224,7 +207,7 @@ def validate_rows(rows: Rows) -> Validated:
         too_deep = {
             i: [{"field": "(row)", "message": f"nested deeper than {MAX_NESTING} levels"}]
             for i, item in enumerate(rows.items)
-            if i not in rows.parse_errors and nesting_depth(item) > MAX_NESTING
+            if i not in rows.parse_errors and nesting_depth(item, MAX_NESTING) > MAX_NESTING
         }
         return _validate_rows(rows, too_deep)
 

@@ -256,3 +256,35 @@ def test_wildcard_subjects_at_the_intake_are_dead_lettered_under_a_literal_subje
             time.sleep(0.2)
         assert "tn.*.intake.metrics" in originals()
     assert not [s for s in stored_subjects() if "*" in s or ">" in s]
+
+
+def test_campaigns_and_strategy_name_deep_or_non_utf8_json_bodies(
+    nats_url: str, tmp_path: Path, workspace: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from truenorth.campaigns.app import build_app as campaigns_app
+    from truenorth.settings import CampaignsSettings, SharedSettings
+
+    shared = SharedSettings(nats_url=nats_url, data_dir=tmp_path)
+    json_type = {"content-type": "application/json"}
+    with (
+        TestClient(campaigns_app(shared, CampaignsSettings())) as campaigns,
+        strategy_client(nats_url, tmp_path / "s") as strategy,
+    ):
+        for call in (
+            lambda body: campaigns.post(
+                f"/v1/workspaces/{workspace}/campaigns", content=body, headers=json_type
+            ),
+            lambda body: strategy.put(
+                f"/v1/workspaces/{workspace}/strategies/s1", content=body, headers=json_type
+            ),
+        ):
+            deep = call(b"[" * 1000 + b"]" * 1000)
+            assert deep.status_code == 422, deep.text
+            assert "nests deeper" in deep.json()["errors"][0]["message"]
+            latin = call('{"name": "Café"}'.encode("latin-1"))
+            assert latin.status_code == 422, latin.text
+            assert "UTF-8" in latin.json()["errors"][0]["message"]
+    assert Bus(nats_url).events(workspace, "campaigns") == []
+    assert Bus(nats_url).events(workspace, "strategy") == []
