@@ -101,7 +101,7 @@ async def bench_raw(url: str, total: int, max_pending: int) -> float:
 async def bench_raw_atomic(url: str, total: int, batch: int = 1000) -> float:
     """Raw nats-py atomic batches (ADR-50) of `batch` messages, one after the other, each
     acknowledged: what the service itself uses, without HTTP, validation or the ledger."""
-    from truenorth.metrics.ingest import enable_atomic_publish
+    from truenorth.bus.atomic import enable_atomic_publish
 
     nc = await nats.connect(url)
     await enable_atomic_publish(nc.jetstream(), "METRICS")

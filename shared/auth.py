@@ -12,16 +12,19 @@ Rotation (`TokenStore.rotate`) issues a new secret under the same name and scope
 old secret valid for a grace period (default one hour, `--grace 0` revokes it at once), so
 clients can be switched over without an outage.
 
-Services only read the table. A verified token is cached in memory for
-`TRUENORTH_AUTH_CACHE_SECONDS` (30 s): revocation, rotation-grace expiry and scope changes take
-effect within that time, and a request does not hit the database each time.
+Services only read the table, by primary key on every request, so revocation, rotation (with
+grace 0: at once) and scope changes take effect immediately in every service. Only keys the
+store does not know are remembered, for `TRUENORTH_AUTH_CACHE_SECONDS` (30 s): a token created
+after a client tried its key works within that time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
@@ -39,8 +42,12 @@ STRATEGY_WRITE = "strategy-write"
 EMIT_CAMPAIGNS = "emit-campaigns"
 EMIT_METRICS = "emit-metrics"
 ADMIN = "admin"
-SCOPES = (READ, STRATEGY_WRITE, EMIT_CAMPAIGNS, EMIT_METRICS, ADMIN)
-"""`admin` grants every scope."""
+METRICS_SCRAPE = "metrics"
+SCOPES = (READ, STRATEGY_WRITE, EMIT_CAMPAIGNS, EMIT_METRICS, METRICS_SCRAPE, ADMIN)
+"""`admin` grants every scope; `metrics` is what Prometheus needs for `/metrics`."""
+WORKSPACE_BINDING = "workspace:"
+"""A token bound to workspaces carries ``workspace:<slug>`` entries next to its scopes (kept in
+the same column: no migration); unbound tokens act in every workspace."""
 
 WRITE_SCOPE = {
     "strategy": STRATEGY_WRITE,
@@ -84,12 +91,30 @@ def new_token() -> tuple[str, str, str]:
 
 def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     wanted = tuple(dict.fromkeys(s.strip() for s in scopes if s.strip()))
-    unknown = [s for s in wanted if s not in SCOPES]
+    unknown = [s for s in wanted if s not in SCOPES and not _is_binding(s)]
     if unknown:
         raise TokenError(f"unknown scope {', '.join(unknown)}: choose from {', '.join(SCOPES)}")
-    if not wanted:
+    if not [s for s in wanted if not _is_binding(s)]:
         raise TokenError(f"at least one scope: {', '.join(SCOPES)}")
     return wanted
+
+
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def _is_binding(entry: str) -> bool:
+    return entry.startswith(WORKSPACE_BINDING) and bool(
+        SLUG.match(entry.removeprefix(WORKSPACE_BINDING))
+    )
+
+
+def bindings(workspaces: Iterable[str]) -> list[str]:
+    """``workspace:<slug>`` entries for `TokenStore.create` (TokenError on a bad slug)."""
+    entries = [WORKSPACE_BINDING + w.strip() for w in workspaces if w.strip()]
+    bad = [e.removeprefix(WORKSPACE_BINDING) for e in entries if not _is_binding(e)]
+    if bad:
+        raise TokenError(f"invalid workspace {', '.join(bad)}: letters, digits, _ and -")
+    return entries
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -124,6 +149,11 @@ class TokenRecord:
 
     def grants(self, scope: str) -> bool:
         return scope in self.scopes or ADMIN in self.scopes
+
+    @property
+    def workspaces(self) -> tuple[str, ...]:
+        """The workspaces this token may act in; empty: every workspace."""
+        return tuple(s.removeprefix(WORKSPACE_BINDING) for s in self.scopes if _is_binding(s))
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(hash_secret(secret), self.secret_hash)
@@ -160,6 +190,7 @@ class TokenStore:
         engine = make_engine(url)
         if migrate_schema:
             migrate(engine)
+            _owner_only(url)
         return cls(engine)
 
     def find(self, key: str) -> TokenRecord | None:
@@ -257,19 +288,24 @@ class Principal:
     name: str
     key: str
     scopes: tuple[str, ...]
+    workspaces: tuple[str, ...] = ()
+    """Empty: every workspace."""
+
+    def may_act_in(self, workspace: str) -> bool:
+        return not self.workspaces or workspace in self.workspaces
 
 
 class Authenticator:
     """Verifies bearer tokens against the token store, with a short in-memory cache.
 
-    The cache maps a token key to its record (or to "unknown") for `ttl` seconds; the secret
-    is checked against the cached hash on every request, so the cache holds no secret."""
+    Known keys are looked up on every request (a primary-key read); unknown keys are
+    remembered as unknown for `ttl` seconds. The cache holds no secret."""
 
     def __init__(self, store: TokenStore | None, url: str = "", ttl: float = 30.0) -> None:
         self._store = store
         self.url = url
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, TokenRecord | None]] = {}
+        self._cache: dict[str, tuple[float, None]] = {}
 
     @classmethod
     def from_url(cls, url: str, ttl: float = 30.0) -> Authenticator:
@@ -293,14 +329,20 @@ class Authenticator:
             raise AuthUnavailable(f"token store unavailable: {type(exc).__name__}") from exc
 
     async def record(self, key: str) -> TokenRecord | None:
+        """The token's record, read from the store on every call: a revocation or a rotation
+        with grace 0 takes effect at once in every service (issue 17). Only keys the store
+        does not know are remembered (for `ttl`), so garbage tokens cannot hammer it."""
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
+            return None
         found = await asyncio.to_thread(self._lookup, key)
-        if len(self._cache) >= CACHE_MAX_ENTRIES:
-            self._cache.clear()  # bounded: random keys cannot grow it without limit
-        self._cache[key] = (now, found)
+        if found is None:
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                self._cache.clear()  # bounded: random keys cannot grow it without limit
+            self._cache[key] = (now, None)
+        else:
+            self._cache.pop(key, None)
         return found
 
     async def verify(self, token: str) -> Principal | None:
@@ -312,10 +354,21 @@ class Authenticator:
         record = await self.record(key)
         if record is None or not record.matches(secret) or not record.active(_now()):
             return None
-        return Principal(record.name, record.key, record.scopes)
+        return Principal(record.name, record.key, record.scopes, record.workspaces)
 
     def forget(self) -> None:
         self._cache.clear()
+
+
+def _owner_only(url: str) -> None:
+    """A SQLite token store holds the token hashes: readable by its owner only (also when it
+    was created before this rule)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        with contextlib.suppress(OSError):
+            os.chmod(parsed.database, 0o600)
 
 
 def _missing_table(exc: SQLAlchemyError) -> bool:

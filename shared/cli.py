@@ -47,6 +47,7 @@ def serve(
     """Run one service in the foreground (what docker compose runs)."""
     import uvicorn
 
+    from truenorth.http import server_config
     from truenorth.logs import configure_logging
 
     if service not in SERVICES:
@@ -60,13 +61,16 @@ def serve(
     configure_logging(shared.log_level, shared.log_format, service)
     module = importlib.import_module(f"truenorth.{service}.app")
     fastapi_app = module.build_app(shared, settings)
-    config = uvicorn.Config(
+    config = server_config(
         fastapi_app,
         host=settings.host,
         port=settings.port,
         log_level=shared.log_level.lower(),
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-        access_log=False,
+        grace=settings.shutdown_grace_seconds,
+        keep_alive=settings.keep_alive_seconds,
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_concurrency=settings.max_concurrency,
     )
     server = uvicorn.Server(config)
     server.run()
@@ -134,10 +138,8 @@ def up(
     sys.stdout.flush()
     try:
         while not stopping:
-            crashed = supervisor.crashed()
-            if crashed:
-                err.print(f"[red]service exited:[/red] {', '.join(crashed)}; stopping")
-                break
+            for line in supervisor.supervise():
+                err.print(f"[yellow]supervisor:[/yellow] {line}", highlight=False)
             time.sleep(0.3)
     finally:
         console.print("stopping: draining services")
@@ -176,6 +178,10 @@ def _register_optional() -> None:
         "truenorth.operator_cli",
     ):
         importlib.import_module(module_name).register(app)
+    dlq = importlib.import_module("truenorth.dlq")
+    for service in ("campaigns", "metrics"):  # `dlq replay` validates with the door's own rules
+        door = importlib.import_module(f"truenorth.{service}.intake")
+        dlq.register_intake_validator(service, door.validate_replay)
 
 
 _register_optional()

@@ -1,30 +1,30 @@
 """`truenorth dlq`: look at dead letters, fix them and replay them.
 
-Dead letters come from two writers with two header dialects:
-
-- the alignment projector (poison events read from STRATEGY / CAMPAIGNS / METRICS):
-  ``Truenorth-Error``, ``Truenorth-Original-Subject``, ``Truenorth-Original-Stream``,
-  ``Truenorth-Original-Sequence``, ``Truenorth-Attempts``;
-- the intake doors of campaigns and metrics (see `truenorth.campaigns.deadletter`):
-  ``Tn-Service``, ``Tn-Door``, ``Tn-Original-Subject``, ``Tn-Reason``, ``Tn-Error``,
-  ``Tn-Errors``, ``Tn-Attempts``.
-
-`list` reads both. `replay` re-publishes a dead letter's bytes (or an operator's edited bytes)
-to where they came from, after the same validation the receiver applies, and refuses with that
-validation's error while they are still invalid:
+Dead letters carry one header dialect, ``Tn-*`` (`truenorth.bus.deadletter.dead_letter_headers`:
+the intake doors of campaigns and metrics and the alignment projector's poison events).
+`list` also reads the ``Truenorth-*`` headers older projector dead letters were stored with
+(the DLQ keeps what it was given). `replay` re-publishes a dead letter's bytes (or an
+operator's edited bytes) to where they came from, after the same validation the receiver
+applies, and refuses with that validation's error while they are still invalid:
 
 - an event subject ``tn.<ws>.<context>.<aggregate>`` (a projector dead letter): the bytes must
   decode as a current event whose workspace, context and aggregate give that same subject;
-- an intake subject ``tn.<ws>.intake.<campaigns|metrics>`` (NATS door): the bytes must parse as
-  that door's command / observation rows;
+- an intake subject ``tn.<ws>.intake.<campaigns|metrics>`` (NATS door): the bytes must pass
+  that door's own validation, registered by the service (`register_intake_validator`, wired
+  in `truenorth.cli`: this module imports no service);
 - ``http:<path>`` (HTTP door of metrics, one row per dead letter): re-sent through the NATS
   door of the same service and workspace, validated as above.
 
-The DLQ stream denies deletes, so a replay is recorded by a note on ``tn.<ws>.dlq.replayed``
-(JSON: the DLQ sequence, where it went, the stored sequence, whether it was edited, a hash of
-the bytes); `list` hides replayed dead letters unless ``--all``, and `replay` refuses to replay
-one twice. The re-publish carries ``Nats-Msg-Id: dlq-replay-<dlq sequence>`` — not the event id,
-which JetStream may still hold for the original poison bytes inside the duplicate window.
+`purge --before T` drops dead letters stored before T (the DLQ's byte and age limits bound it
+anyway); it needs the stream administrator's NATS credentials (the provisioner: from
+TRUENORTH_NATS_PROVISIONER_USER/_PASSWORD or the data dir of `truenorth up`).
+
+The DLQ stream denies deletes of single messages, so a replay is recorded by a note on
+``tn.<ws>.dlq.replayed`` (JSON: the DLQ sequence, where it went, the stored sequence, whether
+it was edited, a hash of the bytes); `list` hides replayed dead letters unless ``--all``, and
+`replay` refuses to replay one twice. The re-publish carries
+``Nats-Msg-Id: dlq-replay-<dlq sequence>`` — not the event id, which JetStream may still hold
+for the original poison bytes inside the duplicate window.
 """
 
 from __future__ import annotations
@@ -61,6 +61,15 @@ class Refused(Exception):
     """The bytes would be rejected again: nothing was published."""
 
 
+IntakeValidator = Callable[[bytes], None]
+"""A door's validation of one intake message: raises ValueError with the door's message."""
+INTAKE_VALIDATORS: dict[str, IntakeValidator] = {}
+
+
+def register_intake_validator(service: str, validator: IntakeValidator) -> None:
+    INTAKE_VALIDATORS[service] = validator
+
+
 @dataclass
 class DeadLetter:
     sequence: int
@@ -80,7 +89,7 @@ class DeadLetter:
         return self.subject.split(".", 3)[3]
 
     def header(self, name: str) -> str:
-        for prefix in ("Truenorth-", "Tn-"):
+        for prefix in ("Tn-", "Truenorth-"):  # Truenorth-*: older projector dead letters
             value = self.headers.get(prefix + name)
             if value is not None:
                 return value
@@ -219,11 +228,11 @@ def target_of(letter: DeadLetter) -> str:
 
 def validate_for(subject: str, payload: bytes) -> None:
     """Raise Refused with the receiver's own error if `payload` would be rejected again."""
-    from truenorth.bus.streams import STREAM_OF_CONTEXT
+    from truenorth.bus.streams import STREAM_OF_CONTEXT, literal_token
 
     parts = subject.split(".", 3)
-    if len(parts) != 4:
-        raise Refused(f"cannot replay to {subject!r}: not a truenorth subject")
+    if len(parts) != 4 or not all(literal_token(t) for t in subject.split(".")):
+        raise Refused(f"cannot replay to {subject!r}: not a literal truenorth subject")
     _root, workspace, context, _rest = parts
     if context == "intake":
         _validate_intake(workspace, parts[3], payload)
@@ -247,35 +256,21 @@ def _validate_event(subject: str, payload: bytes) -> None:
 
 
 def _validate_intake(workspace: str, service: str, payload: bytes) -> None:
-    from truenorth.campaigns.intake import Rejected, check_slug, parse_command
+    from pydantic import TypeAdapter, ValidationError
 
-    if check_slug(workspace, "workspace"):
-        raise Refused(f"invalid workspace {workspace!r} in the subject")
-    if service == "campaigns":
-        try:
-            parse_command(payload)
-        except Rejected as exc:
-            details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
-            suffix = f" ({details})" if details else ""
-            raise Refused(f"still invalid: {exc.message}{suffix}") from None
-        return
-    if service == "metrics":
-        from truenorth.metrics.domain import BodyError, split_rows, validate_rows
+    from truenorth.contract.envelope import Slug
 
-        try:
-            rows = split_rows(payload, "json", 1_000_000)
-        except BodyError as exc:
-            raise Refused(f"still invalid: {exc.message}") from None
-        rejected = validate_rows(rows).rejected
-        if rejected:
-            details = "; ".join(
-                f"row {r.index} {e['field']}: {e['message']}" for r in rejected for e in r.errors
-            )
-            raise Refused(f"still invalid: {_one_line(details)}")
-        if not rows.items:
-            raise Refused("still invalid: no rows")
-        return
-    raise Refused(f"no intake door for {service!r}")
+    try:
+        TypeAdapter(Slug).validate_python(workspace)
+    except ValidationError:
+        raise Refused(f"invalid workspace {workspace!r} in the subject") from None
+    validator = INTAKE_VALIDATORS.get(service)
+    if validator is None:
+        raise Refused(f"no intake door for {service!r}")
+    try:
+        validator(payload)
+    except ValueError as exc:
+        raise Refused(f"still invalid: {_one_line(str(exc))}") from None
 
 
 def short_error(text: str, limit: int = 300) -> str:
@@ -335,8 +330,8 @@ async def replay_one(
 # -- commands -----------------------------------------------------------------------------
 
 
-def _run(work: Callable[[Any], Any], nats_url: str | None) -> Any:
-    from truenorth.runtime import connect_client
+def _run(work: Callable[[Any], Any], nats_url: str | None, *, admin: bool = False) -> Any:
+    from truenorth.runtime import admin_credentials, connect_client
     from truenorth.settings import SettingsError, SharedSettings, load
 
     try:
@@ -345,6 +340,11 @@ def _run(work: Callable[[Any], Any], nats_url: str | None) -> Any:
         _fail(str(exc))
         raise
     url = nats_url or shared.nats_url
+    if admin:
+        try:
+            shared = admin_credentials(shared.model_copy(update={"nats_url": url}))
+        except PermissionError as exc:
+            _fail(str(exc))
 
     async def main() -> Any:
         try:
@@ -526,3 +526,49 @@ def replay_command(
         console.print("nothing to replay")
     if refused:
         raise typer.Exit(1)
+
+
+@dlq_app.command("purge")
+def purge_command(
+    before: Annotated[
+        datetime,
+        typer.Option(
+            "--before",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+            help="drop dead letters stored before this time (UTC unless an offset is given)",
+        ),
+    ],
+    stream: Stream = "DLQ",
+    nats_url: NatsUrl = None,
+) -> None:
+    """Drop dead letters stored before a time (admin: needs the stream administrator's NATS
+    credentials, the provisioner's). Replay notes go with them."""
+    cutoff = before if before.tzinfo else before.replace(tzinfo=UTC)
+
+    async def work(js: Any) -> int:
+        return await purge_before(js, stream, cutoff)
+
+    purged = _run(work, nats_url, admin=True)
+    console.print(
+        f"purged {purged} dead letter{'s' if purged != 1 else ''} stored before "
+        f"{cutoff.isoformat()}"
+    )
+
+
+async def purge_before(js: Any, stream: str, cutoff: datetime) -> int:
+    """Purge every message of `stream` stored before `cutoff`; how many went."""
+    from nats.js.errors import APIError
+
+    from truenorth.bus.eventstore import EventStore
+
+    info = await js.stream_info(stream)
+    first_kept = info.state.last_seq + 1
+    async for msg in EventStore(js).read_raw(stream, from_time=cutoff, batch=1):
+        first_kept = msg.metadata.sequence.stream
+        break
+    before = info.state.messages
+    try:
+        await js.purge_stream(stream, seq=first_kept)
+    except APIError as exc:
+        raise Refused(f"the {stream} stream refuses purges ({exc.description})") from None
+    return before - (await js.stream_info(stream)).state.messages

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 import nats.errors
+import orjson
+import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from truenorth.auth import ADMIN, READ, SCOPES, Authenticator, AuthUnavailable
+from truenorth.auth import (
+    ADMIN,
+    METRICS_SCRAPE,
+    READ,
+    SCOPES,
+    Authenticator,
+    AuthUnavailable,
+    Principal,
+)
 from truenorth.bus.eventstore import ConcurrencyConflict, StoreUnavailable
 
 HealthCheck = Callable[[], tuple[bool, str]]
@@ -115,30 +129,129 @@ class BodySizeLimit:
             await answer_413()
 
 
+MAX_JSON_NESTING = 64
+"""No truenorth request body nests deeper; Python's json parser (FastAPI's) fails at ~1 000."""
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """Depth of nested lists/dicts, level by level (no recursion); stops once past `limit`."""
+    depth = 0
+    level = [value]
+    while depth <= limit:
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            break
+        depth += 1
+        level = [
+            child
+            for container in containers
+            for child in (container.values() if isinstance(container, dict) else container)
+        ]
+    return depth
+
+
+def json_body_problem(body: bytes) -> str | None:
+    """What is wrong with a JSON request body, in words naming the encoding or the nesting;
+    None when it is well-formed UTF-8 JSON of reasonable depth (the route validates the rest)."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        text = str(exc)
+        if "UTF-8" in text:
+            return f"the body is not UTF-8 (JSON must be UTF-8: re-encode it): {text}"
+        if "depth" in text or "recursion" in text.lower():
+            return f"the body nests deeper than {MAX_JSON_NESTING} levels"
+        return None  # FastAPI reports ordinary syntax errors with their position
+    if nesting_depth(value, MAX_JSON_NESTING) > MAX_JSON_NESTING:
+        return f"the body nests deeper than {MAX_JSON_NESTING} levels"
+    return None
+
+
+class JsonBodyGuard:
+    """422 naming the problem for JSON bodies that are not UTF-8 or nest absurdly deep, which
+    FastAPI would answer with a bare 400 ("error parsing the body"). Bodies are already bounded
+    by `BodySizeLimit`. Not installed where a service parses its own bodies (metrics)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
+        media = content_type.split(b";", 1)[0].strip().lower()
+        if media != b"application/json" and not media.endswith(b"+json"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        problem_text = json_body_problem(body) if body else None
+        if problem_text is not None:
+            errors = [{"field": "(body)", "message": problem_text, "type": "body"}]
+            await problem(422, "invalid request", errors)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body larger than {limit} bytes")
 
 
 OPEN_PATHS = frozenset(
-    {"/metrics", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
-"""Answered without a token (Prometheus, orchestrators, the API docs) and read-only."""
+"""Answered without a token (orchestrators, the API docs) and read-only."""
+SCRAPE_PATH = "/metrics"
+"""Needs the `metrics` scope: it names every workspace, strategy and objective with figures."""
+ACTOR_HEADER = b"x-actor"
+WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)(?:/|$)")
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class TokenAuth:
     """`Authorization: Bearer <token>` on every route but `OPEN_PATHS` (see `truenorth.auth`).
 
-    GET/HEAD need the `read` scope, any other method the service's write scope. No or a bad
-    token: 401 with `WWW-Authenticate: Bearer`; a valid token without the scope: 403; the
-    token store unreachable: 503. The verified principal is put on `request.state.principal`.
+    GET/HEAD need the `read` scope, any other method the service's write scope, `/metrics` the
+    `metrics` scope. No or a bad token: 401 with `WWW-Authenticate: Bearer`; a valid token
+    without the scope, or bound to other workspaces than the path's (or the default one's):
+    403; the token store unreachable: 503.
+
+    Identity: the token's name is the actor. `X-Actor` is set to it for the routes (strategy
+    and metrics record that header); a request claiming another actor is refused (422 naming
+    `X-Actor`): a token cannot write on behalf of someone else. The verified principal is put
+    on `request.state.principal` (and `current_principal`, for bodies with an `actor` field).
     """
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, write_scope: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        write_scope: str,
+        default_workspace: str = "default",
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.write_scope = write_scope
+        self.default_workspace = default_workspace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,12 +267,52 @@ class TokenAuth:
             )
             await refusal(scope, receive, send)
             return
-        required = READ if method in READ_METHODS else self.write_scope
+        if scope["path"] == SCRAPE_PATH:
+            required = METRICS_SCRAPE
+        else:
+            required = READ if method in READ_METHODS else self.write_scope
         response = await self._check(scope, required)
+        if response is None:
+            response = self._attribute(scope)
         if response is not None:
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        token = current_principal.set(scope["state"]["principal"])
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_principal.reset(token)
+
+    def _attribute(self, scope: Scope) -> Response | None:
+        """Workspace binding and the actor header (see the class docstring)."""
+        principal: Principal = scope["state"]["principal"]
+        if scope["path"] != SCRAPE_PATH:
+            match = WORKSPACE_PATH.match(scope["path"])
+            workspace = match.group(1) if match else self.default_workspace
+            if not principal.may_act_in(workspace):
+                return problem(
+                    403,
+                    f"token {principal.name!r} is bound to workspace(s) "
+                    f"{', '.join(principal.workspaces)}, not {workspace!r}",
+                )
+        headers = [(k, v) for k, v in scope.get("headers") or () if k != ACTOR_HEADER]
+        claimed = [v for k, v in scope.get("headers") or () if k == ACTOR_HEADER]
+        if any(v.decode("latin-1").strip() not in ("", principal.name) for v in claimed):
+            return problem(
+                422,
+                "invalid request",
+                [
+                    {
+                        "field": "X-Actor",
+                        "message": f"the token acts as {principal.name!r}: another actor is "
+                        "refused (use a token of that actor)",
+                        "type": "actor",
+                    }
+                ],
+            )
+        headers.append((ACTOR_HEADER, principal.name.encode()))
+        scope["headers"] = headers
+        return None
 
     async def _check(self, scope: Scope, required: str) -> Response | None:
         header = ""
@@ -207,6 +360,27 @@ class TokenAuth:
         return None
 
 
+current_principal: ContextVar[Principal | None] = ContextVar("current_principal", default=None)
+"""Who the request being handled acts as (auth required), for routes whose body names an actor."""
+
+
+class ActorRefused(Exception):
+    """A body names another actor than the request's token."""
+
+
+def attributed_actor(claimed: str, unset: str = "unknown") -> str:
+    """The actor to record: the token's name when auth is required (a body naming another
+    actor raises ActorRefused), else what the client said."""
+    principal = current_principal.get()
+    if principal is None:
+        return claimed
+    if claimed not in (unset, principal.name):
+        raise ActorRefused(
+            f"the token acts as {principal.name!r}: another actor ({claimed!r}) is refused"
+        )
+    return principal.name
+
+
 def document_bearer_auth(app: FastAPI) -> None:
     """Declare the bearer scheme in the OpenAPI document (the docs' "Authorize" button)."""
     original = app.openapi
@@ -248,6 +422,8 @@ def install_common(
     expositions: Sequence[Exposition] = (),
     authenticator: Authenticator | None = None,
     write_scope: str = ADMIN,
+    default_workspace: str = "default",
+    guard_json: bool = True,
 ) -> None:
     """Health, readiness, /metrics and the error handlers every service answers with; with
     an `authenticator`, bearer tokens on every other route (`TokenAuth`)."""
@@ -291,6 +467,11 @@ def install_common(
     async def _invalid_model(_request: Request, exc: ValidationError) -> JSONResponse:
         return problem(422, "invalid request", field_errors(list(exc.errors())))
 
+    @app.exception_handler(ActorRefused)
+    async def _actor_refused(_request: Request, exc: ActorRefused) -> JSONResponse:
+        errors = [{"field": "actor", "message": str(exc), "type": "actor"}]
+        return problem(422, "invalid request", errors)
+
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_request: Request, exc: ConcurrencyConflict) -> JSONResponse:
         return problem(409, f"concurrent change: {exc}; re-read and retry")
@@ -310,12 +491,100 @@ def install_common(
             **{"Retry-After": RETRY_AFTER_SECONDS},
         )
 
+    if guard_json:
+        app.add_middleware(JsonBodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
     if authenticator is not None:
         # added last = outermost: a request without a valid token is refused before its
         # body is read
-        app.add_middleware(TokenAuth, authenticator=authenticator, write_scope=write_scope)
+        app.add_middleware(
+            TokenAuth,
+            authenticator=authenticator,
+            write_scope=write_scope,
+            default_workspace=default_workspace,
+        )
         document_bearer_auth(app)
 
 
 Handler = Callable[..., Awaitable[Any]]
+
+
+# -- the HTTP server ---------------------------------------------------------------------------
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with read deadlines, which uvicorn lacks (its keep-alive timer
+    is cancelled by any byte received, so a client trickling a header byte every few seconds
+    held a connection forever: issue 17, finding 12).
+
+    - the request line and headers must arrive within `header_timeout` of the connection
+      opening or of the previous response;
+    - the body must arrive within `body_timeout` of the headers.
+    A client missing either is disconnected."""
+
+    header_timeout = 10.0
+    body_timeout = 60.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_deadline()
+
+    def _arm_header_deadline(self) -> None:
+        previous = self.cycle
+        self.loop.call_later(self.header_timeout, self._headers_due, previous)
+
+    def _headers_due(self, previous: object) -> None:
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is previous or cycle is None:
+            self._drop("request headers not received in time")
+            return
+        self.loop.call_later(self.body_timeout, self._body_due, cycle)
+
+    def _body_due(self, cycle: Any) -> None:
+        if self.transport.is_closing() or self.cycle is not cycle:
+            return
+        if cycle.more_body and not cycle.response_started:
+            self._drop("request body not received in time")
+
+    def _drop(self, reason: str) -> None:
+        self.logger.info("closing a slow connection: %s", reason)
+        self.transport.close()
+
+
+def server_config(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    grace: float,
+    keep_alive: float,
+    header_timeout: float,
+    body_timeout: float,
+    max_concurrency: int,
+) -> uvicorn.Config:
+    """uvicorn's configuration for a service: keep-alive, header and body deadlines, at most
+    `max_concurrency` connections and requests at once (more get 503), a bounded header size."""
+    protocol = type(
+        "ServiceH11Protocol",
+        (GuardedH11Protocol,),
+        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+    )
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=int(grace),
+        timeout_keep_alive=int(keep_alive),
+        limit_concurrency=max_concurrency,
+        h11_max_incomplete_event_size=64 * 1024,
+        http=protocol,
+        access_log=False,
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,11 +30,14 @@ from prometheus_client import CollectorRegistry
 from truenorth.auth import ADMIN, WRITE_SCOPE, Authenticator
 from truenorth.bus.eventstore import EventStore, provision
 from truenorth.bus.faststream_metrics import bounded_prometheus_middleware
+from truenorth.bus.permissions import LOCAL, PROVISIONER, inbox_prefix
+from truenorth.bus.workspaces import StrategyWorkspaces, no_strategy_message
 from truenorth.clock import configure_clock
 from truenorth.http import Exposition, HealthCheck, install_common
-from truenorth.settings import ServiceSettings, SharedSettings
+from truenorth.settings import PRIVATE_UMASK, ServiceSettings, SharedSettings
 
 log = structlog.get_logger()
+CREDENTIALS_FILE = "nats-credentials.json"
 
 Hook = Callable[["Runtime"], Awaitable[None]]
 
@@ -51,6 +56,7 @@ class Runtime:
     """Pre-rendered Prometheus text appended to the registry's at /metrics."""
     started_at: float = field(default_factory=time.monotonic)
     state: dict[str, Any] = field(default_factory=dict)
+    workspaces: StrategyWorkspaces = field(default_factory=StrategyWorkspaces)
 
     @property
     def nc(self) -> NatsClient:
@@ -63,6 +69,23 @@ class Runtime:
     @property
     def store(self) -> EventStore:
         return EventStore(self.js)
+
+    @property
+    def pull_inbox_prefix(self) -> bytes:
+        """For faststream pull subscribers (`inbox_prefix=`): they default to ``_INBOX.``,
+        not to the connection's prefix, and the server lets this user receive only on its
+        own (`truenorth.bus.permissions`)."""
+        prefix = reply_prefix(self.shared)
+        return (prefix or "_INBOX").encode() + b"."
+
+    async def unknown_workspace(self, workspace: str) -> str | None:
+        """Why data for `workspace` is refused (it has no strategy), or None. Raises
+        StoreUnavailable when STRATEGY cannot be read."""
+        if not self.shared.strategy_required:
+            return None
+        if await self.workspaces.has_strategy(self.js, workspace):
+            return None
+        return no_strategy_message(workspace)
 
     def nats_connected(self) -> tuple[bool, str]:
         try:
@@ -94,14 +117,27 @@ def nats_security(shared: SharedSettings) -> NatsSecurity | None:
     return None
 
 
+def reply_prefix(shared: SharedSettings, user: str | None = None) -> str | None:
+    """The inbox prefix a user may receive on (`truenorth.bus.permissions`), or None for
+    nats-py's default (no credentials: a server without users)."""
+    if user:
+        return inbox_prefix(user)
+    if shared.nats_inbox_prefix:
+        return shared.nats_inbox_prefix
+    return inbox_prefix(shared.nats_user) if shared.nats_user else None
+
+
 def connect_options(
     shared: SharedSettings, *, user: str | None = None, password: str | None = None
 ) -> dict[str, Any]:
-    """nats-py `connect` keyword arguments for the same credentials and TLS."""
+    """nats-py `connect` keyword arguments for the same credentials, inbox prefix and TLS."""
     options: dict[str, Any] = {}
     if user or shared.nats_user:
         options["user"] = user or shared.nats_user
         options["password"] = password if user else shared.nats_password
+    prefix = reply_prefix(shared, user)
+    if prefix is not None:
+        options["inbox_prefix"] = prefix
     context = tls_context(shared)
     if context is not None:
         options["tls"] = context
@@ -110,6 +146,43 @@ def connect_options(
 
 CLIENT_CONNECT_SECONDS = 2.5
 """A command's NATS connection gives up after this (nats-py retries a refused connect)."""
+
+
+def operator_credentials(shared: SharedSettings) -> SharedSettings:
+    """Settings for an operator command: the environment's NATS user if set, else the
+    operator user `truenorth up` wrote to `nats-credentials.json` in the data dir (so the
+    commands work with no credential-less user on the server)."""
+    if shared.nats_user:
+        return shared
+    try:
+        body = json.loads((shared.data_dir / CREDENTIALS_FILE).read_text())
+        password = body["users"][LOCAL]
+    except (OSError, ValueError, KeyError, TypeError):
+        return shared
+    if body.get("url") not in (None, shared.nats_url):
+        return shared  # another server's
+    return shared.model_copy(update={"nats_user": LOCAL, "nats_password": password})
+
+
+def admin_credentials(shared: SharedSettings) -> SharedSettings:
+    """Settings that connect as the stream administrator (the provisioner): from
+    TRUENORTH_NATS_PROVISIONER_USER/_PASSWORD, else from `truenorth up`'s data dir.
+    PermissionError naming both when neither is there."""
+    if shared.nats_provisioner_user:
+        user, password = shared.nats_provisioner_user, shared.nats_provisioner_password
+    else:
+        try:
+            body = json.loads((shared.data_dir / CREDENTIALS_FILE).read_text())
+            user, password = PROVISIONER, body["users"][PROVISIONER]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise PermissionError(
+                "this command is for the stream administrator: set "
+                "TRUENORTH_NATS_PROVISIONER_USER/_PASSWORD (or run it on the data dir of "
+                "`truenorth up`)"
+            ) from None
+    return shared.model_copy(
+        update={"nats_user": user, "nats_password": password, "nats_inbox_prefix": None}
+    )
 
 
 async def connect_client(
@@ -123,6 +196,7 @@ async def connect_client(
     async def remember(error: Exception) -> None:  # one line at the end, not a traceback each
         seen.append(error)
 
+    shared = operator_credentials(shared.model_copy(update={"nats_url": target}))
     try:
         return await asyncio.wait_for(
             nats.connect(
@@ -163,7 +237,7 @@ async def provision_streams(runtime: Runtime) -> list[str]:
     shared = runtime.shared
     if not shared.nats_provisioner_user:
         try:
-            return await provision(runtime.js, shared.nats_replicas)
+            return await provision(runtime.js, shared.nats_replicas, shared.stream_limits())
         except (nats.errors.TimeoutError, TimeoutError, nats.js.errors.APIError) as exc:
             raise ProvisioningRefused(
                 f"cannot create or update the streams as NATS user {shared.nats_user!r} "
@@ -179,7 +253,7 @@ async def provision_streams(runtime: Runtime) -> list[str]:
         ),
     )
     try:
-        changed = await provision(nc.jetstream(), shared.nats_replicas)
+        changed = await provision(nc.jetstream(), shared.nats_replicas, shared.stream_limits())
     finally:
         await nc.close()
     if changed:
@@ -198,6 +272,9 @@ def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistr
     security = nats_security(shared)
     if security is not None:
         options["security"] = security
+    prefix = reply_prefix(shared)
+    if prefix is not None:
+        options["inbox_prefix"] = prefix
     return NatsBroker(
         servers(shared.nats_url),
         name=f"truenorth-{service}",
@@ -210,6 +287,7 @@ def make_broker(shared: SharedSettings, service: str, registry: CollectorRegistr
 
 
 def build_runtime(service: str, shared: SharedSettings, settings: ServiceSettings) -> Runtime:
+    os.umask(PRIVATE_UMASK)
     configure_clock(shared)
     registry = CollectorRegistry()
     broker = make_broker(shared, service, registry)
@@ -260,5 +338,7 @@ def create_app(
         max_request_bytes=runtime.settings.max_request_bytes,
         authenticator=authenticator,
         write_scope=WRITE_SCOPE.get(runtime.service, ADMIN),
+        default_workspace=runtime.shared.workspace,
+        guard_json=runtime.service != "metrics",  # metrics parses (and explains) its own bodies
     )
     return app

@@ -12,8 +12,12 @@ import platformdirs
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from truenorth.bus.streams import Limits
 from truenorth.contract.envelope import Slug
 
+PRIVATE_UMASK = 0o077
+"""Files truenorth creates (SQLite ledgers and projections, the token store, the data dir) are
+readable by their owner only: they hold every workspace's figures and the token hashes."""
 SERVICES = ("strategy", "campaigns", "metrics", "alignment")
 DEFAULT_PORTS = {"strategy": 8101, "campaigns": 8102, "metrics": 8103, "alignment": 8104}
 
@@ -28,6 +32,9 @@ class SharedSettings(BaseSettings):
     nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls|ws|wss)://")
     nats_user: str | None = None
     nats_password: str | None = None
+    nats_inbox_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    """Where this process receives replies and deliveries; default `_INBOX_<nats_user>`, the
+    prefix the server lets that user subscribe to (`truenorth.bus.permissions`)."""
     nats_provisioner_user: str | None = None
     """Set with its password: streams are created/updated as this user, on a short separate
     connection at start (the service's own user may not). Unset: with the service's user."""
@@ -37,6 +44,13 @@ class SharedSettings(BaseSettings):
     nats_tls_cert: Path | None = None
     """Client certificate (PEM) for servers that verify clients; needs nats_tls_key."""
     nats_tls_key: Path | None = None
+    dlq_max_bytes: int = Field(default=1024**3, gt=0)
+    """Size bound of the DLQ stream; when full the oldest dead letters are dropped."""
+    dlq_max_age_days: float = Field(default=90, gt=0)
+    intake_max_bytes: int = Field(default=1024**3, gt=0)
+    """Size bound of the INTAKE work queue; when full, tools' publishes are refused."""
+    intake_max_age_days: float = Field(default=7, gt=0)
+    """A message no service took from INTAKE within this is dropped."""
     nats_replicas: int = Field(default=1, ge=1, le=5)
     """Stream replicas: 1 embedded, 3 on the compose cluster."""
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -45,9 +59,12 @@ class SharedSettings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     auth: Literal["off", "required"] = "off"
     """HTTP API tokens: `required` (compose) or `off` (`truenorth up` on loopback)."""
+    require_strategy: bool | None = None
+    """Refuse metrics and campaigns for a workspace without a strategy (404 / dead letter);
+    default: on when `auth` is required, off on the loopback `truenorth up`."""
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
-    """How long a verified token is trusted without asking the token store again: a revoked
-    token stops working within this time."""
+    """How long a token key the store does not know is remembered as unknown (known tokens
+    are read on every request: a revocation takes effect at once)."""
     tokens_database_url: str | None = None
     """Where API tokens live (hashed); default: SQLite `tokens.db` under the data dir."""
     clock_origin: AwareDatetime | None = None
@@ -83,6 +100,19 @@ class SharedSettings(BaseSettings):
     def nats_tls(self) -> bool:
         return bool(self.nats_tls_ca or self.nats_tls_cert) or self.nats_url.startswith("tls://")
 
+    def stream_limits(self) -> dict[str, Limits]:
+        day = 86_400.0
+        return {
+            "DLQ": Limits(self.dlq_max_bytes, self.dlq_max_age_days * day),
+            "INTAKE": Limits(self.intake_max_bytes, self.intake_max_age_days * day),
+        }
+
+    @property
+    def strategy_required(self) -> bool:
+        return (
+            self.require_strategy if self.require_strategy is not None else self.auth == "required"
+        )
+
     def tokens_url(self) -> str:
         return self.tokens_database_url or sqlite_url(self.data_dir, "tokens")
 
@@ -94,6 +124,14 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=0, ge=0, le=65535)
     shutdown_grace_seconds: float = Field(default=10, gt=0, le=300)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    keep_alive_seconds: float = Field(default=5, gt=0, le=300)
+    """An idle keep-alive connection is closed after this."""
+    header_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    """Request line and headers must arrive within this (slow clients are disconnected)."""
+    body_timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    """The body must arrive within this after the headers."""
+    max_concurrency: int = Field(default=256, gt=0, le=100_000)
+    """Connections and requests at once; beyond it, 503."""
 
 
 class StrategySettings(ServiceSettings):

@@ -1,4 +1,8 @@
-"""`truenorth up`: the embedded nats-server plus the four services as separate processes."""
+"""`truenorth up`: the embedded nats-server plus the four services as separate processes, kept
+running: a service that exits is restarted with a backoff (1 s doubling to 30 s while it keeps
+crashing within a minute of its start), the nats-server is restarted on the same port, data
+and users if it dies (the services reconnect on their own), and each restart is logged. Only
+Ctrl-C or SIGTERM stops everything (`stop`)."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from truenorth.bus.embedded import (
 )
 from truenorth.bus.permissions import ALL_USERS, LOCAL, PROVISIONER, render_authorization
 from truenorth.endpoints import forget_endpoints, record_endpoints
-from truenorth.settings import DEFAULT_PORTS, SERVICES
+from truenorth.settings import DEFAULT_PORTS, PRIVATE_UMASK, SERVICES
 
 MALLOC_ARENA_MAX = "2"
 """Services' default (an operator's own setting wins); deploy/Dockerfile sets the same."""
@@ -35,12 +39,22 @@ class SupervisorError(RuntimeError):
     """One-line reason `up` cannot run."""
 
 
+RESTART_BACKOFF_FIRST = 1.0
+RESTART_BACKOFF_MAX = 30.0
+STABLE_AFTER_SECONDS = 60.0
+"""A service up this long has its backoff reset: its next crash is restarted at once-ish."""
+
+
 @dataclass
 class ServiceProcess:
     name: str
     port: int
     process: subprocess.Popen[bytes]
     pump: threading.Thread | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    backoff: float = 0.0
+    restart_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -74,6 +88,7 @@ class Supervisor:
                 )
 
     def start(self, free_ports: bool = False, ready_timeout: float = 60.0) -> None:
+        os.umask(PRIVATE_UMASK)  # the data dir holds every workspace's data and the NATS passwords
         try:
             ensure_writable_dir(self.data_dir)
         except EmbeddedNatsError as exc:
@@ -82,7 +97,10 @@ class Supervisor:
         config_extra = ""
         if self.nats_auth:
             self.nats_passwords = {user: secrets.token_hex(24) for user in ALL_USERS}
-            config_extra = render_authorization(self.nats_passwords, no_auth_user=LOCAL)
+            # with HTTP auth required there is no credential-less NATS user: it would defeat
+            # the tokens; operator commands read the `local` password from the data dir
+            no_auth_user = None if self.http_auth_required else LOCAL
+            config_extra = render_authorization(self.nats_passwords, no_auth_user=no_auth_user)
         try:
             self.nats = EmbeddedNats(
                 self.data_dir / "nats", port=self.nats_port, config_extra=config_extra
@@ -95,6 +113,11 @@ class Supervisor:
             self.services.append(self._spawn(name))
         self._wait_ready(ready_timeout)
         record_endpoints(self.data_dir, self.nats.url, self.urls())
+
+    @property
+    def http_auth_required(self) -> bool:
+        value = self.extra_env.get("TRUENORTH_AUTH", os.environ.get("TRUENORTH_AUTH", "off"))
+        return value.strip().lower() == "required"
 
     def _env(self, name: str) -> dict[str, str]:
         assert self.nats is not None
@@ -175,6 +198,45 @@ class Supervisor:
 
     def crashed(self) -> list[str]:
         return [s.name for s in self.services if s.process.poll() is not None]
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """One round of supervision: restart what died (nats-server first). Returns what it
+        did, one line each, for the log."""
+        now = time.monotonic() if now is None else now
+        said: list[str] = []
+        if self.nats is not None and self.nats.process is not None:
+            code = self.nats.process.poll()
+            if code is not None:
+                said.append(f"nats-server exited with code {code}: restarting it")
+                try:
+                    self.nats.start()
+                    said.append(f"nats-server restarted on {self.nats.url}")
+                except EmbeddedNatsError as exc:
+                    said.append(f"nats-server did not restart: {exc}; retrying")
+        for index, service in enumerate(self.services):
+            code = service.process.poll()
+            if code is None:
+                continue
+            if service.restart_at is None:
+                stable = now - service.started_at >= STABLE_AFTER_SECONDS
+                service.backoff = (
+                    RESTART_BACKOFF_FIRST
+                    if stable or not service.backoff
+                    else min(RESTART_BACKOFF_MAX, service.backoff * 2)
+                )
+                service.restart_at = now + service.backoff
+                said.append(
+                    f"{service.name} exited with code {code}: restarting in "
+                    f"{service.backoff:g}s (restart {service.restarts + 1})"
+                )
+            elif now >= service.restart_at:
+                replacement = self._spawn(service.name)
+                replacement.restarts = service.restarts + 1
+                replacement.backoff = service.backoff
+                replacement.started_at = now
+                self.services[index] = replacement
+                said.append(f"{service.name} restarted (pid {replacement.process.pid})")
+        return said
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM every service (each drains its broker), then the nats-server."""

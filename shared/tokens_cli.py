@@ -39,14 +39,17 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _store(database_url: str | None) -> TokenStore:
+    import os
+
     from truenorth.auth import TokenStore
-    from truenorth.settings import SettingsError, SharedSettings, load
+    from truenorth.settings import PRIVATE_UMASK, SettingsError, SharedSettings, load
 
     try:
         shared = load(SharedSettings)
     except SettingsError as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
+    os.umask(PRIVATE_UMASK)  # tokens.db holds the token hashes: owner only
     return TokenStore.open(database_url or shared.tokens_url())
 
 
@@ -80,14 +83,22 @@ def create_command(
         list[str],
         typer.Option("--scope", help="repeat for several (or comma-separated)"),
     ],
+    workspace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--workspace",
+            help="bind the token to these workspaces (repeat or comma-separate); default: all",
+        ),
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Create a token and print it once."""
-    from truenorth.auth import TokenError
+    """Create a token and print it once. Its name is recorded as the actor of what it writes."""
+    from truenorth.auth import TokenError, bindings
 
     scopes = [part for item in scope for part in item.split(",")]
     store = _store(database_url)
     try:
+        scopes += bindings(part for item in workspace or () for part in item.split(","))
         record, token = store.create(name, scopes)
     except TokenError as exc:
         _fail(str(exc))
@@ -185,4 +196,4 @@ def rotate_command(
     if period:
         err.print(f"old secret {keys} stays valid for {grace}")
     else:
-        err.print(f"old secret {keys} revoked")
+        err.print(f"old secret {keys} revoked: refused by every service from now on")

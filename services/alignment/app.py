@@ -52,9 +52,7 @@ def build_app(
     async def on_start(rt: Runtime) -> None:
         await asyncio.to_thread(migrate, engine)
         if settings.partitioned:
-            workers = PartitionedAlignment(
-                rt.nc, engine, metrics, clock, settings, shared.workspace, shared.nats_replicas
-            )
+            workers = PartitionedAlignment(rt.nc, engine, metrics, clock, settings, shared)
             await workers.start()
             partitioned["workers"] = workers
             rt.checks["consumers"] = lambda: _consumers_flowing(workers)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import nats
 import structlog
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import Engine
@@ -23,8 +24,10 @@ from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.ticks import tick_forever
 from truenorth.alignment.workers import PartitionWorker, start_worker
+from truenorth.bus.lease import LeaseTiming, provision_lease_buckets
 from truenorth.bus.partitions import provision_partitions
-from truenorth.settings import AlignmentSettings
+from truenorth.runtime import connect_options, servers
+from truenorth.settings import AlignmentSettings, SharedSettings
 from truenorth.store.fencing import FencedOut, claim
 
 log = structlog.get_logger()
@@ -38,21 +41,49 @@ class PartitionedAlignment:
     metrics: PipelineMetrics
     clock: Clock
     settings: AlignmentSettings
-    dlq_workspace: str
-    replicas: int = 1
+    shared: SharedSettings
     projectors: dict[int, Projector] = field(default_factory=dict)
     worker: PartitionWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _rendered: tuple[tuple[int, ...], dict[str, bytes]] | None = None
 
+    @property
+    def replicas(self) -> int:
+        return self.shared.nats_replicas
+
     async def start(self) -> None:
-        js = self.nc.jetstream()
-        await provision_partitions(js, self.settings.partitions, self.replicas)
+        await self._provision()
         self.worker = await start_worker(
             self.nc, self.settings.partitions, self.run_partition, replicas=self.replicas
         )
         self._task = asyncio.create_task(self.worker.run(self._stop), name="partition-worker")
+
+    async def _provision(self) -> None:
+        """The partitioned mirrors and lease buckets, as the stream administrator when its
+        credentials are set (a service user may not create streams), else with this
+        connection (the embedded server, tests)."""
+        shared = self.shared
+        if shared.nats_provisioner_user:
+            nc = await nats.connect(
+                servers(shared.nats_url),
+                name="truenorth-alignment-provisioner",
+                connect_timeout=5,
+                **connect_options(
+                    shared,
+                    user=shared.nats_provisioner_user,
+                    password=shared.nats_provisioner_password,
+                ),
+            )
+        else:
+            nc = self.nc
+        try:
+            js = nc.jetstream()
+            await provision_partitions(js, self.settings.partitions, self.replicas)
+            await provision_lease_buckets(js, LeaseTiming().ttl, self.replicas)
+        finally:
+            if nc is not self.nc:
+                await nc.close()
 
     async def stop(self) -> None:
         self._stop.set()
@@ -72,7 +103,7 @@ class PartitionedAlignment:
             batch_size=self.settings.batch_size,
             ack_wait=self.settings.ack_wait_seconds,
             stall_seconds=self.settings.stall_seconds,
-            dlq_workspace=self.dlq_workspace,
+            dlq_workspace=self.shared.workspace,
             partition=owned,
         )
         await projector.start()

@@ -33,8 +33,9 @@ from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.store.fold import Folded, Poison, fold_batch
 from truenorth.alignment.views import build_snapshot, drift_tick
+from truenorth.bus.deadletter import dead_letter_headers, dead_letter_subject, excerpt
 from truenorth.bus.eventstore import EventStore
-from truenorth.bus.streams import CAMPAIGNS, DLQ, METRICS, STRATEGY, StreamSpec, dlq_subject
+from truenorth.bus.streams import CAMPAIGNS, DLQ, METRICS, STRATEGY, StreamSpec
 from truenorth.store.db import CheckpointConflict, read_checkpoints
 from truenorth.store.fencing import FencedOut
 
@@ -331,16 +332,21 @@ class Projector:
             return fold_batch(connection, self.consumer, stream, expected, messages)
 
     async def _dead_letter(self, stream: str, poison: Poison) -> None:
-        headers = {
-            "Truenorth-Error": poison.error[:1000].replace("\n", " "),
-            "Truenorth-Original-Subject": poison.subject,
-            "Truenorth-Original-Stream": stream,
-            "Truenorth-Original-Sequence": str(poison.sequence),
-            "Truenorth-Attempts": str(poison.attempts),
-            "Nats-Msg-Id": f"dlq-{stream}-{poison.sequence}",
-        }
+        headers = dead_letter_headers(
+            service=CONSUMER,
+            door="bus",
+            subject=poison.subject,
+            reason="undecodable",
+            error=poison.error,
+            attempts=poison.attempts,
+            body=poison.payload,
+            original_stream=stream,
+            original_sequence=poison.sequence,
+        )
         await self.js.publish(
-            dlq_subject(self.dlq_workspace, CONSUMER), poison.payload, headers=headers
+            dead_letter_subject(self.dlq_workspace, CONSUMER),
+            excerpt(poison.payload),
+            headers=headers,
         )
         log.warning("poison event dead-lettered", stream=stream, sequence=poison.sequence)
 

@@ -38,7 +38,7 @@ from truenorth.cloud_events import (
     media_type,
     read_events,
 )
-from truenorth.http import problem
+from truenorth.http import attributed_actor, problem
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import CampaignsSettings, SharedSettings
 
@@ -156,6 +156,10 @@ def build_app(shared: SharedSettings, settings: CampaignsSettings) -> FastAPI:
         return problem(exc.status, exc.message, exc.errors)
 
     async def run(ws: str, campaign_id: str, command: CommandMeta, status: int = 200) -> Any:
+        refusal = await runtime.unknown_workspace(ws)
+        if refusal is not None:
+            return problem(404, refusal, [{"field": "ws", "message": refusal, "type": "workspace"}])
+        command = command.model_copy(update={"actor": attributed_actor(command.actor)})
         outcome = await service.handle(ws, campaign_id, command)
         code = 200 if outcome.duplicate else status
         return JSONResponse(outcome.as_dict(follower), status_code=code)

@@ -66,6 +66,15 @@ def check_slug(value: object, field: str) -> list[dict[str, Any]]:
     return []
 
 
+def validate_replay(payload: bytes) -> None:
+    """`truenorth dlq replay`'s check of bytes for this door: ValueError with its message."""
+    try:
+        parse_command(payload)
+    except Rejected as exc:
+        details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
+        raise ValueError(exc.message + (f" ({details})" if details else "")) from None
+
+
 def parse_command(payload: bytes) -> tuple[str, CommandMeta]:
     """Bytes of one intake message -> (campaign_id, command); raises Rejected."""
     try:
@@ -124,6 +133,7 @@ def register_intake(runtime: Runtime, service: CampaignService, counters: Intake
         pull_sub=PullSub(batch_size=32, timeout=5.0),
         config=ConsumerConfig(ack_wait=30, max_ack_pending=256, filter_subject=FILTER),
         ack_policy=AckPolicy.MANUAL,
+        inbox_prefix=runtime.pull_inbox_prefix,
         title="campaigns-intake",
         description="Campaign commands from tools that speak NATS",
     )
@@ -141,6 +151,9 @@ async def handle_message(
     try:
         if check_slug(workspace, "workspace"):
             raise Rejected("invalid", f"invalid workspace {workspace!r} in the subject")
+        refusal = await runtime.unknown_workspace(workspace)
+        if refusal is not None:
+            raise Rejected("unknown_workspace", refusal)
         campaign_id, command = parse_message(raw.headers, raw.data)
         for attempt in range(CONFLICT_RETRIES + 1):
             try:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from truenorth.bus.atomic import enable_atomic_publish
 from truenorth.bus.deadletter import IntakeCounters
 from truenorth.bus.streams import METRICS
 from truenorth.cloud_events import is_cloudevent
@@ -23,7 +24,7 @@ from truenorth.metrics.domain import (
     split_rows,
     validate_rows,
 )
-from truenorth.metrics.ingest import Ingestor, enable_atomic_publish
+from truenorth.metrics.ingest import Ingestor
 from truenorth.metrics.intake import register_intake
 from truenorth.metrics.ledger import Ledger
 from truenorth.metrics.roster import CampaignRoster
@@ -182,6 +183,9 @@ def build_app(shared: SharedSettings, settings: MetricsSettings) -> FastAPI:
     app.openapi = _add_schema  # type: ignore[method-assign]
 
     async def ingest_http(ws: str, request: Request) -> JSONResponse:
+        refusal = await runtime.unknown_workspace(ws)
+        if refusal is not None:
+            return problem(404, refusal, [{"field": "ws", "message": refusal, "type": "workspace"}])
         body = await request.body()
         event_errors: dict[int, list[dict[str, str]]] = {}
         try:

@@ -57,6 +57,38 @@ def _csv_value(key: str, value: str) -> Any:
     return value
 
 
+def text_encoding(encoding: str) -> str:
+    """The codec to open a file with: UTF-8 accepts (and drops) a leading BOM."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise typer.BadParameter(
+            f"unknown encoding {encoding!r}", param_hint="--encoding"
+        ) from None
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+
+
+def encoding_problem(path: Path, encoding: str) -> str | None:
+    """Where the file stops being `encoding` text, in words naming the line, or None."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode(encoding if number > 1 else text_encoding(encoding))
+            except UnicodeDecodeError as exc:
+                hint = (
+                    " (a spreadsheet export? try --encoding cp1252 or --encoding latin-1)"
+                    if text_encoding(encoding) == "utf-8-sig"
+                    else ""
+                )
+                return (
+                    f"line {number} is not {encoding} text (byte 0x{raw[exc.start]:02x} at "
+                    f"column {exc.start + 1}){hint}"
+                )
+    return None
+
+
 OBSERVATION_FIELDS = tuple(Observation.model_fields)
 REQUIRED_COLUMNS = tuple(
     name
@@ -80,10 +112,10 @@ class CsvLayout:
         return [c for c in self.columns if c and c not in OBSERVATION_FIELDS]
 
 
-def csv_layout(path: Path) -> CsvLayout:
+def csv_layout(path: Path, encoding: str = "utf-8") -> CsvLayout:
     """Delimiter (`,` `;` or tab, from the header line) and columns; FileProblem when the file
     has no header or the header lacks a required column (reported once, not per row)."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(newline="", encoding=text_encoding(encoding)) as handle:
         numbered = ((n, t) for n, t in enumerate(handle, start=1) if t.strip())
         number, text = next(numbered, (0, ""))
     if not number:
@@ -103,13 +135,16 @@ def csv_layout(path: Path) -> CsvLayout:
 
 
 def read_rows(
-    path: Path, fmt: Literal["csv", "ndjson"], layout: CsvLayout | None = None
+    path: Path,
+    fmt: Literal["csv", "ndjson"],
+    layout: CsvLayout | None = None,
+    encoding: str = "utf-8",
 ) -> Iterator[tuple[int, Any, str | None]]:
     """(line number in the file, row, local error) for every data row; blank lines skipped."""
     if fmt == "csv":
-        yield from _csv_rows(path, layout or csv_layout(path))
+        yield from _csv_rows(path, layout or csv_layout(path, encoding), encoding)
         return
-    with path.open(encoding="utf-8-sig") as handle:
+    with path.open(encoding=text_encoding(encoding)) as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
@@ -124,9 +159,11 @@ def read_rows(
             yield number, row, None
 
 
-def _csv_rows(path: Path, layout: CsvLayout) -> Iterator[tuple[int, Any, str | None]]:
+def _csv_rows(
+    path: Path, layout: CsvLayout, encoding: str = "utf-8"
+) -> Iterator[tuple[int, Any, str | None]]:
     keep = [(i, c) for i, c in enumerate(layout.columns) if c in OBSERVATION_FIELDS]
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(newline="", encoding=text_encoding(encoding)) as handle:
         reader = csv.reader(handle, delimiter=layout.delimiter)
         for fields in reader:
             # a quoted field may span lines: the record starts where its first line is
@@ -175,21 +212,28 @@ def metrics(
     batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="rows per request")] = 1000,
     fmt: Annotated[str, typer.Option("--format", help="auto | csv | ndjson")] = "auto",
     gzip: Annotated[bool, typer.Option(help="gzip request bodies")] = False,
+    encoding: Annotated[
+        str, typer.Option(help="the file's text encoding (UTF-8 with or without a BOM by default)")
+    ] = "utf-8",
 ) -> None:
     """Send metric observations from FILE. Columns/fields: observation_id (optional: derived
     from campaign, metric, period and source), campaign_id, metric, value, period_start,
     period_end, source. Rows are batched and retried with the same ids, so re-running the same
     file is safe: already stored rows come back as duplicates."""
     kind = detect_format(file, fmt)
-    layout = _checked_layout(file, kind)
+    problem = encoding_problem(file, encoding)
+    if problem is not None:
+        err.print(f"[red]error:[/red] {file.name}: {problem}; nothing was sent")
+        raise typer.Exit(2)
+    layout = _checked_layout(file, kind, encoding)
     total_rows = count_rows(file, kind)
     lines: list[int] = []
     local_errors: list[tuple[int, str]] = []
 
     def rows() -> Iterator[Any]:
-        for number, row, problem in read_rows(file, kind, layout):
-            if problem is not None:
-                local_errors.append((number, problem))
+        for number, row, row_problem in read_rows(file, kind, layout, encoding):
+            if row_problem is not None:
+                local_errors.append((number, row_problem))
                 progress.advance(task)
                 continue
             lines.append(number)
@@ -243,14 +287,16 @@ def metrics(
         raise typer.Exit(1)
 
 
-def _checked_layout(file: Path, kind: Literal["csv", "ndjson"]) -> CsvLayout | None:
+def _checked_layout(
+    file: Path, kind: Literal["csv", "ndjson"], encoding: str = "utf-8"
+) -> CsvLayout | None:
     """Problems of the file as a whole, once, before any row is sent."""
     try:
         if kind == "ndjson":
             if count_rows(file, kind) == 0:
                 raise FileProblem(f"{file.name} is empty: no rows")
             return None
-        layout = csv_layout(file)
+        layout = csv_layout(file, encoding)
         if count_rows(file, kind) == 0:
             raise FileProblem(f"{file.name} has a header but no rows")
     except FileProblem as exc:

@@ -20,7 +20,7 @@ from truenorth.bus.streams import aggregate_subject
 from truenorth.contract.envelope import utcnow
 from truenorth.contract.metrics import Observation
 from truenorth.contract.thresholds import future_limit
-from truenorth.http import dotted
+from truenorth.http import dotted, nesting_depth
 
 CONTEXT = "metrics"
 NDJSON_TYPES = frozenset(
@@ -58,16 +58,27 @@ def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> byt
         return body
     if encoding not in ("gzip", "x-gzip"):
         raise BodyError(415, f"unsupported Content-Encoding {content_encoding!r}: use gzip")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise BodyError(422, f"body is not valid gzip: {exc}") from None
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise BodyError(413, f"decompressed body larger than {max_bytes} bytes")
-    if not inflater.eof:
-        raise BodyError(422, "gzip body is truncated")
-    return out
+    return inflate_members(body, max_bytes)
+
+
+def inflate_members(body: bytes, max_bytes: int) -> bytes:
+    """Every member of a gzip body (RFC 1952 §2.2: a file may hold several, as `cat a.gz b.gz`
+    makes and `gzip -dc` reads); zlib stops at the end of the first, so loop over the rest."""
+    out = bytearray()
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(rest, max_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise BodyError(422, f"body is not valid gzip: {exc}") from None
+        if len(out) > max_bytes or inflater.unconsumed_tail:
+            raise BodyError(413, f"decompressed body larger than {max_bytes} bytes")
+        if not inflater.eof:
+            raise BodyError(422, "gzip body is truncated")
+        rest = inflater.unused_data
+        if not rest.strip(b"\x00"):  # trailing zero padding (tape archives, some writers)
+            return bytes(out)
 
 
 def body_format(content_type: str | None) -> Literal["json", "ndjson"]:
@@ -101,8 +112,8 @@ class Rows:
             return self.raws[index]
         try:
             return orjson.dumps(self.items[index])
-        except TypeError:  # pragma: no cover - orjson parsed it, so it can dump it
-            return repr(self.items[index]).encode()
+        except TypeError:  # orjson writes at most 254 levels: a deeper row is not kept whole
+            return b'"(row nested too deep to keep)"'
 
     def line(self, index: int) -> int | None:
         return self.lines[index] if self.lines is not None else None
@@ -123,12 +134,12 @@ def split_rows(body: bytes, fmt: Literal["json", "ndjson"], max_rows: int) -> Ro
                 rows.items.append(orjson.loads(line))
             except orjson.JSONDecodeError as exc:
                 rows.items.append(None)
-                rows.parse_errors[index] = f"line {number} is not valid JSON: {exc}"
+                rows.parse_errors[index] = f"line {number} {json_problem(exc)}"
         return rows
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BodyError(422, f"body is not valid JSON: {exc}") from None
+        raise BodyError(422, f"body {json_problem(exc)}") from None
     if isinstance(parsed, dict):
         parsed = [parsed]
     if not isinstance(parsed, list):
@@ -136,6 +147,24 @@ def split_rows(body: bytes, fmt: Literal["json", "ndjson"], max_rows: int) -> Ro
     if len(parsed) > max_rows:
         raise BodyError(413, f"{len(parsed)} rows in one request; the limit is {max_rows}")
     return Rows(items=parsed)
+
+
+MAX_NESTING = 32
+"""An observation is flat; deeper input is hostile. Checked only when validation fails (pydantic
+reprs the input of an error, and a repr 1 000 levels deep exceeds Python's recursion limit)."""
+
+
+def json_problem(exc: orjson.JSONDecodeError) -> str:
+    """What is wrong with unparseable JSON, in words a sender can act on."""
+    text = str(exc)
+    if "UTF-8" in text:
+        return (
+            "is not UTF-8 text: JSON must be UTF-8 (re-encode it, e.g. a spreadsheet's Latin-1 "
+            f"or Windows-1252 export): {text}"
+        )
+    if "depth limit" in text or "recursion" in text.lower():
+        return f"is nested too deep (JSON nesting over 1024 levels): {text}"
+    return f"is not valid JSON: {text}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,10 +229,24 @@ def _future_error(obs: Observation, limit: datetime) -> dict[str, str]:
 
 
 def _validate_shapes(rows: Rows) -> Validated:
+    """Shapes and types; rows nested deeper than MAX_NESTING are refused on their own."""
+    try:
+        return _validate_rows(rows, {})
+    except RecursionError:
+        too_deep = {
+            i: [{"field": "(row)", "message": f"nested deeper than {MAX_NESTING} levels"}]
+            for i, item in enumerate(rows.items)
+            if i not in rows.parse_errors and nesting_depth(item, MAX_NESTING) > MAX_NESTING
+        }
+        return _validate_rows(rows, too_deep)
+
+
+def _validate_rows(rows: Rows, refused: dict[int, list[dict[str, str]]]) -> Validated:
     result = Validated()
     bad: dict[int, list[dict[str, str]]] = {
         i: [{"field": "(row)", "message": message}] for i, message in rows.parse_errors.items()
     }
+    bad.update(refused)
     positions = [i for i in range(len(rows.items)) if i not in bad] if bad else None
     items = rows.items if positions is None else [rows.items[i] for i in positions]
     try:

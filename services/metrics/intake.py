@@ -40,6 +40,23 @@ FILTER = f"{SUBJECT_ROOT}.*.intake.{SERVICE}"
 RETRY_DELAY_SECONDS = 2.0
 
 
+def validate_replay(payload: bytes) -> None:
+    """`truenorth dlq replay`'s check of bytes for this door: ValueError with its message."""
+    try:
+        rows = split_rows(payload, "json", 1_000_000)
+    except BodyError as exc:
+        raise ValueError(exc.message) from None
+    rejected = validate_rows(rows).rejected
+    if rejected:
+        raise ValueError(
+            "; ".join(
+                f"row {r.index} {e['field']}: {e['message']}" for r in rejected for e in r.errors
+            )
+        )
+    if not rows.items:
+        raise ValueError("no rows")
+
+
 def register_intake(
     runtime: Runtime, ingestor: Ingestor, counters: IntakeCounters, max_rows: int
 ) -> None:
@@ -50,6 +67,7 @@ def register_intake(
         pull_sub=PullSub(batch_size=64, timeout=5.0),
         config=ConsumerConfig(ack_wait=60, max_ack_pending=1024, filter_subject=FILTER),
         ack_policy=AckPolicy.MANUAL,
+        inbox_prefix=runtime.pull_inbox_prefix,
         title="metrics-intake",
         description="Metric observations from tools that speak NATS",
     )
@@ -60,20 +78,52 @@ def register_intake(
 async def handle_message(
     runtime: Runtime, ingestor: Ingestor, counters: IntakeCounters, msg: Any, max_rows: int
 ) -> None:
+    """Store, dead-letter or retry one intake message. Whatever goes wrong, the message is
+    acked, dead-lettered or nak'ed with a delay: never left to be redelivered forever."""
     raw = msg.raw_message
     subject: str = raw.subject
     workspace = subject.split(".")[1]
     attempts = int(raw.metadata.num_delivered or 1)
-    if check_slug(workspace, "workspace"):
+    try:
+        await _handle(runtime, ingestor, counters, msg, max_rows, workspace, attempts)
+    except StoreUnavailable as exc:
+        log.warning(
+            "metrics intake: will retry", subject=subject, attempts=attempts, error=str(exc)
+        )
+        await msg.nack(delay=RETRY_DELAY_SECONDS)
+    except Exception as exc:  # a bug must not poison the queue forever: keep it, explain it
+        log.exception("metrics intake: unexpected error", subject=subject)
         await _dead_letter(
             runtime,
             counters,
             msg,
             workspace,
-            "invalid",
-            f"invalid workspace {workspace!r} in the subject",
+            "internal_error",
+            f"{type(exc).__name__}: {exc}",
             [],
             attempts,
+        )
+
+
+async def _handle(
+    runtime: Runtime,
+    ingestor: Ingestor,
+    counters: IntakeCounters,
+    msg: Any,
+    max_rows: int,
+    workspace: str,
+    attempts: int,
+) -> None:
+    raw = msg.raw_message
+    subject: str = raw.subject
+    if check_slug(workspace, "workspace"):
+        message = f"invalid workspace {workspace!r} in the subject"
+        await _dead_letter(runtime, counters, msg, workspace, "invalid", message, [], attempts)
+        return
+    refusal = await runtime.unknown_workspace(workspace)
+    if refusal is not None:
+        await _dead_letter(
+            runtime, counters, msg, workspace, "unknown_workspace", refusal, [], attempts
         )
         return
     event_errors: dict[int, list[dict[str, str]]] = {}
@@ -87,35 +137,15 @@ async def handle_message(
         await _dead_letter(runtime, counters, msg, workspace, reason, exc.message, [], attempts)
         return
     validated = with_event_errors(validate_rows(rows), event_errors)
-    try:
-        result = await ingestor.ingest(
-            workspace,
-            validated.valid,
-            validated.rejected,
-            door="nats",
-            origin=subject,
-            actor="metrics-nats",
-            dead_letter_rows=False,
-        )
-    except StoreUnavailable as exc:
-        log.warning(
-            "metrics intake: will retry", subject=subject, attempts=attempts, error=str(exc)
-        )
-        await msg.nack(delay=RETRY_DELAY_SECONDS)
-        return
-    except Exception as exc:  # a bug must not poison the queue forever: keep it, explain it
-        log.exception("metrics intake: unexpected error", subject=subject)
-        await _dead_letter(
-            runtime,
-            counters,
-            msg,
-            workspace,
-            "internal_error",
-            f"{type(exc).__name__}: {exc}",
-            [],
-            attempts,
-        )
-        return
+    result = await ingestor.ingest(
+        workspace,
+        validated.valid,
+        validated.rejected,
+        door="nats",
+        origin=subject,
+        actor="metrics-nats",
+        dead_letter_rows=False,
+    )
     if result.rejected:
         errors = [
             {"index": r.index, "field": e["field"], "message": e["message"]}

@@ -28,6 +28,7 @@ from truenorth.strategy.domain import (
     parse_document,
     plan_changes,
 )
+from truenorth.strategy.domain.document import decode_document
 from truenorth.strategy.inbox import Inbox, drift_exists, subscribe_inbox
 from truenorth.strategy.repository import (
     Saved,
@@ -508,7 +509,7 @@ async def read_document(request: Request) -> Any:
     raw = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in YAML_TYPES or not content_type:
-        return load_document(raw.decode("utf-8", errors="replace"), "request body")
+        return load_document(decode_document(raw, "request body"), "request body")
     try:
         import orjson
 

@@ -17,8 +17,10 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _read(path: Path) -> str:
+    from truenorth.strategy.domain.document import decode_document
+
     try:
-        return path.read_text()
+        return decode_document(path.read_bytes(), str(path))
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot read {path}: {exc.strerror}")
         raise typer.Exit(2) from None
@@ -95,7 +97,7 @@ def apply_command(
             err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             return 2
         try:
-            await provision(nc.jetstream(), shared.nats_replicas)
+            await provision(nc.jetstream(), shared.nats_replicas, shared.stream_limits())
             store = EventStore(nc.jetstream())
             if in_response_to and not await drift_exists(store, None, ws, in_response_to):
                 err.print(

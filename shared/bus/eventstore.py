@@ -7,7 +7,7 @@ import contextlib
 import json
 import ssl
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,9 +22,11 @@ from nats.js.errors import APIError, NotFoundError
 from truenorth.bus.streams import (
     ALL_STREAMS,
     STREAM_OF_CONTEXT,
+    Limits,
     StreamSpec,
     aggregate_subject,
 )
+from truenorth.bus.wire import api_prefix, connection_of
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import CONTEXT_OF_TYPE, Event, decode, encode
 
@@ -84,6 +86,7 @@ async def connect(
     name: str = "truenorth",
     tls: ssl.SSLContext | None = None,
     reconnect: bool = True,
+    inbox_prefix: str | None = None,
 ) -> NatsClient:
     """A nats-py client; `reconnect=False` for one-shot commands, which should fail at once
     rather than retry forever (e.g. against a TLS-only server without TLS settings)."""
@@ -100,6 +103,8 @@ async def connect(
         options.update(user=user, password=password)
     if tls is not None:
         options["tls"] = tls
+    if inbox_prefix is not None:
+        options["inbox_prefix"] = inbox_prefix
     return await nats.connect([part.strip() for part in url.split(",")], **options)
 
 
@@ -112,17 +117,24 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
     return any(have.get(key) != value for key, value in wanted.as_dict().items())
 
 
-async def provision(js: JetStreamContext, replicas: int = 1) -> list[str]:
-    """Create or update every stream; never delete. Returns the names that changed."""
+async def provision(
+    js: JetStreamContext, replicas: int = 1, limits: Mapping[str, Limits] | None = None
+) -> list[str]:
+    """Create or update every stream; never delete. Returns the names that changed. `limits`
+    overrides the byte and age bounds of INTAKE and DLQ by stream name."""
     changed = []
     for spec in ALL_STREAMS:
-        wanted = spec.config(replicas)
+        wanted = spec.config(replicas, (limits or {}).get(spec.name))
         try:
             info = await js.stream_info(spec.name)
         except NotFoundError:
             await js.add_stream(wanted)
             changed.append(spec.name)
             continue
+        if info.config.deny_purge and not wanted.deny_purge:
+            # nats-server cannot lift deny_purge on an existing stream: a DLQ created before
+            # purging was allowed keeps refusing it (recreate the DLQ to allow it)
+            wanted.deny_purge = True
         if _differs(info.config, wanted):
             await js.update_stream(wanted)
             changed.append(spec.name)
@@ -295,8 +307,8 @@ class _Puller:
         self, js: JetStreamContext, stream: str, consumer: str, batch: int, head: int
     ) -> None:
         self.js = js
-        self.nc = js._nc
-        self.next_subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self.nc = connection_of(js)
+        self.next_subject = f"{api_prefix(js)}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self.stream = stream
         self.consumer = consumer
         self.batch = batch

@@ -57,10 +57,11 @@ TRANSIENT = (nats.errors.Error, TimeoutError, asyncio.TimeoutError, OSError)
 
 @dataclass(frozen=True)
 class LeaseTiming:
-    ttl: float = 8.0
-    """Server-side: a lease not renewed for this long is free (takeover ≤ ttl + a tick). Above
-    the ~4.7 s a 3-node cluster took to elect a new stream leader after kill -9 (measured with
-    nats-server 2.15.1), so leases outlive the loss of a NATS node."""
+    ttl: float = 7.0
+    """Server-side: a lease not renewed for this long is free (takeover ≤ ttl + a tick, inside
+    the 10 s a partition may be ownerless). Above the ~4.7 s a 3-node cluster took to elect a
+    new stream leader after kill -9 (measured with nats-server 2.15.1) plus the margin, so
+    leases outlive the loss of a NATS node."""
     renew_every: float = 0.5
     margin: float = 1.5
     """The owner gives up this long before the server could free the lease."""

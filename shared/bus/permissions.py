@@ -5,11 +5,21 @@ One user per service, plus:
 - ``provisioner``: the only user that may create, update, delete or purge streams (the JetStream
   API subjects ``$JS.API.STREAM.{CREATE,UPDATE,DELETE,PURGE}.>``). It can do nothing else: no
   event subject, no consumer.
-- ``intake``: tools that speak NATS; may only publish to the intake doors ``tn.*.intake.>``.
-- ``local`` (embedded server only): the user a connection *without* credentials becomes on the
-  loopback server `truenorth up` starts (``no_auth_user``), so operator tools (`apply`,
-  `rebuild`, `digest --replay`, `review`) keep working out of the box. It may publish and read
-  every subject but may not create, update, delete or purge streams.
+- ``intake``: tools that speak NATS; may only publish to the intake doors ``tn.*.intake.>`` and
+  receive the replies to them (JetStream's publish acks) on its own inbox prefix.
+- ``local`` (embedded server only): the operator (`apply`, `rebuild`, `digest --replay`,
+  `review`, `dlq`). It may publish and read every subject but may not create, update, delete
+  or purge streams. Its password is in ``nats-credentials.json`` (0600) in the data dir, where
+  the operator commands find it; only with HTTP auth off (`truenorth up` on loopback) is it
+  also what a connection *without* credentials becomes (``no_auth_user``).
+
+Isolation (issue 17): every user but ``local`` receives only on its own inbox prefix
+``_INBOX_<user>.>`` (nats-py's ``inbox_prefix``, set from the user by
+`truenorth.runtime.connect_options`): every reply and every consumer delivery arrives on the
+inbox of whoever asked, so nobody can read another's deliveries by subscribing to ``_INBOX.>``.
+The durable consumers are named in `DURABLES`: each service may create, bind, pull from, ack
+and delete only its own; the others' are denied. Ephemeral consumers (replays, reads) get
+server-chosen random names, and listing consumer names is denied, so they cannot be found.
 
 Each service may publish its own context's subjects (and its own dead letters) plus the
 JetStream API calls its consumers need. The set is the minimum measured against the real server
@@ -27,9 +37,8 @@ Not granted, add when a feature needs it: ``$JS.FC.>`` (flow control of push con
 with ``flow_control=True``; none is today), ``$JS.API.DIRECT.GET.>``, ``$JS.API.STREAM.NAMES``
 (a subscription naming only a subject, no stream), ``$JS.API.INFO``.
 
-Every service subscribes only to ``_INBOX.>`` (every reply and every consumer delivery arrives
-there): none can read a subject directly with a core subscription. Reading is not otherwise
-restricted (alignment reads every stream by design).
+No service can read a subject directly with a core subscription. Reading through an ephemeral
+consumer is not otherwise restricted (alignment reads every stream by design).
 
 The rendered blocks below are pasted into ``deploy/nats/nats-*.conf`` (a unit test keeps the
 files and this module in step) and written into the embedded server's config.
@@ -65,7 +74,63 @@ CONSUMER_API = (
     "$JS.API.CONSUMER.>",
     "$JS.ACK.>",
 )
-REPLIES = ("_INBOX.>",)
+CONSUMER_DISCOVERY = ("$JS.API.CONSUMER.LIST.*", "$JS.API.CONSUMER.NAMES.*")
+"""Denied to services: ephemeral consumer names stay unguessable."""
+
+DURABLES: dict[tuple[str, str], str] = {
+    ("INTAKE", "metrics-intake"): "metrics",
+    ("INTAKE", "campaigns-intake"): "campaigns",
+    ("STRATEGY", "alignment-strategy"): "alignment",
+    ("CAMPAIGNS", "alignment-campaigns"): "alignment",
+    ("METRICS", "alignment-metrics"): "alignment",
+}
+"""(stream, durable consumer) -> the service that owns it. A service renaming or adding a
+durable adds it here (`tests/unit/security/test_nats_config.py` checks the services' names)."""
+
+
+def inbox_prefix(user: str) -> str:
+    """Where `user` receives replies and deliveries (a subject token: letters, digits, _ -)."""
+    return f"_INBOX_{user}"
+
+
+def replies(user: str) -> tuple[str, ...]:
+    return (f"{inbox_prefix(user)}.>",)
+
+
+def foreign_consumers(service: str) -> tuple[str, ...]:
+    """The consumer API and ack subjects of every durable `service` does not own."""
+    denied: list[str] = []
+    for (stream, durable), owner in DURABLES.items():
+        if owner == service:
+            continue
+        denied += [
+            f"$JS.API.CONSUMER.*.{stream}.{durable}",
+            f"$JS.API.CONSUMER.*.{stream}.{durable}.>",
+            f"$JS.API.CONSUMER.*.*.{stream}.{durable}",
+            f"$JS.ACK.{stream}.{durable}.>",
+        ]
+    return tuple(denied)
+
+
+PARTITIONED_MIRRORS = ("STRATEGY_PARTITIONED", "CAMPAIGNS_PARTITIONED", "METRICS_PARTITIONED")
+"""Alignment's own streams (`truenorth.bus.partitions`): its partition consumers there are
+named per partition, so the others are denied every consumer of these streams."""
+LEASE_BUCKETS = ("truenorth_leases", "truenorth_workers")
+"""Alignment's workers' leases and heartbeats (`truenorth.bus.lease`)."""
+
+
+def alignment_only() -> tuple[str, ...]:
+    """What every other service is denied: alignment's mirrors' consumers and its leases."""
+    denied: list[str] = []
+    for stream in PARTITIONED_MIRRORS:
+        denied += [
+            f"$JS.API.CONSUMER.*.{stream}",
+            f"$JS.API.CONSUMER.*.{stream}.>",
+            f"$JS.API.CONSUMER.*.*.{stream}.>",
+            f"$JS.ACK.{stream}.>",
+        ]
+    return tuple(denied)
+
 
 OWN_DLQ = {"campaigns", "metrics", "alignment"}
 """Services that dead-letter what they consume (strategy's inbox ignores poison)."""
@@ -74,7 +139,7 @@ OWN_DLQ = {"campaigns", "metrics", "alignment"}
 @dataclass(frozen=True)
 class Permissions:
     publish: tuple[str, ...]
-    subscribe: tuple[str, ...] = REPLIES
+    subscribe: tuple[str, ...]
     deny_publish: tuple[str, ...] = ()
     deny_subscribe: tuple[str, ...] = ()
 
@@ -113,13 +178,19 @@ class UserTable:
     @classmethod
     def default(cls) -> UserTable:
         table: dict[str, Permissions] = {
-            PROVISIONER: Permissions(publish=("$JS.API.>",)),
-            INTAKE: Permissions(publish=(f"{SUBJECT_ROOT}.*.intake.>",)),
+            PROVISIONER: Permissions(publish=("$JS.API.>",), subscribe=replies(PROVISIONER)),
+            INTAKE: Permissions(publish=(f"{SUBJECT_ROOT}.*.intake.>",), subscribe=replies(INTAKE)),
             LOCAL: Permissions(publish=(">",), subscribe=(">",), deny_publish=STREAM_ADMIN),
         }
         for service in SERVICE_USERS:
+            leases = tuple(f"$KV.{b}.>" for b in LEASE_BUCKETS) if service == "alignment" else ()
+            foreign = foreign_consumers(service)
+            if service != "alignment":
+                foreign += alignment_only()
             table[service] = Permissions(
-                publish=(*service_subjects(service), *CONSUMER_API), deny_publish=STREAM_ADMIN
+                publish=(*service_subjects(service), *leases, *CONSUMER_API),
+                subscribe=replies(service),
+                deny_publish=(*STREAM_ADMIN, *CONSUMER_DISCOVERY, *foreign),
             )
         return cls(table)
 
@@ -138,6 +209,8 @@ def render_permission_variables(users: tuple[str, ...] = ALL_USERS) -> str:
 
 
 def render_authorization(passwords: Mapping[str, str], *, no_auth_user: str | None = None) -> str:
+    # a user without a password would be a credential-less user: there is none
+    assert all(passwords.values()), "every NATS user needs a password"
     """The embedded server's permission variables and ``authorization`` block."""
     lines = [render_permission_variables(tuple(passwords)), "authorization {", "  users: ["]
     for user, password in passwords.items():

@@ -280,6 +280,26 @@ class StrategyDocument(_DocumentModel):
 # Loading
 
 
+MAX_YAML_NODES = 20_000
+"""A strategy document has a few hundred nodes; YAML aliases can make a 400-byte document
+expand to billions ("billion laughs"). Counted while the expanded tree is walked, before
+anything is built from it."""
+
+
+def decode_document(raw: bytes, filename: str = "<document>") -> str:
+    """UTF-8 text of a document (a UTF-8 BOM is accepted); anything else is refused naming the
+    encoding problem and the line, instead of being stored as replacement characters."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        message = (
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): save the "
+            "document as UTF-8 (a Latin-1 or Windows-1252 file is not)"
+        )
+        raise DocumentInvalid(filename, [FieldError(ROOT, message, "encoding", line)]) from None
+
+
 def load_document(text: str, filename: str = "<document>") -> StrategyDocument:
     """Parse and validate a YAML (or JSON) strategy document; DocumentInvalid lists every error."""
     data, lines, errors = _parse_yaml(text)
@@ -347,6 +367,8 @@ def _parse_yaml(text: str) -> tuple[Any, dict[Loc, int], list[FieldError]]:
             return None, {(): 1}, []
         lines, errors = _line_map(node)
         return loader.construct_document(node), lines, errors
+    except _TooLarge as too_large:
+        return None, {}, [too_large.error]
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -366,6 +388,12 @@ def _line_map(root: yaml.Node) -> tuple[dict[Loc, int], list[FieldError]]:
     while stack:
         loc, node = stack.pop()
         for child_loc, line, child in _children(loc, node):
+            if len(lines) > MAX_YAML_NODES:
+                message = (
+                    f"the document expands to more than {MAX_YAML_NODES} nodes (YAML aliases "
+                    "repeating anchors?): refused"
+                )
+                raise _TooLarge(FieldError(dotted(child_loc), message, "yaml", line))
             if child_loc in lines and isinstance(node, yaml.MappingNode):
                 message = f"duplicate key '{child_loc[-1]}' (first at line {lines[child_loc]})"
                 errors.append(FieldError(dotted(child_loc), message, "yaml", line))
@@ -373,6 +401,12 @@ def _line_map(root: yaml.Node) -> tuple[dict[Loc, int], list[FieldError]]:
             lines[child_loc] = line
             stack.append((child_loc, child))
     return lines, errors
+
+
+class _TooLarge(Exception):
+    def __init__(self, error: FieldError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _children(loc: Loc, node: yaml.Node) -> Iterator[tuple[Loc, int, yaml.Node]]:

@@ -137,19 +137,19 @@ def test_poison_goes_to_the_dlq_and_an_operator_fixes_and_replays_it(
     )
     letters = run(raw_messages(url, "DLQ", f"tn.{WS}.dlq.alignment"))
     assert len(letters) == 3
-    by_subject = {m.headers["Truenorth-Original-Subject"]: m for m in letters}
+    by_subject = {m.headers["Tn-Original-Subject"]: m for m in letters}
     for (subject, payload), (stream, sequence) in zip(
         poison, zip(("STRATEGY", "CAMPAIGNS", "METRICS"), sequences, strict=True), strict=True
     ):
         letter = by_subject[subject]
         assert letter.data == payload  # the original bytes
-        assert letter.headers["Truenorth-Original-Stream"] == stream
-        assert letter.headers["Truenorth-Original-Sequence"] == str(sequence)
-        assert letter.headers["Truenorth-Attempts"] == "1"
-        assert letter.headers["Truenorth-Error"]
-    assert "json" in by_subject[poison[0][0]].headers["Truenorth-Error"].lower()
-    assert "MetricTeleported" in by_subject[poison[1][0]].headers["Truenorth-Error"]
-    assert "value" in by_subject[poison[2][0]].headers["Truenorth-Error"]
+        assert letter.headers["Tn-Original-Stream"] == stream
+        assert letter.headers["Tn-Original-Sequence"] == str(sequence)
+        assert letter.headers["Tn-Attempts"] == "1"
+        assert letter.headers["Tn-Error"]
+    assert "json" in by_subject[poison[0][0]].headers["Tn-Error"].lower()
+    assert "MetricTeleported" in by_subject[poison[1][0]].headers["Tn-Error"]
+    assert "value" in by_subject[poison[2][0]].headers["Tn-Error"]
     assert stored_digest_at(database_url) == before == replay_digest(url)
     assert shows(client, 100)
     eventually(  # the gauge follows at the next tick

@@ -14,7 +14,13 @@ from nats.aio.client import Client as NatsClient
 
 from truenorth.bus.embedded import EmbeddedNats
 from truenorth.bus.eventstore import provision
-from truenorth.bus.permissions import ALL_USERS, LOCAL, PROVISIONER, render_authorization
+from truenorth.bus.permissions import (
+    ALL_USERS,
+    LOCAL,
+    PROVISIONER,
+    inbox_prefix,
+    render_authorization,
+)
 
 
 @dataclass
@@ -31,7 +37,11 @@ class SecureNats:
         connection = Connection()
         options: dict[str, object] = {}
         if user is not None:
-            options = {"user": user, "password": password or self.passwords[user]}
+            options = {
+                "user": user,
+                "password": password or self.passwords[user],
+                "inbox_prefix": inbox_prefix(user),
+            }
         connection.nc = await nats.connect(
             self.url,
             error_cb=connection.on_error,

@@ -1,6 +1,6 @@
 """Bearer tokens on the four real services (TRUENORTH_AUTH=required): 401 without or with a
-bad token, 403 without the route's scope, the call goes through with it; /metrics, health and
-the docs stay open and read-only."""
+bad token, 403 without the route's scope, the call goes through with it; /metrics needs the
+`metrics` scope; health and the docs stay open and read-only."""
 
 from __future__ import annotations
 
@@ -181,14 +181,19 @@ def test_writes_need_the_services_write_scope(secured: Secured, service: str) ->
 
 
 @pytest.mark.parametrize("service", list(ROUTES))
-def test_metrics_health_and_docs_stay_open_and_read_only(secured: Secured, service: str) -> None:
+def test_health_and_docs_stay_open_and_read_only_metrics_needs_its_scope(
+    secured: Secured, service: str
+) -> None:
     client = secured.clients[service]
-    for path in ("/metrics", "/healthz", "/readyz", "/openapi.json", "/docs"):
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
         assert client.get(path).status_code == 200, path
         response = client.post(path, content=b"x")
         assert response.status_code == 405, path
         assert response.json()["detail"]
-    assert client.delete("/metrics").status_code == 405
+    assert_401(client.get("/metrics"))
+    scrape = {"Authorization": f"Bearer {secured.tokens['metrics']}"}
+    assert client.get("/metrics", headers=scrape).status_code == 200
+    assert client.delete("/metrics", headers=scrape).status_code == 405
     schema = client.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 

@@ -55,9 +55,19 @@ def test_promtool_check_rules() -> None:
     run(promtool, "check", "rules", *map(str, sorted(RULES.glob("*.yml"))))
 
 
-def test_promtool_check_config() -> None:
+def test_promtool_check_config(tmp_path: Path) -> None:
     promtool = require_tool("promtool")
-    output = run(promtool, "check", "config", str(PROMETHEUS / "prometheus.yml"))
+    # the scrape token is a compose secret: point at a stand-in so promtool finds a file
+    token = tmp_path / "token"
+    token.write_text("tn_x")
+    text = (PROMETHEUS / "prometheus.yml").read_text()
+    assert text.count("/run/secrets/prometheus_scrape_token") == 4  # every truenorth job
+    config = PROMETHEUS / f".check-{tmp_path.name}.yml"
+    config.write_text(text.replace("/run/secrets/prometheus_scrape_token", str(token)))
+    try:
+        output = run(promtool, "check", "config", str(config))
+    finally:
+        config.unlink()
     assert "rule files found" in output
 
 

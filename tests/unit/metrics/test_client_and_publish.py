@@ -9,6 +9,7 @@ import orjson
 import pytest
 from nats.protocol import command as nats_command
 
+from truenorth.bus.atomic import _hpub
 from truenorth.client import (
     AsyncMetricsClient,
     CampaignsClient,
@@ -21,7 +22,6 @@ from truenorth.client import (
     derive_observation_id,
 )
 from truenorth.client._core import IngestSummary
-from truenorth.metrics.ingest import _hpub
 
 FAST = RetryPolicy(attempts=4, backoff=0.001, max_backoff=0.001)
 ROW = {
@@ -134,7 +134,7 @@ def test_derived_ids_are_stable_across_time_spellings() -> None:
 
 def test_hpub_frames_are_what_nats_py_writes() -> None:
     headers = {"Nats-Msg-Id": "0194-abc"}
-    frame = _hpub("tn.ws.metrics.c1", headers, "batch1", 7, b'{"x":1}')
+    frame = _hpub("tn.ws.metrics.c1", headers["Nats-Msg-Id"], "batch1", 7, b'{"x":1}')
     hdr = (
         b"NATS/1.0\r\nNats-Msg-Id: 0194-abc\r\nNats-Batch-Id: batch1\r\n"
         b"Nats-Batch-Sequence: 7\r\n\r\n"

@@ -53,7 +53,7 @@ def test_only_the_provisioner_may_administer_streams() -> None:
         own = [s for s in USERS[service].publish if s.startswith("tn.")]
         assert own[0] == f"tn.*.{service}.>"
         assert all(service in s for s in own)
-        assert USERS[service].subscribe == ("_INBOX.>",)
+        assert USERS[service].subscribe == (f"_INBOX_{service}.>",)
         assert set(CONSUMER_API) <= set(USERS[service].publish)
     assert USERS[INTAKE].publish == ("tn.*.intake.>",)
     assert USERS["strategy"].publish[0] == "tn.*.strategy.>"
@@ -153,3 +153,26 @@ def test_settings_pairs_and_tls() -> None:
     assert SharedSettings(nats_url="tls://nats:4222").nats_tls
     assert not SharedSettings().nats_tls
     assert SharedSettings(auth="Required").auth == "required"
+
+
+def test_every_user_receives_only_on_its_own_inbox_prefix() -> None:
+    for user, permissions in USERS.items():
+        if user == LOCAL:
+            continue  # the operator reads everything by design
+        assert permissions.subscribe == (f"_INBOX_{user}.>",), user
+    assert SharedSettings(nats_user="intake").nats_user == "intake"
+
+
+def test_the_durables_named_for_isolation_are_the_services_own() -> None:
+    from truenorth.alignment.projector import durable_name
+    from truenorth.alignment.replay import SOURCE_STREAMS
+    from truenorth.bus.permissions import DURABLES
+    from truenorth.campaigns.intake import DURABLE as CAMPAIGNS_DURABLE
+    from truenorth.metrics.intake import DURABLE as METRICS_DURABLE
+
+    expected = {
+        ("INTAKE", METRICS_DURABLE): "metrics",
+        ("INTAKE", CAMPAIGNS_DURABLE): "campaigns",
+        **{(s.name, durable_name(s.name)): "alignment" for s in SOURCE_STREAMS},
+    }
+    assert expected == DURABLES
