@@ -165,7 +165,8 @@ class AlignmentSettings(ServiceSettings):
     batch_size: int = Field(default=1_000, gt=0, le=100_000)
     tick_seconds: float = Field(default=5.0, gt=0, le=3600)
     ack_wait_seconds: float = Field(default=5.0, gt=0, le=3600)
-    """Redelivery latency after a crash (DESIGN §9); a batch must commit well within it."""
+    """Redelivery latency after a crash (docs/design.md#known-traps); a batch must commit well
+    within it."""
     stall_seconds: float = Field(default=30.0, gt=0, le=3600)
     partitioned: bool = False
     """Run as one of several workers over the partitions (leases in NATS KV, PostgreSQL

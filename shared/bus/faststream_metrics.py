@@ -1,7 +1,8 @@
 """faststream's Prometheus middleware, with bounded labels.
 
 faststream labels consumed messages with their concrete subject, e.g.
-`tn.acme.alignment.<drift id>`: every drift id or campaign id would become new series. DESIGN §6
+`tn.acme.alignment.<drift id>`: every drift id or campaign id would become new series.
+docs/design.md#what-leadership-and-alerting-see
 allows labels only from bounded sets, so subjects are reported as their pattern
 (`tn.*.<context>.>`).
 """

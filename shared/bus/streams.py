@@ -1,4 +1,4 @@
-"""Streams and subjects, declared once (DESIGN §2).
+"""Streams and subjects, declared once (docs/design.md#events-and-the-envelope).
 
 Subject per aggregate: ``tn.<workspace>.<context>.<aggregate_id>``. Intake doors for tools that
 speak NATS: ``tn.<workspace>.intake.<campaigns|metrics>``. Dead letters:

@@ -28,7 +28,8 @@ SPEND_METRIC = "spend"
 
 
 class Guardrails(Frozen):
-    """Thresholds of DESIGN §4–5. Every field optional so objectives can override a subset."""
+    """Thresholds of docs/design.md#guardrails-against-noise. Every field optional so objectives
+    can override a subset."""
 
     on_track_pace: float | None = Field(default=None, gt=0, le=10)
     at_risk_pace: float | None = Field(default=None, gt=0, le=10)

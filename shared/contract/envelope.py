@@ -1,4 +1,5 @@
-"""The event envelope (DESIGN §2): immutable, strict, identical for every context."""
+"""The event envelope (docs/design.md#events-and-the-envelope): immutable, strict, identical for
+every context."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ ObservationId = Annotated[
 
 
 class Observation(Frozen):
-    """One metric observation as an ops tool sends it (DESIGN §3)."""
+    """One metric observation as an ops tool sends it (docs/design.md#the-domain)."""
 
     observation_id: ObservationId
     campaign_id: Slug

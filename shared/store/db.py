@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class CheckpointConflict(RuntimeError):
-    """Another writer moved the checkpoint: this batch must not commit (DESIGN §9)."""
+    """Another writer moved the checkpoint: this batch must not commit
+    (docs/design.md#known-traps)."""
 
 
 def normalise_url(url: str) -> str:

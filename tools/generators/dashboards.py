@@ -2,7 +2,8 @@
 
 Why plain dicts rather than grafana-foundation-sdk: the dashboard JSON is the artefact we commit,
 provision and diff in tests, so we want exact control over every byte of it. The SDK's versions
-are ``EPOCH!GRAFANA_VERSION`` and its builders change output between releases (DESIGN §9), which
+are ``EPOCH!GRAFANA_VERSION`` and its builders change output between releases
+(docs/design.md#known-traps), which
 would turn an SDK bump into a dashboard diff nobody asked for; dicts have no such coupling, need
 no extra dependency and read like the JSON Grafana shows in "JSON model".
 
@@ -54,7 +55,7 @@ DRIFT_WHY: Mapping[str, str] = {
     "budget_overrun": "Spend ahead of the budget's time-phased plan",
     "stale_data": "A live campaign reported no metrics recently",
 }
-"""One line per drift kind (DESIGN §5) for the table's *why* column; the read API has the
+"""One line per drift kind (docs/design.md#drift) for the table's *why* column; the read API has the
 full explanation (which campaigns, which numbers)."""
 assert set(DRIFT_WHY) == set(DRIFT_KINDS), "every drift kind needs a one-line explanation"
 
@@ -296,7 +297,8 @@ def drift_table(title: str, selector: str, *, w: int = 24, h: int = 9) -> Json:
         w=w,
         h=h,
         description=(
-            "Open drifts (DESIGN §5). *why* says what the kind means; click *explanation* for the "
+            "Open drifts (docs/design.md#drift). *why* says what the kind means; click "
+            "*explanation* for the "
             "full text from the alignment read API (linked campaigns, figures, since when)."
         ),
         overrides=[
@@ -551,7 +553,8 @@ def leadership_overview() -> Json:
             hide=("Time", "Value"),
             w=12,
             h=10,
-            description="Current status per objective (DESIGN §4). Click an objective for detail.",
+            description="Current status per objective "
+            "(docs/design.md#progress-pace-forecast-status). Click an objective for detail.",
             overrides=[
                 field_override(
                     "status",

@@ -1,4 +1,5 @@
-"""Prometheus alert rules generated from the strategy (DESIGN §6).
+"""Prometheus alert rules generated from the strategy
+(docs/design.md#what-leadership-and-alerting-see).
 
 Per objective, a multi-window run-rate ("burn") alert in the spirit of SRE multi-window burn-rate
 alerts: the run-rate still *required* to reach the target by the deadline

@@ -1,4 +1,5 @@
-"""Progress, pace, forecast and status of an objective (DESIGN §4), and the spend figures
+"""Progress, pace, forecast and status of an objective
+(docs/design.md#progress-pace-forecast-status), and the spend figures
 around it. Pure functions: time is always an argument (integer microseconds, see timeunits).
 """
 
@@ -223,7 +224,8 @@ def evaluate_objective(
     actual: float | None = None,
     run_rate: float | None = None,
 ) -> ObjectiveProgress:
-    """Everything of DESIGN §4 for one objective at time `at` (`actual` when the caller
+    """Everything of docs/design.md#progress-pace-forecast-status for one objective at time
+    `at` (`actual` when the caller
     already has A(t), which does not depend on the clock; `run_rate` when it has a recent
     trailing run-rate)."""
     now = at if isinstance(at, int) else to_micros(at)

@@ -155,7 +155,7 @@ class PeriodDocument(_DocumentModel):
 
 
 class ObjectiveDocument(_DocumentModel):
-    """A high-level objective (DESIGN §3)."""
+    """A high-level objective (docs/design.md#the-domain)."""
 
     id: Slug = Field(description="Unique within the strategy; campaigns link to it")
     name: Name
@@ -237,7 +237,8 @@ class StrategyDocument(_DocumentModel):
     periods: tuple[PeriodDocument, ...] = ()
     objectives: tuple[ObjectiveDocument, ...] = ()
     guardrails: Guardrails = Field(
-        default_factory=Guardrails, description="Strategy-wide thresholds (DESIGN §4–5)"
+        default_factory=Guardrails,
+        description="Strategy-wide thresholds (docs/design.md#guardrails-against-noise)",
     )
 
     _filename: str = PrivateAttr(default="<document>")

@@ -1,4 +1,4 @@
-"""Progress, pace, forecast, status and phasing (DESIGN §4)."""
+"""Progress, pace, forecast, status and phasing (docs/design.md#progress-pace-forecast-status)."""
 
 from __future__ import annotations
 
