@@ -92,8 +92,15 @@ class PartitionedAlignment:
                 await asyncio.wait_for(self._task, timeout=self.settings.shutdown_grace_seconds)
 
     async def run_partition(self, partition: int, epoch: int, stop: asyncio.Event) -> None:
-        """Fold one partition until asked to stop or fenced out by a newer owner."""
-        await asyncio.to_thread(claim, self.engine, CONSUMER, partition, epoch)
+        """Fold one partition until asked to stop or fenced out by a newer owner. The lease
+        is ours from here (the gauge says so); the claim may wait for a previous owner's
+        transaction in flight (paused mid-commit: it commits, or dies with its session)."""
+        self.metrics.partition_owned.labels(str(partition)).set(epoch)
+        try:
+            await asyncio.to_thread(claim, self.engine, CONSUMER, partition, epoch)
+        except BaseException:
+            self._forget_gauges(partition)
+            raise
         owned = Partition(partition, self.settings.partitions, epoch)
         projector = Projector(
             self.nc.jetstream(),
@@ -108,7 +115,6 @@ class PartitionedAlignment:
         )
         await projector.start()
         self.projectors[partition] = projector
-        self.metrics.partition_owned.labels(str(partition)).set(epoch)
         ticker = asyncio.create_task(tick_forever(projector, self.settings.tick_seconds))
         log.info("partition started", partition=partition, epoch=epoch)
         try:
