@@ -130,11 +130,20 @@ def _objective_label_values(o: ObjectiveSnapshot) -> tuple[str, ...]:
     return (o.workspace, o.strategy_id, o.objective_id, o.kpi)
 
 
+OTHER_CHANNEL = "other"
+"""The label of every channel a strategy does not name (the drift text names the real one)."""
+
+
 def _channels(parts: _Families, snapshot: Snapshot) -> None:
     parts.start(m.CHANNEL_SPEND_SHARE, "Share of period spend per channel (0-1)")
+    shares: dict[tuple[str, str, str], float] = {}
     for c in snapshot.channels:
-        labels = _labels(CHANNEL_LABELS, (c.workspace, c.strategy_id, c.channel))
-        parts.append(f"{m.CHANNEL_SPEND_SHARE}{{{labels}}} {_number(c.actual_share)}\n")
+        key = (c.workspace, c.strategy_id, c.channel if c.declared else OTHER_CHANNEL)
+        shares[key] = shares.get(key, 0.0) + c.actual_share
+    for key, share in shares.items():
+        parts.append(
+            f"{m.CHANNEL_SPEND_SHARE}{{{_labels(CHANNEL_LABELS, key)}}} {_number(share)}\n"
+        )
     parts.start(m.CHANNEL_PLANNED_SHARE, "Planned share of period budget per channel (0-1)")
     for c in snapshot.channels:
         if c.planned_share is not None:

@@ -113,6 +113,9 @@ class ChannelShareSnapshot:
     planned_share: float | None
     planned_spend: float | None
     allowed: bool
+    declared: bool = True
+    """Named by the strategy (allowed channels or the period's mix): gauges label the others
+    `other`, so what write-only tools invent cannot grow the series count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +412,7 @@ class WorkspaceSpend:
         for strategy_id in sorted(self.strategies):
             spend = self.strategies[strategy_id]
             allowed = set(spend.strategy.allowed_channels)
+            planned = set(spend.period.channel_mix or ()) if spend.period is not None else set()
             for share in spend.shares():
                 yield ChannelShareSnapshot(
                     workspace=name,
@@ -420,6 +424,7 @@ class WorkspaceSpend:
                     planned_share=share.planned_share,
                     planned_spend=share.planned_spend,
                     allowed=not allowed or share.channel in allowed,
+                    declared=share.channel in allowed or share.channel in planned,
                 )
 
     def aligned_snapshots(self, name: str) -> Iterable[AlignedSpendSnapshot]:

@@ -100,9 +100,14 @@ class SnapshotCollector(Collector):
             "Planned share of period budget per channel (0-1)",
             labels=CHANNEL_LABELS,
         )
+        shares: dict[tuple[str, str, str], float] = {}
+        for c in snapshot.channels:
+            key = (c.workspace, c.strategy_id, c.channel if c.declared else "other")
+            shares[key] = shares.get(key, 0.0) + c.actual_share
+        for key, share in shares.items():
+            actual.add_metric(list(key), share)
         for c in snapshot.channels:
             labels = [c.workspace, c.strategy_id, c.channel]
-            actual.add_metric(labels, c.actual_share)
             if c.planned_share is not None:
                 planned.add_metric(labels, c.planned_share)
         aligned = GaugeMetricFamily(

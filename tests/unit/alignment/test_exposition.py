@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -191,3 +192,27 @@ def test_a_scrape_can_ask_for_some_families_only() -> None:
     }
     assert 'objective="leads-q4"' in part.text
     assert everything.content == render(snapshot)
+
+
+def test_channels_a_strategy_does_not_name_are_labelled_other_in_gauges() -> None:
+    """5 000 invented channels must not become 5 000 series: they share one `other`."""
+    from tests.unit.alignment import builders as b
+    from tests.unit.alignment.world import World
+
+    invented = [b.launched(f"c-{n}", channel=f"made-up-{n}") for n in range(30)]
+    spend = [b.observed(f"c-{n}", "spend", 10, b.day(1)) for n in range(30)]
+    world = World(
+        b.strategy_defined(channels=("linkedin", "search")),
+        b.objective_added(),
+        b.budget_planned(mix={"linkedin": 50, "search": 50}),
+        b.launched("c-l", channel="linkedin"),
+        b.observed("c-l", "spend", 300, b.day(1)),
+        *invented,
+        *spend,
+    )
+    text = render(world.snapshot(b.day(2))).decode()
+    shares = [line for line in text.splitlines() if line.startswith(m.CHANNEL_SPEND_SHARE + "{")]
+    channels = sorted(line.split('channel="')[1].split('"')[0] for line in shares)
+    assert channels == ["linkedin", "other", "search"]
+    [other] = [line for line in shares if 'channel="other"' in line]
+    assert float(other.rsplit(" ", 1)[1]) == pytest.approx(0.5)
