@@ -205,6 +205,11 @@ class ObjectiveReview:
     forecast: float
     forecast_attainment: float
     required_rate_per_day: float | None
+    forecast_attainment_low: float
+    forecast_attainment_high: float
+    hit_probability: float
+    forecast_method: str
+    status_note: str | None
     status: str
     window_start: datetime
     window_end: datetime
@@ -558,6 +563,11 @@ def _objective_review(
         run_rate_per_day=headline.run_rate_per_day,
         forecast=headline.forecast,
         forecast_attainment=headline.forecast_attainment,
+        forecast_attainment_low=headline.forecast_attainment_low,
+        forecast_attainment_high=headline.forecast_attainment_high,
+        hit_probability=headline.hit_probability,
+        forecast_method=headline.forecast_method,
+        status_note=headline.status_note,
         required_rate_per_day=headline.required_rate_per_day,
         status=headline.status,
         window_start=low,

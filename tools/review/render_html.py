@@ -165,6 +165,11 @@ def _objective(o: ObjectiveReview, review: Review) -> str:
         _kpi("expected", fmt.pct(o.expected)),
         _kpi("pace", fmt.ratio(o.pace)),
         _kpi("forecast", f"{fmt.compact(o.forecast)} ({fmt.pct(o.forecast_attainment)})"),
+        _kpi(
+            "80 % interval · P(hit)",
+            f"{fmt.pct(o.forecast_attainment_low)}–{fmt.pct(o.forecast_attainment_high)} · "
+            f"{o.hit_probability:.2f}",
+        ),
         _kpi("run-rate / day", fmt.number(o.run_rate_per_day, 2)),
         _kpi("spend", fmt.money(o.spend)),
         "</div>",

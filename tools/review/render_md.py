@@ -124,13 +124,16 @@ def _objective(o: ObjectiveReview, review: Review) -> list[str]:
         f"(baseline {fmt.compact(o.baseline)}): progress **{fmt.pct(o.progress)}**, "
         f"expected {fmt.pct(o.expected)}, pace {fmt.ratio(o.pace)}",
         f"- Forecast at the deadline {fmt.compact(o.forecast)} "
-        f"({fmt.pct(o.forecast_attainment)} of target) at the trailing run-rate of "
-        f"{fmt.number(o.run_rate_per_day, 2)} {o.kpi}/day"
+        f"({fmt.pct(o.forecast_attainment)} of target; 80 %: "
+        f"{fmt.pct(o.forecast_attainment_low)}–{fmt.pct(o.forecast_attainment_high)}, "
+        f"P(hit) {o.hit_probability:.2f})"
         + (
             f"; {fmt.number(o.required_rate_per_day, 2)} {o.kpi}/day needed"
-            if o.required_rate_per_day
+            if o.required_rate_per_day and o.aggregation == "sum"
             else ""
         ),
+        *([f"- {fmt.md(o.status_note)}"] if o.status_note else []),
+        *([f"- Method: {fmt.md(o.forecast_method)}"] if o.forecast_method else []),
     ]
     if o.changes_at:
         when = ", ".join(fmt.moment(t) for t in o.changes_at)
