@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from truenorth.alignment.domain.snapshot import Snapshot
@@ -58,6 +58,8 @@ class OfflineResult:
     """At the scenario's finish."""
     duplicates: int = 0
     restatements: int = 0
+    engine: Engine | None = None
+    """The in-memory projection the replay folded into (for reading it as of any moment)."""
 
     def opened(self, drift_id: str) -> list[datetime]:
         return [t.at for t in self.transitions if t.drift_id == drift_id and t.action == "detected"]
@@ -202,6 +204,7 @@ def replay_offline(scenario: Scenario, tick: timedelta = DEFAULT_TICK) -> Offlin
             folder.tick(now)
             now += tick
         folder.result.snapshot = build_snapshot(folder.engine, scenario.finish)
+        folder.result.engine = folder.engine
     finally:
         set_clock(None)
     return folder.result

@@ -371,9 +371,9 @@ def contributions_of(
 class StrategySpend:
     """Spend of one strategy's campaigns inside its current period (or all time)."""
 
-    def __init__(self, strategy: StrategyView, at: int) -> None:
+    def __init__(self, strategy: StrategyView, at: int, period: PeriodPlan | None = None) -> None:
         self.strategy = strategy
-        self.period: PeriodPlan | None = strategy.current_period(at)
+        self.period: PeriodPlan | None = period or strategy.current_period(at)
         self.window: Window = (
             None
             if self.period is None

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from truenorth.alignment.domain.snapshot import Snapshot
-from truenorth.alignment.web import render_live, render_page, web_router
+from truenorth.alignment.page import web_router
 from truenorth.demo.offline import replay_offline
 from truenorth.demo.scenario import DEFAULT_EXAMPLE, build_scenario, load_example
 
