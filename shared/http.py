@@ -247,18 +247,24 @@ class TokenAuth:
         authenticator: Authenticator,
         write_scope: str,
         default_workspace: str = "default",
+        open_pages: str | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.write_scope = write_scope
         self.default_workspace = default_workspace
+        self.open_pages = re.compile(open_pages) if open_pages else None
+        """Browser pages served without a token: they carry no figures when auth is required
+        and fetch them with the token the user gives (the alignment page)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        if scope["path"] in OPEN_PATHS:
+        if scope["path"] in OPEN_PATHS or (
+            self.open_pages is not None and self.open_pages.match(scope["path"])
+        ):
             if method in READ_METHODS:
                 await self.app(scope, receive, send)
                 return
@@ -424,6 +430,7 @@ def install_common(
     write_scope: str = ADMIN,
     default_workspace: str = "default",
     guard_json: bool = True,
+    open_pages: str | None = None,
 ) -> None:
     """Health, readiness, /metrics and the error handlers every service answers with; with
     an `authenticator`, bearer tokens on every other route (`TokenAuth`)."""
@@ -502,6 +509,7 @@ def install_common(
             authenticator=authenticator,
             write_scope=write_scope,
             default_workspace=default_workspace,
+            open_pages=open_pages,
         )
         document_bearer_auth(app)
 

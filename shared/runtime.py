@@ -303,8 +303,10 @@ def create_app(
     description: str,
     on_start: Hook | None = None,
     on_stop: Hook | None = None,
+    open_pages: str | None = None,
 ) -> FastAPI:
-    """FastAPI app whose lifespan connects, provisions streams, runs hooks and drains."""
+    """FastAPI app whose lifespan connects, provisions streams, runs hooks and drains;
+    `open_pages` (a path pattern) are browser pages served without a token."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -340,5 +342,6 @@ def create_app(
         write_scope=WRITE_SCOPE.get(runtime.service, ADMIN),
         default_workspace=runtime.shared.workspace,
         guard_json=runtime.service != "metrics",  # metrics parses (and explains) its own bodies
+        open_pages=open_pages,
     )
     return app

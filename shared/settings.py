@@ -5,6 +5,7 @@ Bad values fail at start with a message naming the variable (see `load`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -137,6 +138,21 @@ class ServiceSettings(BaseSettings):
 class StrategySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRUENORTH_STRATEGY_", extra="ignore", frozen=True)
     port: int = Field(default=DEFAULT_PORTS["strategy"], ge=0, le=65535)
+    cors_origins: str = ""
+    """Comma-separated origins whose pages may call this API from a browser (the alignment
+    page's, e.g. `http://127.0.0.1:8104`); `truenorth up` sets the page's. Empty: none."""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (part.strip() for part in value.split(",")):
+            if origin and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return value
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [part.strip() for part in self.cors_origins.split(",") if part.strip()]
 
 
 class CampaignsSettings(ServiceSettings):
@@ -171,6 +187,11 @@ class AlignmentSettings(ServiceSettings):
     partitioned: bool = False
     """Run as one of several workers over the partitions (leases in NATS KV, PostgreSQL
     shared by all): compose sets it; the embedded default is one process over everything."""
+    strategy_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    """The strategy service as a browser reaches it: the page sends acknowledgements,
+    check-ins and applied recommendations there (the strategy service must allow the page's
+    origin, TRUENORTH_STRATEGY_CORS_ORIGINS). Unset: the page only reads. `truenorth up` sets
+    both."""
     partitions: int = Field(default=8, ge=1, le=1024)
     """Alignment's input is split into this many partitions by workspace (`truenorth.bus.
     partitions`); fixed when the streams are provisioned: changing it is a re-partition

@@ -136,11 +136,24 @@ class Supervisor:
         env[f"TRUENORTH_{name.upper()}_HOST"] = "127.0.0.1"
         if self.database_url and name in {"metrics", "alignment"}:
             env[f"TRUENORTH_{name.upper()}_DATABASE_URL"] = self.database_url
+        self._page_env(name, env)
         env["PYTHONUNBUFFERED"] = "1"
         # glibc gives each thread that allocates its own arena; the fold, commit and snapshot
         # threads' arenas were ~15 MB of alignment's RSS in the soak (benchmarks/README.md)
         env.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX)
         return env
+
+    def _page_env(self, name: str, env: dict[str, str]) -> None:
+        """The alignment page writes to the strategy service from the browser: it is told
+        where that is, and the strategy service allows the page's origin (an operator's own
+        settings win)."""
+        if name == "alignment":
+            env.setdefault("TRUENORTH_ALIGNMENT_STRATEGY_URL", f"http://127.0.0.1:{self.ports['strategy']}")
+        if name == "strategy":
+            page = self.ports["alignment"]
+            env.setdefault(
+                "TRUENORTH_STRATEGY_CORS_ORIGINS", f"http://127.0.0.1:{page},http://localhost:{page}"
+            )
 
     @property
     def credentials_path(self) -> Path:

@@ -16,7 +16,7 @@ from truenorth.alignment.partitioned import PartitionedAlignment
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.ticks import tick_forever
-from truenorth.alignment.page import web_router
+from truenorth.alignment.page import PAGE_PATHS, web_router
 from truenorth.contract.envelope import utcnow
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import AlignmentSettings, SharedSettings, sqlite_url
@@ -94,6 +94,7 @@ def build_app(
         description="Live objective progress, drift detection and Prometheus exposition.",
         on_start=on_start,
         on_stop=on_stop,
+        open_pages=PAGE_PATHS,
     )
     app.state.projector = holder
     app.state.partitioned = partitioned

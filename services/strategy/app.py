@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from truenorth.bus.streams import STRATEGY, aggregate_subject
@@ -90,7 +91,23 @@ def build_app(shared: SharedSettings, settings: StrategySettings) -> FastAPI:
 
     app.include_router(list_route())
     app.include_router(routes())
+    allow_page(app, settings)
     return app
+
+
+def allow_page(app: FastAPI, settings: StrategySettings) -> None:
+    """Browsers may call this API from the configured origins (the alignment page's): its
+    writes with a bearer token and If-Match, reading the ETag back. Added last, so it is the
+    outermost middleware: a preflight is answered before the token check."""
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Actor"],
+            expose_headers=["ETag"],
+            max_age=600,
+        )
 
 
 def list_route() -> APIRouter:

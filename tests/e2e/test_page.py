@@ -48,15 +48,26 @@ def system(tmp_path: Path) -> Iterator[RunningSystem]:
         running.stop()
 
 
-def seed_system(urls: dict[str, str]) -> None:
+def seed_system(urls: dict[str, str], headers: dict[str, str] | None = None) -> None:
+    """The example strategy, a linked and an untethered campaign and their first two weeks
+    of figures; `headers` (a bearer token) replace the default actor."""
+    apply_example(urls, headers)
+    seed_campaigns(urls, headers)
+
+
+def apply_example(urls: dict[str, str], headers: dict[str, str] | None = None) -> None:
     _, text = load_example("b2b-tech-c-level")
-    base = f"/v1/workspaces/{WS}"
+    sent = headers if headers is not None else {"X-Actor": "test"}
     response = httpx.post(
-        f"{urls['strategy']}{base}/strategies/northwind-cloud/apply",
+        f"{urls['strategy']}/v1/workspaces/{WS}/strategies/northwind-cloud/apply",
         content=text.encode(),
-        headers={"Content-Type": "application/yaml", "X-Actor": "test"},
+        headers={"Content-Type": "application/yaml", **sent},
     )
     assert response.status_code == 200, response.text
+
+
+def seed_campaigns(urls: dict[str, str], headers: dict[str, str] | None = None) -> None:
+    base = f"/v1/workspaces/{WS}"
     campaigns = [
         ("abm-q4", ["pipeline-q4"], "account_based", "cio"),
         ("tiktok-teaser", [], "tiktok", "cio"),
@@ -74,6 +85,7 @@ def seed_system(urls: dict[str, str]) -> None:
                 "end": "2026-12-31T00:00:00Z",
                 "occurred_at": "2026-10-01T00:00:00Z",
             },
+            headers=headers,
         )
         assert response.status_code == 201, response.text
     rows = [
@@ -95,14 +107,17 @@ def seed_system(urls: dict[str, str]) -> None:
             }
             for campaign, metric, value in rows
         ],
+        headers=headers,
     )
     assert response.status_code == 200, response.text
 
 
-def wait_for_drift(alignment: str, kind: str, timeout: float = 60) -> dict[str, object]:
+def wait_for_drift(
+    alignment: str, kind: str, timeout: float = 60, headers: dict[str, str] | None = None
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = httpx.get(f"{alignment}/v1/workspaces/{WS}/drifts")
+        response = httpx.get(f"{alignment}/v1/workspaces/{WS}/drifts", headers=headers)
         if response.status_code == 200:
             found = [d for d in response.json()["drifts"] if d["kind"] == kind]
             if found:

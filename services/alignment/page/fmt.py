@@ -40,8 +40,8 @@ def num(value: float | None) -> str:
 def money(value: float | None) -> str:
     if value is None:
         return "—"
-    text = f"${abs(value):,.0f}"
-    return "−" + text if round(value) < 0 else text
+    text = f"${abs(value):,.2f}" if 0 < abs(value) < 100 else f"${abs(value):,.0f}"
+    return "−" + text if value < 0 and text not in ("$0", "$0.00") else text
 
 
 def fixed(value: float | None) -> str:
