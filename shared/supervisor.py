@@ -148,11 +148,14 @@ class Supervisor:
         where that is, and the strategy service allows the page's origin (an operator's own
         settings win)."""
         if name == "alignment":
-            env.setdefault("TRUENORTH_ALIGNMENT_STRATEGY_URL", f"http://127.0.0.1:{self.ports['strategy']}")
+            env.setdefault(
+                "TRUENORTH_ALIGNMENT_STRATEGY_URL", f"http://127.0.0.1:{self.ports['strategy']}"
+            )
         if name == "strategy":
             page = self.ports["alignment"]
             env.setdefault(
-                "TRUENORTH_STRATEGY_CORS_ORIGINS", f"http://127.0.0.1:{page},http://localhost:{page}"
+                "TRUENORTH_STRATEGY_CORS_ORIGINS",
+                f"http://127.0.0.1:{page},http://localhost:{page}",
             )
 
     @property

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from truenorth.alignment.api import read_router
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition, select
+from truenorth.alignment.page import PAGE_PATHS, web_router
 from truenorth.alignment.partitioned import PartitionedAlignment
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.ticks import tick_forever
-from truenorth.alignment.page import PAGE_PATHS, web_router
 from truenorth.contract.envelope import utcnow
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import AlignmentSettings, SharedSettings, sqlite_url

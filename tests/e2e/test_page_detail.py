@@ -180,7 +180,9 @@ def has_route(base: str, path: str) -> bool:
 def test_a_checkin_from_the_page_is_recorded_and_shown(
     system: RunningSystem, browser: Browser, tmp_path: Path
 ) -> None:
-    checkins = f"/v1/workspaces/{{workspace}}/strategies/{{strategy_id}}/objectives/{{objective_id}}/checkins"
+    checkins = (
+        "/v1/workspaces/{workspace}/strategies/{strategy_id}/objectives/{objective_id}/checkins"
+    )
     skip_unless(has_route(system.urls["strategy"], checkins), "check-ins are not in this build")
     errors: list[str] = []
     page = open_detail(browser, system.urls["alignment"], errors)

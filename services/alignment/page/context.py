@@ -100,7 +100,7 @@ def engine_of(request: Request) -> Engine | None:
 
 
 def clock(request: Request) -> datetime:
-    return request.app.state.clock()  # type: ignore[no-any-return]
+    return request.app.state.clock()
 
 
 async def resolve(request: Request, query: PageQuery) -> Resolved:
@@ -121,8 +121,8 @@ async def resolve(request: Request, query: PageQuery) -> Resolved:
         if found.end < now:
             moment = Moment(as_of=to_micros(found.end), known_at=known_at)
         else:
-            moment = Moment.now(to_micros(now)) if known_at is None else Moment(
-                to_micros(now), known_at
+            moment = (
+                Moment.now(to_micros(now)) if known_at is None else Moment(to_micros(now), known_at)
             )
         return Resolved(query, moment, found, now)
     return Resolved(query, _parse(now, query.as_of, query.known_at), None, now)
@@ -155,7 +155,7 @@ async def snapshot_at(request: Request, resolved: Resolved) -> Snapshot | None:
     if projector is None and not partitioned:
         return None
     if resolved.moment.live and projector is not None:
-        return projector.snapshot  # type: ignore[no-any-return]
+        return projector.snapshot
     return await past_snapshot(
         request.app.state.engine, resolved.moment, resolved.query.workspace or None
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
+from sqlalchemy import Engine
 
 from truenorth import charts
 from truenorth.alignment import api
@@ -23,10 +24,10 @@ from truenorth.alignment.page.context import (
     frame,
     snapshot_at,
 )
-from truenorth.alignment.page.history import progress_samples, revisions
+from truenorth.alignment.page.history import Sample, progress_samples, revisions
 from truenorth.alignment.page.incidents import concerns, facet_subject, read_incidents
 from truenorth.alignment.page.plan import PeriodOption, StrategyPlan, period_options, read_plans
-from truenorth.alignment.store.read import Moment
+from truenorth.alignment.store.read import Moment, read_workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +131,9 @@ async def build_detail(
     )
 
 
-def _samples(engine: Any, workspace: str, found: ObjectiveSnapshot, moment: Moment) -> list[Any]:
-    from truenorth.alignment.store.read import read_workspace
-
+def _samples(
+    engine: Engine, workspace: str, found: ObjectiveSnapshot, moment: Moment
+) -> list[Sample]:
     with engine.connect() as connection:
         view = read_workspace(connection, workspace, moment)
     objective = view.objectives.get(found.objective_id)
@@ -174,6 +175,8 @@ async def incidents_of(
         listed = list(answer["incidents"])
     except HTTPException:
         engine = engine_of(request)
+        if engine is None:
+            return []
         listed = await asyncio.to_thread(
             read_incidents, engine, [workspace], resolved.moment, "all"
         )

@@ -59,7 +59,9 @@ def progress_samples(
             objective = view.objectives.get(objective_id)
             if objective is None or not objective.active:
                 continue
-            found = objective_snapshot(view, Facts(connection, workspace, reading), objective, micros)
+            found = objective_snapshot(
+                view, Facts(connection, workspace, reading), objective, micros
+            )
             samples.append(Sample(at, found.progress, found.expected))
     return samples
 

@@ -29,9 +29,7 @@ class IncidentGroup:
 
     @property
     def worst(self) -> str:
-        return min(
-            (i["severity"] for i in self.incidents), key=lambda s: SEVERITY_RANK.get(s, 3)
-        )
+        return min((i["severity"] for i in self.incidents), key=lambda s: SEVERITY_RANK.get(s, 3))
 
     @property
     def drift_count(self) -> int:
@@ -110,7 +108,11 @@ def grouped(incidents: list[dict[str, Any]], snapshot: Snapshot | None) -> list[
 
 
 def _order(incident: dict[str, Any]) -> tuple[int, str, str]:
-    return (SEVERITY_RANK.get(incident["severity"], 3), incident["opened_at"], incident["incident_id"])
+    return (
+        SEVERITY_RANK.get(incident["severity"], 3),
+        incident["opened_at"],
+        incident["incident_id"],
+    )
 
 
 def facet_subject(facet: dict[str, Any]) -> str:

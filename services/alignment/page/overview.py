@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from truenorth.alignment.domain.snapshot import AlignedSpendSnapshot, ObjectiveSnapshot, Snapshot
+from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.page.context import (
     Frame,
     Resolved,
@@ -23,7 +24,6 @@ from truenorth.alignment.page.context import (
 )
 from truenorth.alignment.page.incidents import IncidentGroup, grouped, read_incidents
 from truenorth.alignment.page.plan import PeriodOption, StrategyPlan, period_options, read_plans
-from truenorth.alignment.domain.timeunits import to_micros
 
 
 @dataclass
@@ -54,8 +54,6 @@ class Overview:
     groups: list[IncidentGroup] = field(default_factory=list)
     periods: list[PeriodOption] = field(default_factory=list)
     cards: list[tuple[str, str]] = field(default_factory=list)
-    drifts: dict[str, int] = field(default_factory=dict)
-    """drift_id → 1 for every open drift (the open facets shown)."""
 
     @property
     def workspace(self) -> str | None:
@@ -121,7 +119,10 @@ def cards(snapshot: Snapshot, workspaces: list[str], overview: Overview) -> list
     found = [
         (str(len(objectives)), "objectives"),
         (str(counts["on_track"] + counts["achieved"]), "on track or achieved"),
-        (str(counts["at_risk"] + counts["off_track"] + counts["missed"]), "at risk, off track or missed"),
+        (
+            str(counts["at_risk"] + counts["off_track"] + counts["missed"]),
+            "at risk, off track or missed",
+        ),
         (
             str(overview.incident_count),
             "open incidents" + (f" ({critical} critical)" if critical else ""),

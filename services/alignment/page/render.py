@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from truenorth.alignment.page.fmt import FILTERS
 
@@ -25,8 +24,3 @@ environment.filters.update(FILTERS)
 
 def render(template: str, **values: Any) -> str:
     return environment.get_template(template).render(**values)
-
-
-def markup(html: str | None) -> Markup | None:
-    """Already-rendered (escaped) HTML to embed in another template."""
-    return None if html is None else Markup(html)
