@@ -253,3 +253,26 @@ def wait_until(check: Any, timeout: float = 20) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.3)
+
+
+def test_applying_a_recommendation_revises_the_plan_in_response_to_the_incident(
+    system: RunningSystem, browser: Browser, tmp_path: Path
+) -> None:
+    incident = the_incident(system.urls["alignment"])
+    skip_unless(bool(incident.get("recommendation")), "no recommendation in this build")
+    errors: list[str] = []
+    page = open_detail(browser, system.urls["alignment"], errors)
+    found = page.locator(f"details[data-incident='{incident['incident_id']}']")
+    if not found.get_attribute("open"):
+        found.locator("summary").click()
+    found.locator("button.apply").click()
+    page.wait_for_selector("#message.ok")
+
+    def answered() -> bool:
+        again = the_incident(system.urls["alignment"])
+        return any(a["event_type"] == "BudgetPlanned" for a in again["answers"])
+
+    wait_until(answered)
+    page.locator(f"details[data-incident='{incident['incident_id']}'] li.answer").first.wait_for()
+    screenshot(page, tmp_path, "applied")
+    assert errors == []

@@ -81,23 +81,25 @@ def find_period(
 
 
 def period_options(engine: Engine, workspaces: Iterable[str], at: int) -> list[PeriodOption]:
-    """Every planning period of the workspaces' strategies as planned now, oldest first."""
-    options = []
+    """Every planning period of the workspaces' strategies as planned now, oldest first (one
+    per id: a picker names a period once)."""
+    options: dict[str, PeriodOption] = {}
     with engine.connect() as connection:
         for workspace in workspaces:
             view = read_workspace(connection, workspace, Moment.now(at))
             for strategy_id, strategy in sorted(view.strategies.items()):
                 for period in strategy.periods.values():
-                    options.append(
+                    options.setdefault(
+                        period.period_id,
                         PeriodOption(
                             workspace,
                             strategy_id,
                             period.period_id,
                             f"{period.start:%Y-%m-%d}",
                             f"{period.end:%Y-%m-%d}",
-                        )
+                        ),
                     )
-    return sorted(options, key=lambda o: (o.start, o.period_id, o.workspace))
+    return sorted(options.values(), key=lambda o: (o.start, o.period_id, o.workspace))
 
 
 def read_plans(
