@@ -111,9 +111,7 @@ def test_html_and_markdown_files(nats_url: str, logged: str, tmp_path: Path) -> 
         "--out",
         str(page),
     )
-    _run(
-        nats_url, "--period", "2026-Q4", "--workspace", logged, *AT_PERIOD_END, "--out", str(text)
-    )
+    _run(nats_url, "--period", "2026-Q4", "--workspace", logged, *AT_PERIOD_END, "--out", str(text))
     html = page.read_text()
     assert html.count("data:image/svg+xml;base64,") == 3  # two objectives + the channel mix
     assert "pace-leads-q4" in html and "summit pushed to January" in html
