@@ -276,3 +276,14 @@ def test_applying_a_recommendation_revises_the_plan_in_response_to_the_incident(
     page.locator(f"details[data-incident='{incident['incident_id']}'] li.answer").first.wait_for()
     screenshot(page, tmp_path, "applied")
     assert errors == []
+
+
+def test_the_strategy_service_allows_the_pages_origin_only(system: RunningSystem) -> None:
+    url = f"{system.urls['strategy']}/v1/workspaces/{WS}/strategies/{STRATEGY}/drifts/x/acknowledge"
+    asked = {"Access-Control-Request-Method": "POST"}
+    asked["Access-Control-Request-Headers"] = "authorization,content-type"
+    page = httpx.options(url, headers={"Origin": system.urls["alignment"], **asked})
+    assert page.status_code == 200
+    assert page.headers["access-control-allow-origin"] == system.urls["alignment"]
+    other = httpx.options(url, headers={"Origin": "http://evil.example", **asked})
+    assert "access-control-allow-origin" not in other.headers
