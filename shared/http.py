@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 import nats.errors
 import orjson
@@ -224,6 +225,8 @@ SCRAPE_PATH = "/metrics"
 """Needs the `metrics` scope: it names every workspace, strategy and objective with figures."""
 ACTOR_HEADER = b"x-actor"
 WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)(?:/|$)")
+PAGE_WORKSPACE_PATH = re.compile(r"^/ui/objectives/([^/]+)/")
+"""The alignment page's detail fragments name their workspace in the path too."""
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -293,8 +296,7 @@ class TokenAuth:
         """Workspace binding and the actor header (see the class docstring)."""
         principal: Principal = scope["state"]["principal"]
         if scope["path"] != SCRAPE_PATH:
-            match = WORKSPACE_PATH.match(scope["path"])
-            workspace = match.group(1) if match else self.default_workspace
+            workspace = self._workspace(scope)
             if not principal.may_act_in(workspace):
                 return problem(
                     403,
@@ -319,6 +321,14 @@ class TokenAuth:
         headers.append((ACTOR_HEADER, principal.name.encode()))
         scope["headers"] = headers
         return None
+
+    def _workspace(self, scope: Scope) -> str:
+        """The path's workspace, else a page's `?workspace=`, else the default one."""
+        match = WORKSPACE_PATH.match(scope["path"]) or PAGE_WORKSPACE_PATH.match(scope["path"])
+        if match:
+            return match.group(1)
+        asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("workspace")
+        return asked[0] if asked and asked[0] else self.default_workspace
 
     async def _check(self, scope: Scope, required: str) -> Response | None:
         header = ""

@@ -17,7 +17,7 @@ from tests.e2e.harness import RunningSystem, start_system
 from tests.e2e.page_browser import chromium, new_page, screenshot
 from tests.e2e.test_page import NOW, WS, seed_system
 from tests.e2e.test_page_detail import OBJECTIVE, wait_until
-from truenorth.auth import TokenStore
+from truenorth.auth import TokenStore, bindings
 
 BAD_TOKEN = "tn_000000000000_" + "A" * 43
 
@@ -35,6 +35,8 @@ def tokens(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
             ("viewer", ["read"]),
         )
     }
+    made["bound"] = store.create("bound", ["read", *bindings([WS])])[1]
+    made["elsewhere"] = store.create("elsewhere", ["read", *bindings(["other"])])[1]
     store.engine.dispose()
     return data, made
 
@@ -145,3 +147,17 @@ def test_acknowledging_with_a_token_records_its_name(
     note.first.wait_for()
     assert note.first.inner_text() == "on it: lead"
     assert errors == []
+
+
+def test_a_token_bound_to_the_workspace_reads_its_page_and_no_other(
+    system: RunningSystem, tokens: tuple[Path, dict[str, str]]
+) -> None:
+    _, made = tokens
+    alignment = system.urls["alignment"]
+    bound = {"Authorization": f"Bearer {made['bound']}"}
+    assert httpx.get(f"{alignment}/ui/live?workspace={WS}", headers=bound).status_code == 200
+    detail = httpx.get(f"{alignment}/ui/objectives/{WS}/{OBJECTIVE}", headers=bound)
+    assert detail.status_code == 200 and "svg" in detail.text
+    elsewhere = {"Authorization": f"Bearer {made['elsewhere']}"}
+    refused = httpx.get(f"{alignment}/ui/objectives/{WS}/{OBJECTIVE}", headers=elsewhere)
+    assert refused.status_code == 403 and "bound to workspace(s) other" in refused.text
