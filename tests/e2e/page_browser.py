@@ -29,9 +29,16 @@ def chromium() -> Iterator[Browser]:
 
 
 def new_page(browser: Browser, errors: list[str]) -> Page:
-    """A 1280-wide page that records script errors and refused requests into `errors`."""
+    """A 1280-wide page that records script errors into `errors` (a refused request is the
+    page's to explain: the tests read its message)."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.on("pageerror", lambda error: errors.append(f"script error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
     page.set_default_timeout(30_000)
     return page
 

@@ -40,6 +40,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
         add_past_period(running.urls["strategy"])
         clock.set(datetime.fromisoformat(NOW))
         seed_campaigns(running.urls)
+        seed_daily_events(running.urls)
         wait_until(lambda: bool(off_pace_incident(running.urls["alignment"])))
         yield running
     finally:
@@ -50,6 +51,41 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
 def browser() -> Iterator[Browser]:
     with chromium() as found:
         yield found
+
+
+def seed_daily_events(urls: dict[str, str]) -> None:
+    """An events campaign for the same objective, reported daily over the last week: what a
+    what-if reads as observed cost per outcome."""
+    response = httpx.post(
+        f"{urls['campaigns']}/v1/workspaces/{WS}/campaigns",
+        json={
+            "campaign_id": "events-q4",
+            "objective_ids": [OBJECTIVE],
+            "channel": "events",
+            "segment": "cio",
+            "budget": 40_000,
+            "start": "2026-10-01T00:00:00Z",
+            "end": "2026-12-31T00:00:00Z",
+            "occurred_at": "2026-10-01T00:00:00Z",
+        },
+    )
+    assert response.status_code == 201, response.text
+    rows = []
+    for day in range(9, 16):
+        for metric, value in (("spend", 1_000.0), ("pipeline_value", 20_000.0)):
+            rows.append(
+                {
+                    "observation_id": f"events-q4-{metric}-{day}",
+                    "campaign_id": "events-q4",
+                    "metric": metric,
+                    "value": value,
+                    "period_start": f"2026-11-{day:02d}T00:00:00Z",
+                    "period_end": f"2026-11-{day + 1:02d}T00:00:00Z",
+                    "source": "test",
+                }
+            )
+    response = httpx.post(f"{urls['metrics']}/v1/workspaces/{WS}/metrics", json=rows)
+    assert response.status_code == 200, response.text
 
 
 def add_past_period(strategy: str) -> None:
@@ -220,8 +256,10 @@ def test_the_whatif_form_shows_the_forecast_before_and_after(
     form.locator("select[name=to]").select_option("channel:account_based")
     form.locator("input[name=amount]").fill("5000")
     form.locator("button").click()
+    page.wait_for_selector(".whatif-result table, #message:not([hidden])")
+    assert page.locator("#message").is_hidden(), page.locator("#message").inner_text()
     row = page.locator(f".whatif-result tr[data-objective='{OBJECTIVE}']")
-    row.wait_for()
+    assert row.count() == 1, page.locator(".whatif-result").inner_text()
     cells = row.locator("td").all_inner_texts()
     assert cells[0].startswith("New enterprise pipeline")
     assert all(text.endswith("%") for text in cells[1:3]), cells
@@ -266,7 +304,11 @@ def test_applying_a_recommendation_revises_the_plan_in_response_to_the_incident(
     if not found.get_attribute("open"):
         found.locator("summary").click()
     found.locator("button.apply").click()
-    page.wait_for_selector("#message.ok")
+    try:
+        page.wait_for_selector("#message:not([hidden])")
+    except Exception:
+        raise AssertionError(f"no message; {errors}") from None
+    assert "applied" in page.locator("#message").inner_text(), page.locator("#message").inner_text()
 
     def answered() -> bool:
         again = the_incident(system.urls["alignment"])

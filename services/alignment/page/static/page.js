@@ -54,7 +54,9 @@
       try { payload = JSON.parse(raw); } catch (e) { payload = { detail: raw.slice(0, 300) }; }
       var text = describe(response, payload, service);
       if (response.status === 401 || response.status === 403) { askForToken(text); } else { say(text); }
-      throw new Error(text);
+      var error = new Error(text);
+      error.shown = true;
+      throw error;
     });
   }
 
@@ -96,7 +98,9 @@
       var text = 'Could not reach ' + service + ' at ' + url.split('/v1/')[0] +
         ' (is it running, and does it allow this page\'s origin?)';
       say(text);
-      throw new Error(text);
+      var error = new Error(text);
+      error.shown = true;
+      throw error;
     }).then(function (response) {
       if (!response.ok) { return refused(response, service); }
       return response.json();
@@ -108,10 +112,15 @@
       encodeURIComponent(strategy);
   }
 
+  function failed(error) {
+    // refusals have said why already; anything else (a bug, a bad answer) says so here
+    if (!error || !error.shown) { say('Could not do that: ' + (error && error.message || error)); }
+  }
+
   function withButton(form, work) {
     var button = form.querySelector('button');
     if (button) { button.disabled = true; }
-    return work().catch(function () {}).then(function () { if (button) { button.disabled = false; } });
+    return work().catch(failed).then(function () { if (button) { button.disabled = false; } });
   }
 
   function acknowledge(form) {
@@ -233,7 +242,7 @@
     var button = event.target.closest && event.target.closest('button.apply');
     if (button) {
       button.disabled = true;
-      apply(button).catch(function () {}).then(function () { button.disabled = false; });
+      apply(button).catch(failed).then(function () { button.disabled = false; });
     }
   });
 
