@@ -36,7 +36,9 @@ def new_page(browser: Browser, errors: list[str]) -> Page:
     page.on(
         "console",
         lambda message: (
-            errors.append(f"console: {message.text}") if message.type == "error" else None
+            errors.append(f"console: {message.text}")
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
         ),
     )
     page.set_default_timeout(30_000)
