@@ -89,12 +89,12 @@ async def build_detail(
     if found is None:
         raise PageError(404, f"objective {objective_id!r} not found in {workspace!r}")
     body = await objective_json(request, resolved, workspace, objective_id)
-    spec_at = resolved.moment
+    moment = resolved.moment
     history, marks, incidents, plans, periods = await asyncio.gather(
-        asyncio.to_thread(_samples, engine, workspace, found, spec_at),
-        asyncio.to_thread(revisions, engine, workspace, objective_id, spec_at),
+        asyncio.to_thread(_samples, engine, workspace, found, moment),
+        asyncio.to_thread(revisions, engine, workspace, objective_id, moment),
         incidents_of(request, resolved, workspace),
-        asyncio.to_thread(read_plans, engine, [workspace], spec_at, resolved.query.period),
+        asyncio.to_thread(read_plans, engine, [workspace], moment, resolved.query.period),
         asyncio.to_thread(period_options, engine, [workspace], to_micros(resolved.now)),
     )
     linked = {c.campaign_id for c in found.campaigns}
