@@ -141,7 +141,9 @@ def incident_name(incident: Incident, objective_names: Mapping[str, str]) -> str
     facet = incident.facets[0].data
     if incident.cause:
         kind, subject = sorted(incident.cause.items())[0]
-        about = objective_names.get(subject, subject) if kind == "objective" else f"{kind} {subject}"
+        about = (
+            objective_names.get(subject, subject) if kind == "objective" else f"{kind} {subject}"
+        )
     elif facet.objective_id and facet.kind in ("objective_off_pace", "idle_objective"):
         about = objective_names.get(facet.objective_id, facet.objective_id)
     elif facet.campaign_ids:

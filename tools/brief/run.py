@@ -18,6 +18,7 @@ from truenorth.brief.post import post_brief, redact
 from truenorth.brief.render import slack_payload
 from truenorth.brief.schedule import BriefScheduler
 from truenorth.brief.settings import BriefSettings
+from truenorth.review import fmt
 from truenorth.review.source import load_events
 from truenorth.settings import SharedSettings
 
@@ -54,9 +55,7 @@ class BriefRequest:
     alignment_url: str | None = None
 
 
-def make_brief(
-    shared: SharedSettings, request: BriefRequest, warn: Callable[[str], None]
-) -> Brief:
+def make_brief(shared: SharedSettings, request: BriefRequest, warn: Callable[[str], None]) -> Brief:
     """Reads the log (ConnectionError naming the server when NATS is unreachable) and builds;
     LookupError for an unknown strategy."""
     events = asyncio.run(load_events(shared, request.workspace))
@@ -86,11 +85,9 @@ def scheduled_job(
     then, posted to the webhook."""
 
     def job(due: datetime) -> None:
-        brief = make_brief(
-            shared, BriefRequest(workspace, strategy, due, alignment_url), report
-        )
+        brief = make_brief(shared, BriefRequest(workspace, strategy, due, alignment_url), report)
         post_brief(webhook_url, slack_payload(brief))
-        report(f"brief of the week ending {due:%Y-%m-%d %H:%M} UTC posted to {redact(webhook_url)}")
+        report(f"brief of the week ending {fmt.last_day(due)} posted to {redact(webhook_url)}")
 
     return job
 

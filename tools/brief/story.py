@@ -168,4 +168,3 @@ def _effect(effect: Mapping[str, Any], escape: Escape) -> str | None:
         return None
     name = effect.get("name") or effect.get("objective_id") or "objective"
     return f"{escape(name)} forecast {fmt.pct(low, 0)} → {fmt.pct(high, 0)} of target"
-
