@@ -66,8 +66,9 @@ def sections(brief: Brief, escape: Escape = plain) -> tuple[Section, ...]:
             "What drifted",
             tuple(
                 [
-                    f"{escape(brief.name(i))} ({i.severity}), opened {fmt.moment(i.first_detected_at)}"
-                    f": {escape((i.open_facets or i.facets)[0].data.explanation)}"
+                    f"{escape(brief.name(i))} ({i.severity}), opened "
+                    f"{fmt.moment(i.first_detected_at)}: "
+                    f"{escape((i.open_facets or i.facets)[0].data.explanation)}"
                     for i in brief.drifted
                 ]
                 + [
@@ -155,8 +156,8 @@ def recommendation(rec: Mapping[str, Any] | None, escape: Escape = plain) -> str
     to each objective's forecast attainment."""
     if not rec or not rec.get("summary"):
         return None
-    effects = [_effect(e, escape) for e in rec.get("effect") or () if isinstance(e, Mapping)]
-    effects = [e for e in effects if e]
+    found = (_effect(e, escape) for e in rec.get("effect") or () if isinstance(e, Mapping))
+    effects = [e for e in found if e]
     tail = f" ({'; '.join(effects)})" if effects else ""
     return f"{escape(rec['summary'])}{tail}"
 

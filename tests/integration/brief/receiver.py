@@ -31,7 +31,7 @@ def webhook(*statuses: int, answer_get: Any = None) -> Iterator[Receiver]:
     receiver = Receiver(list(statuses) or [200], answer_get=answer_get)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             receiver.received.append(json.loads(self.rfile.read(length)))
             status = receiver.answer()
@@ -42,7 +42,7 @@ def webhook(*statuses: int, answer_get: Any = None) -> Iterator[Receiver]:
             self.wfile.write(body)
             receiver.posted.set()
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             receiver.paths.append(self.path)
             body = json.dumps(receiver.answer_get).encode()
             self.send_response(200 if receiver.answer_get is not None else 404)
@@ -51,7 +51,7 @@ def webhook(*statuses: int, answer_get: Any = None) -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

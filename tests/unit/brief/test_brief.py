@@ -105,8 +105,11 @@ def test_a_critical_incident_comes_before_an_older_warning() -> None:
 
 
 def _without_pace_ack() -> list[EnvelopeFields]:
-    return [e for e in build_log() if getattr(e.data, "drift_id", None) != "pace-leads-q4"
-            or e.type != "DriftAcknowledged"]
+    return [
+        e
+        for e in build_log()
+        if getattr(e.data, "drift_id", None) != "pace-leads-q4" or e.type != "DriftAcknowledged"
+    ]
 
 
 def test_a_recommendation_from_the_incidents_view_is_shown_with_its_effect() -> None:
@@ -169,7 +172,8 @@ def _checkin(when: datetime, **data: Any) -> EnvelopeFields:
 
 def test_check_ins_of_the_week_are_answers_too_and_a_log_without_them_has_none() -> None:
     assert _brief(WEEK_OF_THE_REVISION).checkins == ()
-    events = build_log() + [
+    events = [
+        *build_log(),
         _checkin(
             at(11, 11),
             objective_id="leads-q4",
@@ -198,8 +202,9 @@ def test_a_strategy_filter_that_names_no_strategy_is_a_lookup_error() -> None:
 
 
 def test_markdown_has_the_four_sections_and_user_text_is_inert() -> None:
-    events = build_log() + [
-        _checkin(at(11, 11), objective_id="leads-q4", confidence="high", narrative="*bold* [x](y)")
+    events = [
+        *build_log(),
+        _checkin(at(11, 11), objective_id="leads-q4", confidence="high", narrative="*bold* [x](y)"),
     ]
     text = render_markdown(_brief(WEEK_OF_THE_REVISION, events))
     assert text.startswith("# Weekly brief — acme, week ending 2026-11-12\n")
@@ -216,10 +221,11 @@ def test_an_empty_section_says_so() -> None:
 
 
 def test_html_is_escaped_and_tells_the_same_story_as_markdown() -> None:
-    events = build_log() + [
+    events = [
+        *build_log(),
         _checkin(
             at(11, 11), objective_id="leads-q4", confidence="high", narrative="<script>x</script>"
-        )
+        ),
     ]
     brief = _brief(WEEK_OF_THE_REVISION, events)
     page = render_html(brief)
@@ -232,13 +238,15 @@ def test_html_is_escaped_and_tells_the_same_story_as_markdown() -> None:
 
 
 def test_the_slack_payload_carries_text_and_blocks_with_mrkdwn_escaped() -> None:
-    events = build_log() + [
-        _checkin(at(11, 11), objective_id="leads-q4", confidence="high", narrative="a <b> & c")
+    events = [
+        *build_log(),
+        _checkin(at(11, 11), objective_id="leads-q4", confidence="high", narrative="a <b> & c"),
     ]
     payload = slack_payload(_brief(WEEK_OF_THE_REVISION, events))
     assert payload["text"].startswith("*Weekly brief — acme, week ending 2026-11-12*")
-    assert "*What needs a decision*\n• [warning] untethered spend · c-tiktok-teaser" in (
-        payload["text"]
+    assert (
+        "*What needs a decision*\n• [warning] untethered spend · c-tiktok-teaser"
+        in (payload["text"])
     )
     assert "a &lt;b&gt; &amp; c" in payload["text"]
     kinds = [b["type"] for b in payload["blocks"]]

@@ -101,7 +101,7 @@ def test_a_failing_job_is_reported_and_the_next_week_still_runs() -> None:
 def test_settings_fail_fast_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRUENORTH_BRIEF_WEBHOOK_URL", "https://hooks.example/T/B/x")
     monkeypatch.setenv("TRUENORTH_BRIEF_SCHEDULE", "someday 08:00")
-    with pytest.raises(SettingsError, match="TRUENORTH_BRIEF_SCHEDULE: .*'someday'"):
+    with pytest.raises(SettingsError, match=r"TRUENORTH_BRIEF_SCHEDULE: .*'someday'"):
         load(BriefSettings)
     monkeypatch.delenv("TRUENORTH_BRIEF_SCHEDULE")
     with pytest.raises(SettingsError, match="TRUENORTH_BRIEF_SCHEDULE is not"):
