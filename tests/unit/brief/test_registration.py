@@ -1,0 +1,20 @@
+"""`truenorth brief` is a command of the `truenorth` CLI and an operator command (it reads a
+running truenorth, so it takes --nats-url and --data-dir)."""
+
+from __future__ import annotations
+
+import typer.main
+
+from truenorth.cli import NOT_OPERATOR_COMMANDS, app, hoist_operator_options
+
+
+def test_brief_is_registered_beside_review() -> None:
+    command = typer.main.get_command(app)
+    assert {"brief", "review"} <= set(command.commands)  # type: ignore[attr-defined]
+    assert "brief" not in NOT_OPERATOR_COMMANDS
+
+
+def test_operator_options_after_brief_move_in_front_of_it() -> None:
+    command = typer.main.get_command(app)
+    argv = ["brief", "--week", "--data-dir", "/tmp/x"]
+    assert hoist_operator_options(argv, command) == ["--data-dir", "/tmp/x", "brief", "--week"]
