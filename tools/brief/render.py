@@ -3,16 +3,18 @@ HTML page (Jinja2, autoescaped) and a Slack-compatible webhook payload (mrkdwn).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from truenorth.brief import story
 from truenorth.brief.build import Brief
 from truenorth.review import fmt
 
 _ENV = Environment(
-    loader=PackageLoader("truenorth.brief", "templates"),
+    # beside this module, so the package data glob `*.html` ships it in the wheel
+    loader=FileSystemLoader(Path(__file__).parent),
     autoescape=select_autoescape(("html",), default=True),
     trim_blocks=True,
     lstrip_blocks=True,
