@@ -137,9 +137,12 @@ def checkins_as_of(
     connection: Connection, workspace: str, moment: Moment
 ) -> dict[str, tuple[CheckInView, ...]]:
     """objective_id -> the check-ins made by `as_of` (and recorded by `known_at`), newest
-    first (ties: by event id, UUIDv7, so the later-created first)."""
+    first (ties: by event id, UUIDv7, so the later-created first). Live: every one folded, as
+    the live view reads the current rows (a clock behind the writer's hides nothing)."""
     table = t.checkins
-    query = select(table).where(table.c.workspace == workspace, table.c.at <= moment.as_of)
+    query = select(table).where(table.c.workspace == workspace)
+    if not moment.live:
+        query = query.where(table.c.at <= moment.as_of)
     if moment.known_at is not None:
         query = query.where(table.c.recorded_at <= moment.known_at)
     found: dict[str, list[CheckInView]] = {}

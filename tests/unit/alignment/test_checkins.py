@@ -97,3 +97,13 @@ def test_check_ins_are_counted_once_and_the_digest_does_not_depend_on_batches() 
     assert len(leads(batch_each, 20).checkins) == 2
     assert batch_each.digest() == one_batch.digest()
     assert one_batch.digest() != World(*BASE).digest()  # the digest covers check-ins
+
+
+def test_the_live_view_shows_a_check_in_dated_after_its_clock() -> None:
+    """The live view reads what was folded, like the current rows: a writer whose clock runs
+    ahead (a check-in from another machine) is not hidden until the clocks agree."""
+    world = World(*BASE, b.checked_in("low", day(7)))
+    found = world.snapshot(day(6), live=True).objective(WS, "leads-q4")
+    assert found is not None and found.checkin is not None
+    past = world.snapshot(day(6)).objective(WS, "leads-q4")
+    assert past is not None and past.checkin is None
