@@ -3,6 +3,7 @@ over real HTTP (uvicorn) on a real nats-server."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,11 +21,13 @@ from typer.testing import CliRunner
 from truenorth.alignment.app import build_app as build_alignment_app
 from truenorth.bus.embedded import free_port
 from truenorth.checkin_cli import register
+from truenorth.operator_cli import objectives_command
 from truenorth.settings import AlignmentSettings, SharedSettings, StrategySettings
 from truenorth.strategy.app import build_app as build_strategy_app
 
 app = typer.Typer()
 register(app)
+app.command("objectives")(objectives_command)
 
 
 @app.callback()
@@ -132,6 +135,17 @@ def test_without_strategy_the_objectives_strategy_is_found_through_alignment(
     assert result.exit_code == 0, result.output
     assert "in strategy acme: high" in result.output
     assert [c["confidence"] for c in checkins(strategy_url, workspace)] == ["high"]
+    deadline = time.monotonic() + 15
+    table = ""
+    while time.monotonic() < deadline and "high (" not in table:
+        table = (
+            CliRunner()
+            .invoke(app, ["objectives", "--workspace", workspace, "--url", alignment_url])
+            .output
+        )
+        time.sleep(0.1)
+    assert "owner's check-in" in table, table
+    assert re.search(r"high \(\d{4}-\d{2}-\d{2}\)", table), table
     unknown = checkin("nope", "--confidence", "high", "--note", "x", "--workspace", workspace,
                       *urls)  # fmt: skip
     assert unknown.exit_code == 2
