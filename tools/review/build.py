@@ -39,7 +39,11 @@ from truenorth.alignment.domain.progress import (
     cost_per_outcome,
     outcome_per_dollar,
 )
-from truenorth.alignment.domain.snapshot import CampaignContribution, ObjectiveSnapshot
+from truenorth.alignment.domain.snapshot import (
+    CampaignContribution,
+    ObjectiveSnapshot,
+    campaign_outcome,
+)
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.fold import fold_events
 from truenorth.alignment.store.read import Facts, Moment, read_workspace
@@ -601,7 +605,7 @@ def _campaign_results(
     rows = []
     for campaign in state.linked_campaigns(spec.objective_id):
         spend = facts.sums(SPEND_METRIC, window).get(campaign.campaign_id, 0.0)
-        outcome = _outcome(facts, campaign.campaign_id, spec, window)
+        outcome = campaign_outcome(campaign.campaign_id, spec, facts, window)
         rows.append((campaign, spend, outcome, outcome_per_dollar(outcome, spend)))
     if spec.direction == "decrease":
         # a decrease objective's outcome is a level to push down: less per dollar is better
@@ -633,14 +637,6 @@ def _campaign_results(
             )
         )
     return results
-
-
-def _outcome(facts: Facts, campaign_id: str, spec: ObjectiveSpec, window: tuple[int, int]) -> float:
-    """The campaign's KPI over the window (its latest level for `latest` objectives)."""
-    if spec.aggregation == "sum":
-        return facts.sums(spec.kpi, window).get(campaign_id, 0.0)
-    latest = facts.latest(spec.kpi, window).get(campaign_id)
-    return 0.0 if latest is None else latest[2]
 
 
 # -- channel mix -------------------------------------------------------------------------------

@@ -339,11 +339,13 @@ def ratio_value(spec: ObjectiveSpec, facts: Facts, campaign_ids: Sequence[str]) 
     return facts.total(campaign_ids, spec.numerator, window) / denominator
 
 
-def campaign_outcome(campaign_id: str, spec: ObjectiveSpec, facts: Facts) -> float:
-    """The campaign's contribution to the objective's KPI over the objective's window: its
-    total for counts, its latest level for levels, its own ratio for ratios (0 when it has
-    none)."""
-    window = objective_window(spec)
+def campaign_outcome(
+    campaign_id: str, spec: ObjectiveSpec, facts: Facts, window: Window | None = None
+) -> float:
+    """The campaign's contribution to the objective's KPI over `window` (default: the
+    objective's): its total for counts, its latest level for levels, its own ratio for ratios
+    (0 when it has none)."""
+    window = window or objective_window(spec)
     if spec.aggregation == "sum":
         return facts.sums(spec.kpi, window).get(campaign_id, 0.0)
     if spec.aggregation == "ratio":
