@@ -54,6 +54,8 @@ def test_a_check_in_on_an_unknown_or_retired_objective_is_404(
     define(client, workspace)
     body = {"confidence": "low", "narrative": "x"}
     assert client.post(checkins_url(workspace, "nope"), json=body).status_code == 404
+    assert client.get(checkins_url(workspace, "nope")).status_code == 404
+    assert client.get(checkins_url(workspace).replace("/acme/", "/other/")).status_code == 404
     assert client.post(f"{base(workspace)}/objectives/leads-q4/retire").status_code == 200
     response = client.post(checkins_url(workspace), json=body)
     assert response.status_code == 404
