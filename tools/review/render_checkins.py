@@ -42,7 +42,7 @@ def cells(c: CheckInReview) -> tuple[str, ...]:
         + ("" if c.deadline_passed else f", {fmt.status(c.status_at_end)}")
     )
     return (
-        fmt.moment(c.at),
+        fmt.day(c.at),
         f"{c.objective_name} ({c.objective_id})",
         c.actor,
         c.confidence,
