@@ -199,6 +199,7 @@ def _register_optional() -> None:
         "truenorth.strategy.cli",
         "truenorth.alignment.cli",
         "truenorth.operator_cli",
+        "truenorth.checkin_cli",
     ):
         importlib.import_module(module_name).register(app)
     dlq = importlib.import_module("truenorth.dlq")
