@@ -58,9 +58,11 @@ from truenorth.contract.strategy import (
     BudgetPlanned,
     DriftAcknowledged,
     GuardrailsSet,
+    ObjectiveCheckedIn,
     StrategyRevised,
 )
 from truenorth.drift_lifecycle import DriftLifecycle, DriftRecord
+from truenorth.review.checkins import CheckInReview, checkin_reviews, checkin_summary
 from truenorth.store.db import migrate
 from truenorth.strategy.domain.aggregate import Strategy
 from truenorth.strategy.domain.changes import FieldChange, diff_models, show
@@ -336,6 +338,8 @@ class Review:
     changes: tuple[StrategyChange, ...]
     events_considered: int
     sample_step_seconds: float
+    checkins: tuple[CheckInReview, ...] = ()
+    """What each objective's owner believed during the period, beside what happened."""
 
     def summary(self) -> dict[str, Any]:
         """Every number of the review as JSON-friendly data (floats rounded to 6 decimals):
@@ -474,6 +478,14 @@ def _review(
         changes=tuple(changes),
         events_considered=len(known),
         sample_step_seconds=step.total_seconds(),
+        checkins=checkin_reviews(
+            state,
+            [final[o.objective_id] for o in objectives],
+            samples,
+            by_sample,
+            period.start,
+            end,
+        ),
     )
 
 
@@ -734,7 +746,9 @@ def _strategy_changes(
         before_header, before_periods = strategy.header, dict(strategy.periods)
         before_guardrails = strategy.guardrails
         strategy.apply(event)
-        if isinstance(event, DriftAcknowledged) or not start <= event.occurred_at <= end:
+        if isinstance(event, DriftAcknowledged | ObjectiveCheckedIn):
+            continue  # shown with their drift, and in the check-ins section
+        if not start <= event.occurred_at <= end:
             continue
         data: Any = event.data
         subject, found = _what_changed(
@@ -885,6 +899,7 @@ def _summary(review: Review) -> dict[str, Any]:
             }
             for c in review.changes
         ],
+        "checkins": [checkin_summary(c, _num, _when) for c in review.checkins],
     }
 
 
