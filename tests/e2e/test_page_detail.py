@@ -241,6 +241,9 @@ def test_a_checkin_from_the_page_is_recorded_and_shown(
     assert answer["checkins"][0]["narrative"] == narrative
     assert answer["checkins"][0]["source"] == "CRM export"
     screenshot(page, tmp_path, "checkin")
+    page.goto(f"{system.urls['alignment']}/?workspace={WS}")  # beside the forecast there too
+    line = page.locator(f"a.objective[data-objective='{OBJECTIVE}'] .checkin-line")
+    assert narrative in line.inner_text() and "low" in line.inner_text()
     assert errors == []
 
 
