@@ -160,12 +160,14 @@ def test_meltano_runs_the_example_project_into_truenorth_and_keeps_the_state(
     assert meltano.state() == {"singer_state": last_recorded_state()}
 
 
-def test_a_run_whose_target_cannot_reach_truenorth_fails_stores_no_state_and_reruns_whole(
+def test_a_run_whose_target_is_pointed_at_the_wrong_service_fails_and_stores_no_state(
     system: RunningSystem, project: tuple[Meltano, Path]
 ) -> None:
     meltano, _ = project
-    meltano.env["TARGET_TRUENORTH_WORKSPACE"] = "unreachable"
-    meltano.env["TARGET_TRUENORTH_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    meltano.env["TARGET_TRUENORTH_WORKSPACE"] = "misdirected"
+    # a misconfigured url: the alignment service takes no observations (refused at once;
+    # an unreachable one fails the same way, after the client's retries)
+    meltano.env["TARGET_TRUENORTH_URL"] = system.urls["alignment"]
 
     failed = meltano("run", "tap-facebook", "target-truenorth")
 
