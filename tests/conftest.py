@@ -89,3 +89,14 @@ def require_installed(installed: bool, what: str, install: str) -> None:
     if not in_ci():
         pytest.skip(message)
     pytest.fail(f"{message} (CI=true: it is required here)")
+
+
+SERIAL_FOLDERS = ("tests/integration/cluster/", "tests/integration/faults/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that kill servers and time their recovery run alone (scripts/test.sh runs the
+    rest in parallel first): a neighbour's load must not move their deadlines."""
+    for item in items:
+        if item.nodeid.startswith(SERIAL_FOLDERS):
+            item.add_marker(pytest.mark.serial)
