@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from tests.integration.alignment.test_incidents import (
     END,
@@ -24,7 +25,9 @@ from tests.integration.alignment.test_incidents import (
     launched,
     spend,
 )
+from truenorth import whatif_cli
 from truenorth.alignment.app import build_app as build_alignment
+from truenorth.cli import app as cli
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.metrics import MetricObserved, Observation
 from truenorth.settings import AlignmentSettings, SharedSettings, StrategySettings
@@ -250,3 +253,62 @@ def test_a_recommendation_applied_answers_the_incident_which_resolves_back_on_pa
     closed = eventually(resolved, seconds=30)
     assert closed["recommendation"] is None
     assert [a["event_type"] for a in closed["answers"]] == ["BudgetPlanned"]
+
+
+def route_cli_to(monkeypatch: pytest.MonkeyPatch, services: dict[str, TestClient]) -> None:
+    """The CLI's HTTP calls go to the services under test (http://<service>.test/...)."""
+
+    def send(method: str, url: str, **options: Any) -> Any:
+        options.pop("timeout", None)
+        host, _, path = url.removeprefix("http://").partition("/")
+        return services[host.removesuffix(".test")].request(method, "/" + path, **options)
+
+    monkeypatch.setattr(whatif_cli.httpx, "request", send)
+
+
+def test_the_cli_prints_a_what_if_and_applies_a_recommendation(
+    alignment: TestClient,
+    strategy: TestClient,
+    nats_url: str,
+    workspace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan(strategy, workspace)
+    asyncio.run(append_all(nats_url, facts(workspace)))
+    folded(alignment, workspace)
+    route_cli_to(monkeypatch, {"alignment": alignment, "strategy": strategy})
+    runner = CliRunner()
+    urls = ["--workspace", workspace]
+    alignment_url = ["--url", "http://alignment.test"]
+    both = ["--alignment-url", "http://alignment.test", "--strategy-url", "http://strategy.test"]
+    shown = runner.invoke(
+        cli,
+        ["whatif", "--strategy", "acme", "--shift", "linkedin:search:2000", *urls, *alignment_url],
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "leads" in shown.output and "→" in shown.output
+    refused = runner.invoke(
+        cli,
+        ["whatif", "--strategy", "acme", "--shift", "linkedin:tiktok:10", *urls, *alignment_url],
+    )
+    assert refused.exit_code == 2
+    assert "shifts[0].to.channel" in refused.output and "not allowed" in refused.output
+
+    incident = eventually(
+        lambda: next((i for i in incidents(alignment, workspace) if i.get("recommendation")), None)
+    )
+    applied = runner.invoke(
+        cli,
+        ["recommend", "apply", incident["incident_id"], *urls, "--actor", "maria", *both],
+    )
+    assert applied.exit_code == 0, applied.output
+    assert f"answering {incident['incident_id']}" in applied.output
+    [period] = strategy.get(strategy_path(workspace)).json()["periods"]
+    assert period["channel_mix"] == incident["recommendation"]["revision"]["body"]["channel_mix"]
+    assert period["channel_mix"]["search"] > 50
+    unknown = runner.invoke(
+        cli,
+        ["recommend", "apply", "made-up", *urls, "--alignment-url", "http://alignment.test"],
+    )
+    assert unknown.exit_code == 2
+    assert "no open incident 'made-up'" in unknown.output
