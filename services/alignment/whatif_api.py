@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Engine
 
 from truenorth.alignment.domain.recommend import recommend, revision
+from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.domain.whatif import (
     End,
     ObjectiveEffect,
@@ -90,7 +91,7 @@ async def whatif(
     request: Request, workspace: str, strategy_id: str, body: WhatIfBody
 ) -> JSONResponse:
     engine: Engine = request.app.state.engine
-    moment = Moment.now(_micros(request.app.state.clock()))
+    moment = Moment.now(to_micros(request.app.state.clock()))
 
     def compute() -> WhatIf:
         with engine.connect() as connection:
@@ -138,10 +139,6 @@ def shift_json(shift: Shift) -> dict[str, Any]:
 
 def _error(field: str, message: str, kind: str) -> dict[str, str]:
     return {"field": field, "message": message, "type": kind}
-
-
-def _micros(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
 
 
 # -- recommendations on incidents ------------------------------------------------------------

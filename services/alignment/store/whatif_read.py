@@ -6,8 +6,6 @@ Reading never writes."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import Connection
 
 from truenorth.alignment.domain.daily import daily_series, rows_of, trailing_window
@@ -142,7 +140,3 @@ def _objectives(
             )
         )
     return records
-
-
-def moment_now(now: datetime) -> Moment:
-    return Moment.now(to_micros(now))

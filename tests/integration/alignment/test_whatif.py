@@ -35,9 +35,9 @@ from truenorth.strategy.app import build_app as build_strategy
 
 
 @pytest.fixture
-def alignment(nats_url: str, sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
+def alignment(nats_url: str, database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     shared = SharedSettings(nats_url=nats_url, data_dir=tmp_path)
-    settings = AlignmentSettings(database_url=sqlite_url, tick_seconds=0.2, port=0)
+    settings = AlignmentSettings(database_url=database_url, tick_seconds=0.2, port=0)
     with TestClient(build_alignment(shared, settings)) as client:
         yield client
 
