@@ -165,14 +165,15 @@ def recommendations(
 ) -> dict[str, dict[str, Any] | None]:
     """incident_id -> its recommendation (None: no shift helps, or none can be searched) for
     each open off-pace incident; one reading per strategy."""
-    wanted = {i.incident_id: off_pace_objective(i) for i in incidents}
+    wanted = {
+        i.incident_id: target for i in incidents if (target := off_pace_objective(i)) is not None
+    }
     situations: dict[str, Situation | None] = {}
     found: dict[str, dict[str, Any] | None] = {}
+    if not wanted:
+        return found
     with engine.connect() as connection:
-        for incident_id, target in wanted.items():
-            if target is None:
-                continue
-            strategy_id, objective_id = target
+        for incident_id, (strategy_id, objective_id) in wanted.items():
             if strategy_id not in situations:
                 try:
                     situations[strategy_id] = read_situation(
