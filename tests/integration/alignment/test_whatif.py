@@ -118,6 +118,17 @@ def facts(ws: str) -> list[EnvelopeFields]:
     ]
 
 
+def published(strategy: TestClient, ws: str, incident_id: str) -> None:
+    """The strategy service has heard of the incident (alignment lists it from its tables a
+    moment before its outbox publishes it)."""
+
+    def heard() -> bool:
+        found = strategy.get(f"{strategy_path(ws)}/incidents").json()["incidents"]
+        return any(i["incident_id"] == incident_id for i in found)
+
+    eventually(heard)
+
+
 def whatif(alignment: TestClient, ws: str, shifts: list[dict[str, Any]]) -> Any:
     return alignment.post(f"{strategy_path(ws)}/whatif", json={"shifts": shifts})
 
@@ -221,6 +232,7 @@ def test_a_recommendation_applied_answers_the_incident_which_resolves_back_on_pa
     assert revision["body"]["in_response_to"] == incident["incident_id"]
     assert revision["body"]["channel_mix"]["search"] > 50
 
+    published(strategy, workspace, incident["incident_id"])
     etag = strategy.get(strategy_path(workspace)).headers["ETag"]
     applied = strategy.request(
         revision["method"], revision["path"], json=revision["body"], headers={"If-Match": etag}
@@ -297,6 +309,7 @@ def test_the_cli_prints_a_what_if_and_applies_a_recommendation(
     incident = eventually(
         lambda: next((i for i in incidents(alignment, workspace) if i.get("recommendation")), None)
     )
+    published(strategy, workspace, incident["incident_id"])
     applied = runner.invoke(
         cli,
         ["recommend", "apply", incident["incident_id"], *urls, "--actor", "maria", *both],
