@@ -247,3 +247,17 @@ def test_no_recommendation_when_no_shift_helps() -> None:
         }  # type: ignore[union-attr]
     )
     assert recommend(only_search, "leads") is None
+
+
+def test_a_campaign_to_campaign_shift_moves_only_those_campaigns() -> None:
+    moved = Shift(End("campaign", "li"), End("campaign", "se"), 4_200)
+    [leads] = what_if(situation(), [moved]).objectives
+    # $200/day: linkedin loses 1 lead/day, search (1 000 → 1 200, under its 1 500 peak) gains 4
+    assert leads.after.forecast - leads.before.forecast == pytest.approx(3 * DAYS_LEFT)
+
+
+def test_budget_moved_to_a_channel_with_no_spend_yields_nothing_and_says_so() -> None:
+    result = what_if(situation(), [shift("linkedin", "events", 2_100)])
+    [leads] = result.objectives
+    assert leads.after.forecast - leads.before.forecast == pytest.approx(-0.5 * DAYS_LEFT)
+    assert any("channel events spent nothing" in a for a in result.assumptions)
