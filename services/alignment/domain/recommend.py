@@ -1,21 +1,23 @@
 """The best channel shift for an off-pace objective (docs/design.md, "What-if").
 
 Pure. Candidates move k × 5 points of the period's channel mix (k = 1, 2, …) from a channel
-with planned budget left to another channel the strategy allows; each is run through the
-what-if model. The smallest move that brings the objective's forecast to its target wins (ties:
-the higher P(hit)); when none does, the one with the highest forecast attainment, if it
-improves on doing nothing. The recommendation carries the ready revision: the period's plan
+with planned budget left to another channel the strategy allows: every pair's first step is
+run through the what-if model, and every step of the three best pairs. The smallest move
+that brings the objective's forecast to its target wins (ties: the higher P(hit)); when none
+does, the one with the highest forecast attainment, if it improves on doing nothing. The recommendation carries the ready revision: the period's plan
 with the new mix, for the strategy service's `PUT …/periods/{period_id}`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from truenorth.alignment.domain.whatif import (
     End,
     ObjectiveEffect,
+    Outlook,
     Shift,
     ShiftRefused,
     Situation,
@@ -27,6 +29,8 @@ from truenorth.alignment.domain.whatif import (
 )
 
 STEP_POINTS = 5.0
+PAIRS = 3
+"""(source, target) channel pairs searched in full, the best by their first step."""
 
 
 @dataclass(frozen=True)
@@ -52,17 +56,21 @@ def recommend(situation: Situation, objective_id: str) -> Recommendation | None:
     if days <= 0:
         return None
     baseline = effect_on(situation, objective, {}, begins, ends).before
-    for shift, points in candidates(situation):
+
+    def after(shift: Shift) -> Outlook:
         deltas, _ = daily_deltas(situation, [shift], days)
-        after = effect_on(situation, objective, deltas, begins, ends).after
-        clears = after.attainment >= 1.0
-        if not clears and after.attainment <= baseline.attainment + 1e-9:
+        return effect_on(situation, objective, deltas, begins, ends).after
+
+    for shift, points in candidates(situation, after):
+        outlook = after(shift)
+        clears = outlook.attainment >= 1.0
+        if not clears and outlook.attainment <= baseline.attainment + 1e-9:
             continue
         # clearing beats not; then the smaller move; then the higher P(hit) and attainment
         rank = (
-            (0.0, points, -after.p_hit, -after.attainment)
+            (0.0, points, -outlook.p_hit, -outlook.attainment)
             if clears
-            else (1.0, -after.attainment, -after.p_hit, points)
+            else (1.0, -outlook.attainment, -outlook.p_hit, points)
         )
         if best is None or rank < best[0]:
             best = (rank, shift, points)
@@ -82,14 +90,17 @@ def recommend(situation: Situation, objective_id: str) -> Recommendation | None:
     )
 
 
-def candidates(situation: Situation) -> list[tuple[Shift, float]]:
-    """(shift, points) for every k × 5 points from a planned channel to an allowed one, within
-    the source's remaining planned budget."""
+def candidates(
+    situation: Situation, judge: Callable[[Shift], Outlook]
+) -> list[tuple[Shift, float]]:
+    """(shift, points): k × 5 points from a planned channel to an allowed one, within the
+    source's remaining planned budget, for the `PAIRS` (source, target) pairs whose first step
+    `judge` finds best (every k of every pair would be |channels|² × 20 forecasts a request)."""
     period = situation.period
     assert period is not None
     mix = period.channel_mix
     targets = sorted(situation.allowed_channels or mix)
-    found = []
+    steps: dict[tuple[str, str], list[tuple[Shift, float]]] = {}
     for source in sorted(c for c, share in mix.items() if share > 0):
         available = remaining(situation, End("channel", source)) or 0.0
         for target in targets:
@@ -100,11 +111,12 @@ def candidates(situation: Situation) -> list[tuple[Shift, float]]:
                 amount = period.budget * k * STEP_POINTS / 100
                 if amount > available + 1e-6:
                     break
-                found.append(
-                    (Shift(End("channel", source), End("channel", target), amount), k * STEP_POINTS)
-                )
+                shift = Shift(End("channel", source), End("channel", target), amount)
+                steps.setdefault((source, target), []).append((shift, k * STEP_POINTS))
                 k += 1
-    return found
+    first = {pair: judge(moves[0][0]).attainment for pair, moves in steps.items()}
+    chosen = sorted(steps, key=lambda pair: (-first[pair], pair))[:PAIRS]
+    return [move for pair in chosen for move in steps[pair]]
 
 
 def moved_mix(mix: dict[str, float], source: str, target: str, points: float) -> dict[str, float]:
