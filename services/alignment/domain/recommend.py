@@ -4,8 +4,9 @@ Pure. Candidates move k × 5 points of the period's channel mix (k = 1, 2, …) 
 with planned budget left to another channel the strategy allows: every pair's first step is
 run through the what-if model, and every step of the three best pairs. The smallest move
 that brings the objective's forecast to its target wins (ties: the higher P(hit)); when none
-does, the one with the highest forecast attainment, if it improves on doing nothing. The recommendation carries the ready revision: the period's plan
-with the new mix, for the strategy service's `PUT …/periods/{period_id}`.
+does, the one with the highest forecast attainment, if it improves on doing nothing. The
+recommendation carries the ready revision: the period's plan with the new mix, for the
+strategy service's `PUT …/periods/{period_id}`.
 """
 
 from __future__ import annotations
