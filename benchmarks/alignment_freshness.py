@@ -35,7 +35,7 @@ from benchmarks.pipeline import pipeline_figures
 from benchmarks.workload import END, START, campaign_events, metric_events, strategy_events
 from truenorth.bus.atomic import append_atomic
 from truenorth.bus.embedded import EmbeddedNats, free_port
-from truenorth.bus.eventstore import EventStore, connect, provision, subject_of
+from truenorth.bus.eventstore import EventStore, StoreUnavailable, connect, provision, subject_of
 from truenorth.contract.campaigns import CampaignLaunched, CampaignLaunchedData
 from truenorth.contract.common import ObjectiveSpec
 from truenorth.contract.envelope import EnvelopeFields
@@ -231,6 +231,7 @@ async def measure(  # type: ignore[no-untyped-def]
     per_tick = rate * tick
     probe_every = round(1 / (PROBES_PER_SECOND * tick))
     pending: set[asyncio.Task] = set()  # type: ignore[type-arg]
+    retries = [0]
     store = EventStore(js)
     began = time.perf_counter()
     owed = 0.0
@@ -250,7 +251,7 @@ async def measure(  # type: ignore[no-untyped-def]
             last_sent[0] = started
             sent_at.append(started)
         for chunk in chunks(events, atomic):
-            task = asyncio.create_task(append_atomic(store, chunk))
+            task = asyncio.create_task(append_retrying(store, chunk, retries))
             if probed:
                 task.add_done_callback(stored_after(started))
                 probed = False
@@ -264,11 +265,27 @@ async def measure(  # type: ignore[no-untyped-def]
     await asyncio.gather(*pending)
     done.set()
     await scraping
+    print(f"atomic batches published again after a timeout: {retries[0]}")
     print(
         f"probe publish -> stored (JetStream ack): p50 {percentile(stored, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(stored, 0.99) * 1000:.0f} ms"
     )
     return latencies, scrapes, sent
+
+
+async def append_retrying(
+    store: EventStore, events: list[EnvelopeFields], retries: list[int], attempts: int = 5
+) -> None:
+    """A batch that timed out on a loaded machine is published again (its message ids make
+    a repeat a duplicate JetStream drops), counted, instead of ending the run."""
+    for attempt in range(attempts):
+        try:
+            await append_atomic(store, events)
+            return
+        except StoreUnavailable:
+            if attempt == attempts - 1:
+                raise
+            retries[0] += 1
 
 
 def chunks(events: list[EnvelopeFields], atomic: bool) -> list[list[EnvelopeFields]]:

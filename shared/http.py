@@ -373,6 +373,15 @@ class ActorRefused(Exception):
     """A body names another actor than the request's token."""
 
 
+class FieldInvalid(ValueError):
+    """One named request field (a query parameter a route parses itself) is invalid: a 422
+    naming it, like pydantic's."""
+
+    def __init__(self, field: str, message: str, kind: str = "value_error") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.kind = field, message, kind
+
+
 def attributed_actor(claimed: str, unset: str = "unknown") -> str:
     """The actor to record: the token's name when auth is required (a body naming another
     actor raises ActorRefused), else what the client said."""
@@ -476,6 +485,11 @@ def install_common(
     async def _actor_refused(_request: Request, exc: ActorRefused) -> JSONResponse:
         errors = [{"field": "actor", "message": str(exc), "type": "actor"}]
         return problem(422, "invalid request", errors)
+
+    @app.exception_handler(FieldInvalid)
+    async def _field_invalid(_request: Request, exc: FieldInvalid) -> JSONResponse:
+        errors = [{"field": exc.field, "message": exc.message, "type": exc.kind}]
+        return problem(422, str(exc), errors)
 
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_request: Request, exc: ConcurrencyConflict) -> JSONResponse:

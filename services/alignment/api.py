@@ -99,10 +99,7 @@ async def drifts(
 
 
 def _moment(request: Request, as_of: str | None, known_at: str | None) -> Moment:
-    try:
-        return parse_moment(request.app.state.clock(), as_of, known_at)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    return parse_moment(request.app.state.clock(), as_of, known_at)
 
 
 def _projector(request: Request) -> Projector | None:

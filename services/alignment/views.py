@@ -24,6 +24,7 @@ from truenorth.alignment.store.drifts import (
     record_transitions,
 )
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
+from truenorth.http import FieldInvalid
 from truenorth.timeparse import parse_instant
 
 Scope = Callable[[str], bool]
@@ -31,7 +32,7 @@ Scope = Callable[[str], bool]
 
 
 def parse_moment(now: datetime, as_of: str | None, known_at: str | None) -> Moment:
-    """The moment a reader asks for (nothing: live at `now`); ValueError names the field."""
+    """The moment a reader asks for (nothing: live at `now`); FieldInvalid names the field."""
     if as_of is None and known_at is None:
         return Moment.now(to_micros(now))
     values = {}
@@ -39,7 +40,7 @@ def parse_moment(now: datetime, as_of: str | None, known_at: str | None) -> Mome
         try:
             values[name] = None if text is None else to_micros(parse_instant(text))
         except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from None
+            raise FieldInvalid(name, str(exc), "datetime_parsing") from None
     return Moment(as_of=values["as_of"] or to_micros(now), known_at=values["known_at"])
 
 

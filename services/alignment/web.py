@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from truenorth.alignment.domain.snapshot import (
@@ -146,10 +146,7 @@ async def _snapshot(
         return None
     if as_of is None and known_at is None and projector is not None:
         return projector.snapshot
-    try:
-        moment = parse_moment(request.app.state.clock(), as_of, known_at)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    moment = parse_moment(request.app.state.clock(), as_of, known_at)
     if moment.live and projector is not None:
         return projector.snapshot
     return await past_snapshot(request.app.state.engine, moment, workspace or None)

@@ -111,6 +111,7 @@ class UpcasterRegistry:
 
     def __init__(self) -> None:
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._types: set[str] = set()
 
     def register(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         def decorator(func: Upcaster) -> Upcaster:
@@ -118,12 +119,13 @@ class UpcasterRegistry:
             if key in self._upcasters:
                 raise ValueError(f"an upcaster for {event_type} v{from_version} already exists")
             self._upcasters[key] = func
+            self._types.add(event_type)
             return func
 
         return decorator
 
     def handles(self, event_type: str) -> bool:
-        return any(t == event_type for t, _ in self._upcasters)
+        return event_type in self._types  # per decoded event: a set, not a scan
 
     def upcast(self, raw: dict[str, Any]) -> dict[str, Any]:
         event_type = raw.get("type")

@@ -50,13 +50,12 @@ class Moment:
 
 
 def workspace_names(connection: Connection, moment: Moment) -> list[str]:
-    """Workspaces with a strategy or a campaign as of the moment (a workspace known only
-    through metrics has no strategy to judge them by: it is not read)."""
-    names: set[str] = set()
-    for table in (t.strategies, t.campaigns):
-        query = select(table.c.workspace).distinct()
-        names.update(connection.execute(_versions_filter(query, table, moment)).scalars())
-    return sorted(names)
+    """Workspaces with a strategy as of the moment. Campaigns and metrics of a workspace
+    without one are kept (they count once a strategy is defined) but never judged or
+    labelled: anyone who may write could otherwise grow /metrics and the drift log with
+    invented workspaces (docs/design.md, "Bounded cardinality")."""
+    query = select(t.strategies.c.workspace).distinct()
+    return sorted(connection.execute(_versions_filter(query, t.strategies, moment)).scalars())
 
 
 def read_workspace(connection: Connection, workspace: str, moment: Moment) -> WorkspaceView:

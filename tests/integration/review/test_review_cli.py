@@ -52,6 +52,9 @@ def logged(nats_url: str, workspace: str) -> str:
     return workspace
 
 
+AT_PERIOD_END = ("--as-of", "2027-01-01T00:00:00Z")  # the default is min(period end, now)
+
+
 def _run(nats_url: str, *args: str) -> str:
     result = CliRunner().invoke(
         app, ["review", *args], env={"TRUENORTH_NATS_URL": nats_url}, catch_exceptions=False
@@ -68,7 +71,9 @@ def test_the_log_read_back_from_jetstream_is_the_fixture(
 
 
 def test_review_from_nats_matches_the_expected_summary(nats_url: str, logged: str) -> None:
-    output = _run(nats_url, "--period", "2026-Q4", "--workspace", logged, "--format", "json")
+    output = _run(
+        nats_url, "--period", "2026-Q4", "--workspace", logged, *AT_PERIOD_END, "--format", "json"
+    )
     summary = json.loads(output)
     assert summary["workspace"] == logged
     summary["workspace"] = "acme"
@@ -100,12 +105,13 @@ def test_html_and_markdown_files(nats_url: str, logged: str, tmp_path: Path) -> 
         "2026-Q4",
         "--workspace",
         logged,
+        *AT_PERIOD_END,
         "--format",
         "html",
         "--out",
         str(page),
     )
-    _run(nats_url, "--period", "2026-Q4", "--workspace", logged, "--out", str(text))
+    _run(nats_url, "--period", "2026-Q4", "--workspace", logged, *AT_PERIOD_END, "--out", str(text))
     html = page.read_text()
     assert html.count("data:image/svg+xml;base64,") == 3  # two objectives + the channel mix
     assert "pace-leads-q4" in html and "summit pushed to January" in html
@@ -143,7 +149,16 @@ def test_the_pdf_review_has_pages_and_readable_text(
     require_installed(CHROMIUM.exists(), str(CHROMIUM), "scripts/install-chromium.sh")
     out = tmp_path / "review.pdf"
     output = _run(
-        nats_url, "--period", "2026-Q4", "--workspace", logged, "--format", "pdf", "--out", str(out)
+        nats_url,
+        "--period",
+        "2026-Q4",
+        "--workspace",
+        logged,
+        *AT_PERIOD_END,
+        "--format",
+        "pdf",
+        "--out",
+        str(out),
     )
     assert f"wrote {out}" in output
     reader = PdfReader(out)

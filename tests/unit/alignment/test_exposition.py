@@ -216,3 +216,28 @@ def test_channels_a_strategy_does_not_name_are_labelled_other_in_gauges() -> Non
     assert channels == ["linkedin", "other", "search"]
     [other] = [line for line in shares if 'channel="other"' in line]
     assert float(other.rsplit(" ", 1)[1]) == pytest.approx(0.5)
+
+
+def test_a_workspace_without_a_strategy_is_kept_but_never_labelled_or_judged() -> None:
+    """Finding 6 of issue 17 with the doors open (auth off): invented workspaces must not
+    grow /metrics or the drift log; their rows count once a strategy is defined."""
+    from truenorth.alignment.views import drift_tick
+
+    invented = [
+        event
+        for n in range(20)
+        for event in (
+            b.launched(f"c-{n}", channel="search", workspace=f"made-up-{n}"),
+            b.observed(f"c-{n}", "spend", 10, b.day(1), workspace=f"made-up-{n}"),
+        )
+    ]
+    world = World(b.strategy_defined(channels=("linkedin", "search")), b.objective_added())
+    before = render(world.snapshot(b.day(2))).decode()
+    world.apply(*invented)
+    after = render(world.snapshot(b.day(2))).decode()
+    assert "made-up" not in after
+    assert len(after.splitlines()) == len(before.splitlines())
+    judged = {transition.workspace for transition in drift_tick(world.engine, b.day(2))}
+    assert judged <= {b.WS}
+    world.apply(b.strategy_defined(workspace="made-up-0"))
+    assert 'workspace="made-up-0"' in render(world.snapshot(b.day(2))).decode()
