@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,6 +33,7 @@ from truenorth.drift_lifecycle import Incident
 from truenorth.http import problem
 
 MAX_SHIFTS = 20
+log = structlog.get_logger()
 
 
 class EndBody(BaseModel):
@@ -185,9 +187,21 @@ def recommendations(
             found[incident_id] = (
                 None
                 if situation is None
-                else recommendation_json(situation, workspace, incident_id, objective_id)
+                else recommendations_for_situation(situation, workspace, incident_id, objective_id)
             )
     return found
+
+
+def recommendations_for_situation(
+    situation: Situation, workspace: str, incident_id: str, objective_id: str
+) -> dict[str, Any] | None:
+    """A recommendation that cannot be computed is logged and left out: the incidents it
+    decorates are listed regardless."""
+    try:
+        return recommendation_json(situation, workspace, incident_id, objective_id)
+    except (ArithmeticError, ValueError):
+        log.exception("no recommendation", workspace=workspace, incident=incident_id)
+        return None
 
 
 def recommendation_json(
