@@ -187,12 +187,12 @@ def recommendations(
             found[incident_id] = (
                 None
                 if situation is None
-                else recommendations_for_situation(situation, workspace, incident_id, objective_id)
+                else guarded_recommendation(situation, workspace, incident_id, objective_id)
             )
     return found
 
 
-def recommendations_for_situation(
+def guarded_recommendation(
     situation: Situation, workspace: str, incident_id: str, objective_id: str
 ) -> dict[str, Any] | None:
     """A recommendation that cannot be computed is logged and left out: the incidents it

@@ -264,8 +264,8 @@ def test_budget_moved_to_a_channel_with_no_spend_yields_nothing_and_says_so() ->
 
 
 def test_a_recommendation_that_cannot_be_computed_is_left_out_not_an_error() -> None:
-    from truenorth.alignment.whatif_api import recommendations_for_situation
+    from truenorth.alignment.whatif_api import guarded_recommendation
 
     broken = LEADS.model_copy(update={"target": 0.0})  # as baseline: no forecast possible
     state = situation(objective(broken, week(25), so_far=225))
-    assert recommendations_for_situation(state, "ws", "objective-leads", "leads") is None
+    assert guarded_recommendation(state, "ws", "objective-leads", "leads") is None
