@@ -85,13 +85,50 @@ class WhatIfBody(BaseModel):
 whatif_router = APIRouter(prefix="/v1/workspaces/{workspace}", tags=["what-if"])
 
 
+class OutlookModel(BaseModel):
+    forecast: float
+    low: float
+    high: float
+    """The 80 % interval of the KPI at the deadline."""
+    attainment: float
+    """forecast as a share of the planned change (1.0 = the target)."""
+    p_hit: float
+
+
+class ObjectiveEffectModel(BaseModel):
+    objective_id: str
+    name: str
+    kpi: str
+    aggregation: str
+    modelled: bool
+    """False for a level (latest) KPI: after = before."""
+    before: OutlookModel
+    after: OutlookModel
+
+
+class WhatIfAnswer(BaseModel):
+    assumptions: list[str]
+    objectives: list[ObjectiveEffectModel]
+
+
+REFUSED = {
+    422: {
+        "description": "errors[].field names the shift refused (disallowed channel, unknown "
+        "campaign, bad amount, over the source's remaining budget, unknown period)"
+    },
+    404: {"description": "no such strategy"},
+}
+
+
 @whatif_router.post(
     "/strategies/{strategy_id}/whatif",
     summary="Forecasts of every affected objective before and after shifting budget",
+    response_model=WhatIfAnswer,
+    responses=REFUSED,  # type: ignore[arg-type]
 )
 async def whatif(
     request: Request, workspace: str, strategy_id: str, body: WhatIfBody
-) -> JSONResponse:
+) -> JSONResponse | dict[str, Any]:
     engine: Engine = request.app.state.engine
     moment = Moment.now(to_micros(request.app.state.clock()))
 
@@ -109,7 +146,7 @@ async def whatif(
     except ShiftRefused as exc:
         errors = [_error(p.field, p.message, p.type) for p in exc.problems]
         return problem(422, str(exc), errors)
-    return JSONResponse(whatif_json(result))
+    return whatif_json(result)
 
 
 def whatif_json(result: WhatIf) -> dict[str, Any]:
