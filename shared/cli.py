@@ -91,10 +91,20 @@ def up(
         str | None, typer.Option(help="PostgreSQL URL for the projection stores")
     ] = None,
 ) -> None:
-    """Start the embedded nats-server and all four services; Ctrl-C stops them with drain."""
+    """Start the embedded nats-server and all four services; Ctrl-C stops them with drain.
+    With TRUENORTH_BRIEF_SCHEDULE and _WEBHOOK_URL set, it also posts the weekly brief."""
+    from datetime import UTC, datetime
+
+    from truenorth.brief.run import up_scheduler
+    from truenorth.brief.settings import BriefSettings
     from truenorth.supervisor import Supervisor, SupervisorError
 
     shared = shared_settings()
+    try:
+        brief = load(BriefSettings)
+    except SettingsError as exc:
+        fail(str(exc))
+        return
     ports = {}
     for name in SERVICES:
         try:
@@ -135,11 +145,23 @@ def up(
     )
     for name, url in supervisor.urls().items():
         console.print(f"  {name:<10} {url}   (docs {url}/docs, metrics {url}/metrics)")
+    scheduler = up_scheduler(
+        shared,
+        brief,
+        nats_url=supervisor.nats.url,
+        data_dir=supervisor.data_dir,
+        alignment_url=supervisor.urls().get("alignment"),
+        report=lambda line: err.print(f"[cyan]brief:[/cyan] {escape(line)}", highlight=False),
+    )
+    if scheduler is not None:
+        console.print(f"  brief      posted every {scheduler.schedule}", highlight=False)
     sys.stdout.flush()
     try:
         while not stopping:
             for line in supervisor.supervise():
                 err.print(f"[yellow]supervisor:[/yellow] {line}", highlight=False)
+            if scheduler is not None:
+                scheduler.tick(datetime.now(UTC))
             time.sleep(0.3)
     finally:
         console.print("stopping: draining services")
@@ -170,12 +192,14 @@ def _register_optional() -> None:
     for module_name, attr, name in (
         ("truenorth.demo.cli", "demo_command", "demo"),
         ("truenorth.review.cli", "review_command", "review"),
+        ("truenorth.brief.cli", "brief_command", "brief"),
     ):
         app.command(name)(getattr(importlib.import_module(module_name), attr))
     for module_name in (
         "truenorth.strategy.cli",
         "truenorth.alignment.cli",
         "truenorth.operator_cli",
+        "truenorth.checkin_cli",
     ):
         importlib.import_module(module_name).register(app)
     dlq = importlib.import_module("truenorth.dlq")

@@ -24,6 +24,11 @@ OBJECTIVE_STATUS = "truenorth_objective_status"  # + label status, value 1 for t
 OBJECTIVE_REQUIRED_RATE = "truenorth_objective_required_rate_per_day"
 """Run-rate (KPI units/day) still needed to reach target by the deadline; for burn alerts."""
 OBJECTIVE_DEADLINE = "truenorth_objective_deadline_timestamp_seconds"
+# The owner's latest check-in (only objectives that have one): confidence 0/1/2 = low/medium/
+# high, the figure the owner corrected the KPI to (when they did), and when they checked in.
+OBJECTIVE_CHECKIN_CONFIDENCE = "truenorth_objective_checkin_confidence"
+OBJECTIVE_CHECKIN_CORRECTED = "truenorth_objective_checkin_corrected_value"
+OBJECTIVE_CHECKIN_TIME = "truenorth_objective_checkin_timestamp_seconds"
 
 # Campaign contribution (labels: workspace, strategy, objective, channel) — campaign ids are
 # unbounded, so per-campaign figures are served by the read API, not as labels.

@@ -93,6 +93,7 @@ def objectives_command(workspace: Workspace = None, url: Url = None, as_json: Js
         table.add_column(column, justify="right" if column in ("actual", "target") else "left")
     table.add_column("pace", justify="right")
     table.add_column("status")
+    table.add_column("owner's check-in")
     for o in objectives:
         pace = o.get("pace")
         table.add_row(
@@ -105,8 +106,18 @@ def objectives_command(workspace: Workspace = None, url: Url = None, as_json: Js
             _pct(o.get("expected")),
             "-" if pace is None else f"{pace:.2f}",
             escape(str(o.get("status", ""))),
+            _checkin(o.get("checkin")),
         )
     console.print(table)
+
+
+def _checkin(checkin: dict[str, Any] | None) -> str:
+    """The latest check-in's confidence and day, beside the data's status."""
+    if not checkin:
+        return "-"
+    figure = checkin.get("corrected_value")
+    said = "" if figure is None else f", says {figure:,.2f}"
+    return escape(f"{checkin['confidence']}{said} ({str(checkin.get('at', ''))[:10]})")
 
 
 def drifts_command(

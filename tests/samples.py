@@ -73,6 +73,16 @@ def all_event_samples() -> list[EnvelopeFields]:
         st.DriftAcknowledged(
             aggregate_id="acme", data=st.DriftAcknowledgedData(drift_id="d-1", note="on it")
         ),
+        st.ObjectiveCheckedIn(
+            aggregate_id="acme",
+            data=st.ObjectiveCheckedInData(
+                objective_id="leads-q4",
+                confidence="medium",
+                narrative="CRM shows more than the ad platforms report",
+                corrected_value=420,
+                source="Salesforce report 2026-11",
+            ),
+        ),
         ca.CampaignLaunched(
             aggregate_id="c-1",
             data=ca.CampaignLaunchedData(

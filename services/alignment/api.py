@@ -63,7 +63,8 @@ async def objective(
     found = snapshot.objective(workspace, objective_id)
     if found is None:
         raise HTTPException(404, f"objective {objective_id!r} not found in {workspace!r}")
-    return {"as_of": snapshot.at.isoformat(), **_objective(found)}
+    checkins = [c.as_dict() for c in found.checkins]
+    return {"as_of": snapshot.at.isoformat(), **_objective(found), "checkins": checkins}
 
 
 @router.get("/drifts", summary="Drifts (open, resolved, by kind or objective)")
@@ -140,6 +141,8 @@ def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:
     body["start"] = o.start.isoformat()
     body["deadline"] = o.deadline.isoformat()
     body["spend_by_channel"] = dict(o.spend_by_channel)
+    del body["checkins"]  # the single objective lists them all; the latest is enough here
+    body["checkin"] = None if o.checkin is None else o.checkin.as_dict()
     return body
 
 

@@ -59,6 +59,17 @@ OBJECTIVE_GAUGES: tuple[tuple[str, str, str], ...] = (
     ),
     (m.OBJECTIVE_DEADLINE, "Deadline as a Unix timestamp", "deadline_seconds"),
     (m.OBJECTIVE_SPEND, "Spend of the objective's linked campaigns in its window", "spend"),
+    (
+        m.OBJECTIVE_CHECKIN_CONFIDENCE,
+        "The owner's confidence at the latest check-in: 0 low, 1 medium, 2 high",
+        "checkin_confidence",
+    ),
+    (
+        m.OBJECTIVE_CHECKIN_CORRECTED,
+        "The KPI value the owner gave at the latest check-in (with its source)",
+        "checkin_corrected_value",
+    ),
+    (m.OBJECTIVE_CHECKIN_TIME, "Unix time of the latest check-in", "checkin_seconds"),
 )
 
 

@@ -39,6 +39,7 @@ from truenorth.strategy.repository import (
 )
 from truenorth.strategy.schemas import (
     AcknowledgeBody,
+    CheckInBody,
     GuardrailsBody,
     HeaderBody,
     ObjectiveBody,
@@ -46,7 +47,13 @@ from truenorth.strategy.schemas import (
     PeriodBody,
     ReasonBody,
 )
-from truenorth.strategy.views import history_view, inbox_view, incidents_view, strategy_view
+from truenorth.strategy.views import (
+    checkins_view,
+    history_view,
+    inbox_view,
+    incidents_view,
+    strategy_view,
+)
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 Workspace = Annotated[str, Path(pattern=SLUG, max_length=64)]
@@ -285,6 +292,51 @@ def routes() -> APIRouter:
     ) -> dict[str, Any]:
         loaded = await repository(request).load(workspace, strategy_id)
         return history_view(loaded.strategy, objective_id)
+
+    @router.post(
+        "/objectives/{objective_id}/checkins",
+        tags=tags,
+        status_code=201,
+        summary="Check in on an objective: the owner's confidence, narrative and, with its "
+        "source, a corrected figure (404 for an unknown or retired objective)",
+    )
+    async def check_in(
+        request: Request,
+        workspace: Workspace,
+        strategy_id: Ident,
+        objective_id: Ident,
+        body: CheckInBody,
+        actor: Actor = "api",
+        if_match: IfMatch = None,
+    ) -> JSONResponse:
+        return await run(
+            request,
+            workspace,
+            strategy_id,
+            lambda s: s.check_in(
+                objective_id,
+                confidence=body.confidence,
+                narrative=body.narrative,
+                corrected_value=body.corrected_value,
+                source=body.source,
+                by=by(actor, body),
+            ),
+            if_match,
+            201,
+        )
+
+    @router.get(
+        "/objectives/{objective_id}/checkins",
+        tags=tags,
+        summary="The objective's check-ins, newest first",
+    )
+    async def checkins(
+        request: Request, workspace: Workspace, strategy_id: Ident, objective_id: Ident
+    ) -> dict[str, Any]:
+        loaded = await repository(request).load(workspace, strategy_id)
+        if not loaded.strategy.defined:
+            raise StrategyNotFound(f"strategy {strategy_id!r} is not defined in {workspace!r}")
+        return checkins_view(loaded.strategy, objective_id)
 
     @router.put("/periods/{period_id}", tags=tags, summary="Plan a period's budget and mix")
     async def plan_period(

@@ -19,6 +19,7 @@ from truenorth.contract.common import (
     Share,
 )
 from truenorth.contract.envelope import LongText, ShortText, Slug
+from truenorth.contract.strategy import Confidence
 from truenorth.strategy.domain import EndMoment, StartMoment
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -122,3 +123,13 @@ class GuardrailsBody(Guardrails):
 
 class AcknowledgeBody(ChangeNoteBody):
     note: LongText = ""
+
+
+class CheckInBody(Body):
+    """An owner's check-in; a corrected_value needs its source (checked by the domain, so the
+    422 names the field)."""
+
+    confidence: Confidence
+    narrative: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    corrected_value: Figure | None = None
+    source: ShortText | None = None

@@ -123,3 +123,12 @@ def history_view(strategy: Strategy, objective_id: str) -> dict[str, Any]:
             for e in entries
         ],
     }
+
+
+def checkins_view(strategy: Strategy, objective_id: str) -> dict[str, Any]:
+    """Newest first; a retired objective's past check-ins stay readable."""
+    state = strategy.objective(objective_id)
+    return {
+        "objective_id": objective_id,
+        "checkins": [checkin.as_dict() for checkin in reversed(state.checkins)],
+    }

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, model_validator
 
-from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
+from truenorth.contract.common import Figure, Guardrails, ObjectiveSpec, PeriodPlan
 from truenorth.contract.envelope import EnvelopeFields, Frozen, LongText, ShortText, Slug
 
 
@@ -130,6 +130,40 @@ class DriftAcknowledged(EnvelopeFields):
     data: DriftAcknowledgedData
 
 
+Confidence = Literal["low", "medium", "high"]
+"""How sure an objective's owner is that it will be hit, in their own judgement."""
+CONFIDENCE_LEVELS: tuple[str, ...] = Confidence.__args__  # type: ignore[attr-defined]
+Narrative = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class ObjectiveCheckedInData(Frozen):
+    """An owner's check-in: their confidence and story, optionally a figure they know better
+    than the reported data (with where it comes from). It is a belief, not a fact: it never
+    changes the objective's progress, it is shown beside it."""
+
+    objective_id: Slug
+    confidence: Confidence
+    narrative: Narrative
+    corrected_value: Figure | None = Field(
+        default=None, description="The owner's own reading of the KPI, when the data lags"
+    )
+    source: ShortText | None = Field(
+        default=None, description="Where the corrected value comes from (required with it)"
+    )
+
+    @model_validator(mode="after")
+    def _a_corrected_value_names_its_source(self) -> ObjectiveCheckedInData:
+        if self.corrected_value is not None and not (self.source or "").strip():
+            raise ValueError("a corrected_value needs its source")
+        return self
+
+
+class ObjectiveCheckedIn(EnvelopeFields):
+    type: Literal["ObjectiveCheckedIn"] = "ObjectiveCheckedIn"
+    schema_version: Literal[1] = 1
+    data: ObjectiveCheckedInData
+
+
 def upcast_objective_v1(raw: dict[str, Any]) -> dict[str, Any]:
     """Pure: v1 ObjectiveAdded/ObjectiveRevised predate ratio KPIs and KPI bounds; their
     objective reads as v2 with none of them."""
@@ -156,4 +190,5 @@ STRATEGY_EVENTS = (
     PeriodRemoved,
     GuardrailsSet,
     DriftAcknowledged,
+    ObjectiveCheckedIn,
 )

@@ -98,6 +98,18 @@ def test_readme_flow_up_apply_emit_objectives(system, tmp_path: Path) -> None:
     table = truenorth("objectives", data_dir=data_dir)
     assert "pipeline-q4" in table.stdout and "200,000.00" in table.stdout
 
+    checked = truenorth(
+        "checkin", "pipeline-q4", "--confidence", "medium", "--note", "Two deals slip to January",
+        "--value", "260000", "--source", "CRM forecast", data_dir=data_dir,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert "checked in on pipeline-q4 in strategy northwind-cloud: medium" in checked.stdout
+    deadline = time.monotonic() + 30
+    while pipeline()["checkin"] is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert pipeline()["checkin"]["corrected_value"] == 260000
+    assert pipeline()["actual"] == 200000, "a check-in is shown beside the data, never in it"
+
 
 def test_lists_drifts_and_acknowledges_one(system) -> None:
     running, data_dir = system

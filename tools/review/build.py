@@ -39,7 +39,11 @@ from truenorth.alignment.domain.progress import (
     cost_per_outcome,
     outcome_per_dollar,
 )
-from truenorth.alignment.domain.snapshot import CampaignContribution, ObjectiveSnapshot
+from truenorth.alignment.domain.snapshot import (
+    CampaignContribution,
+    ObjectiveSnapshot,
+    campaign_outcome,
+)
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.fold import fold_events
 from truenorth.alignment.store.read import Facts, Moment, read_workspace
@@ -54,9 +58,11 @@ from truenorth.contract.strategy import (
     BudgetPlanned,
     DriftAcknowledged,
     GuardrailsSet,
+    ObjectiveCheckedIn,
     StrategyRevised,
 )
 from truenorth.drift_lifecycle import DriftLifecycle, DriftRecord
+from truenorth.review.checkins import CheckInReview, checkin_reviews, checkin_summary
 from truenorth.store.db import migrate
 from truenorth.strategy.domain.aggregate import Strategy
 from truenorth.strategy.domain.changes import FieldChange, diff_models, show
@@ -332,6 +338,8 @@ class Review:
     changes: tuple[StrategyChange, ...]
     events_considered: int
     sample_step_seconds: float
+    checkins: tuple[CheckInReview, ...] = ()
+    """What each objective's owner believed during the period, beside what happened."""
 
     def summary(self) -> dict[str, Any]:
         """Every number of the review as JSON-friendly data (floats rounded to 6 decimals):
@@ -470,6 +478,14 @@ def _review(
         changes=tuple(changes),
         events_considered=len(known),
         sample_step_seconds=step.total_seconds(),
+        checkins=checkin_reviews(
+            state,
+            [final[o.objective_id] for o in objectives],
+            samples,
+            by_sample,
+            period.start,
+            end,
+        ),
     )
 
 
@@ -589,7 +605,7 @@ def _campaign_results(
     rows = []
     for campaign in state.linked_campaigns(spec.objective_id):
         spend = facts.sums(SPEND_METRIC, window).get(campaign.campaign_id, 0.0)
-        outcome = _outcome(facts, campaign.campaign_id, spec, window)
+        outcome = campaign_outcome(campaign.campaign_id, spec, facts, window)
         rows.append((campaign, spend, outcome, outcome_per_dollar(outcome, spend)))
     if spec.direction == "decrease":
         # a decrease objective's outcome is a level to push down: less per dollar is better
@@ -621,14 +637,6 @@ def _campaign_results(
             )
         )
     return results
-
-
-def _outcome(facts: Facts, campaign_id: str, spec: ObjectiveSpec, window: tuple[int, int]) -> float:
-    """The campaign's KPI over the window (its latest level for `latest` objectives)."""
-    if spec.aggregation == "sum":
-        return facts.sums(spec.kpi, window).get(campaign_id, 0.0)
-    latest = facts.latest(spec.kpi, window).get(campaign_id)
-    return 0.0 if latest is None else latest[2]
 
 
 # -- channel mix -------------------------------------------------------------------------------
@@ -738,7 +746,9 @@ def _strategy_changes(
         before_header, before_periods = strategy.header, dict(strategy.periods)
         before_guardrails = strategy.guardrails
         strategy.apply(event)
-        if isinstance(event, DriftAcknowledged) or not start <= event.occurred_at <= end:
+        if isinstance(event, DriftAcknowledged | ObjectiveCheckedIn):
+            continue  # shown with their drift, and in the check-ins section
+        if not start <= event.occurred_at <= end:
             continue
         data: Any = event.data
         subject, found = _what_changed(
@@ -889,6 +899,7 @@ def _summary(review: Review) -> dict[str, Any]:
             }
             for c in review.changes
         ],
+        "checkins": [checkin_summary(c, _num, _when) for c in review.checkins],
     }
 
 

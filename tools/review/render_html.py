@@ -18,6 +18,7 @@ from truenorth.review.build import (
     Review,
     StrategyChange,
 )
+from truenorth.review.render_checkins import checkins_html
 from truenorth.review.render_md import SECTIONS
 
 CSS = """
@@ -34,6 +35,8 @@ th{background:#f3f4f6;font-weight:600}td.n{text-align:right;font-variant-numeric
 .at_risk,.acknowledged{background:#fef9c3;color:#854d0e}
 .off_track,.missed,.open,.unanswered{background:#fee2e2;color:#991b1b}
 .not_started,.revised{background:#e0e7ff;color:#3730a3}
+.confidence-high{background:#dcfce7;color:#166534}.confidence-medium{background:#fef9c3;
+color:#854d0e}.confidence-low{background:#fee2e2;color:#991b1b}
 .kpis{display:flex;gap:10px;flex-wrap:wrap;margin:8px 0}
 .kpi{border:1px solid #e5e7eb;border-radius:8px;padding:8px 12px;min-width:110px}
 .kpi b{display:block;font-size:18px}.kpi span{color:#6b7280;font-size:12px}
@@ -100,6 +103,7 @@ def render_html(review: Review) -> str:
     parts.append(
         _changes(review.changes, {d.drift_id: fmt.drift_name(d, names) for d in review.drifts})
     )
+    parts.append(checkins_html(review.checkins))
     parts.append("</main></body></html>\n")
     return "\n".join(parts)
 

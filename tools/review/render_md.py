@@ -13,6 +13,8 @@ from truenorth.review.build import (
     Review,
     StrategyChange,
 )
+from truenorth.review.render_checkins import TITLE as CHECKINS_TITLE
+from truenorth.review.render_checkins import checkins_markdown
 
 SECTIONS = (
     "Summary",
@@ -20,6 +22,7 @@ SECTIONS = (
     "Channel mix: plan vs actual",
     "Drifts and how they were answered",
     "Strategy changes during the period",
+    CHECKINS_TITLE,
 )
 
 
@@ -65,6 +68,7 @@ def render_markdown(review: Review) -> str:
     lines += _drifts(review.drifts, names)
     lines += [f"## {SECTIONS[4]}", ""]
     lines += _changes(review.changes, _drift_names(review, names))
+    lines += checkins_markdown(review.checkins)
     return "\n".join(lines).rstrip() + "\n"
 
 

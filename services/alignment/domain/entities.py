@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
-from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.contract.common import DEFAULT_GUARDRAILS, Guardrails, ObjectiveSpec, PeriodPlan
 
 
@@ -84,6 +85,30 @@ class CampaignView:
     """Latest period end its metric observations cover."""
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInView:
+    """An objective owner's check-in (`ObjectiveCheckedIn`): what they believe, beside what
+    the data says; `corrected_value` is their own reading of the KPI, from `source`."""
+
+    objective_id: str
+    confidence: str
+    narrative: str
+    corrected_value: float | None
+    source: str | None
+    actor: str
+    at: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "confidence": self.confidence,
+            "narrative": self.narrative,
+            "corrected_value": self.corrected_value,
+            "source": self.source,
+            "actor": self.actor,
+            "at": from_micros(self.at).isoformat(),
+        }
+
+
 @dataclass(frozen=True)
 class WorkspaceView:
     name: str
@@ -92,6 +117,8 @@ class WorkspaceView:
     campaigns: Mapping[str, CampaignView]
     acknowledged: Mapping[str, int] = field(default_factory=dict)
     """drift_id -> latest acknowledgement time."""
+    checkins: Mapping[str, tuple[CheckInView, ...]] = field(default_factory=dict)
+    """objective_id -> its check-ins as of the moment, newest first."""
 
     @cached_property
     def links(self) -> dict[str, tuple[str, ...]]:

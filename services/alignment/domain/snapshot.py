@@ -14,6 +14,7 @@ from datetime import datetime
 from truenorth.alignment.domain.daily import Series, daily_series, rows_of, trailing_window
 from truenorth.alignment.domain.entities import (
     CampaignView,
+    CheckInView,
     ObjectiveView,
     StrategyView,
     WorkspaceView,
@@ -33,6 +34,7 @@ from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, from_micros,
 from truenorth.alignment.store.read import Facts, Window
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec, PeriodPlan
+from truenorth.contract.strategy import CONFIDENCE_LEVELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +95,33 @@ class ObjectiveSnapshot:
     forecast_method: str = ""
     status_note: str | None = None
     """Why status and forecast disagree, when they do."""
+    checkins: tuple[CheckInView, ...] = ()
+    """The owner's check-ins as of the snapshot, newest first."""
 
     @property
     def deadline_seconds(self) -> float:
         return self.deadline.timestamp()
+
+    @property
+    def checkin(self) -> CheckInView | None:
+        """The latest check-in, shown beside the data-driven forecast."""
+        return self.checkins[0] if self.checkins else None
+
+    @property
+    def checkin_confidence(self) -> int | None:
+        """0 / 1 / 2 for low / medium / high: `truenorth_objective_checkin_confidence`."""
+        latest = self.checkin
+        return None if latest is None else CONFIDENCE_LEVELS.index(latest.confidence)
+
+    @property
+    def checkin_corrected_value(self) -> float | None:
+        latest = self.checkin
+        return None if latest is None else latest.corrected_value
+
+    @property
+    def checkin_seconds(self) -> float | None:
+        latest = self.checkin
+        return None if latest is None else latest.at / MICROS_PER_SECOND
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +320,7 @@ def objective_snapshot(
         hit_probability=outlook.hit_probability,
         forecast_method=outlook.method,
         status_note=reconciliation(figures.status, figures.pace, outlook),
+        checkins=view.checkins.get(spec.objective_id, ()),
     )
 
 
@@ -313,11 +339,13 @@ def ratio_value(spec: ObjectiveSpec, facts: Facts, campaign_ids: Sequence[str]) 
     return facts.total(campaign_ids, spec.numerator, window) / denominator
 
 
-def campaign_outcome(campaign_id: str, spec: ObjectiveSpec, facts: Facts) -> float:
-    """The campaign's contribution to the objective's KPI over the objective's window: its
-    total for counts, its latest level for levels, its own ratio for ratios (0 when it has
-    none)."""
-    window = objective_window(spec)
+def campaign_outcome(
+    campaign_id: str, spec: ObjectiveSpec, facts: Facts, window: Window | None = None
+) -> float:
+    """The campaign's contribution to the objective's KPI over `window` (default: the
+    objective's): its total for counts, its latest level for levels, its own ratio for ratios
+    (0 when it has none)."""
+    window = window or objective_window(spec)
     if spec.aggregation == "sum":
         return facts.sums(spec.kpi, window).get(campaign_id, 0.0)
     if spec.aggregation == "ratio":

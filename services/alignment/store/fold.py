@@ -39,6 +39,7 @@ from truenorth.contract.strategy import (
     DriftAcknowledged,
     GuardrailsSet,
     ObjectiveAdded,
+    ObjectiveCheckedIn,
     ObjectiveRetired,
     ObjectiveRevised,
     PeriodRemoved,
@@ -188,6 +189,26 @@ def _drift_acknowledged(writer: BatchWriter, event: DriftAcknowledged) -> None:
     )
 
 
+def _checked_in(writer: BatchWriter, event: ObjectiveCheckedIn) -> None:
+    """A belief, not a change of the plan: no new strategy version, no change count."""
+    data = event.data
+    writer.checkins.append(
+        {
+            "event_id": str(event.event_id),
+            "workspace": event.workspace,
+            "strategy_id": event.aggregate_id,
+            "objective_id": data.objective_id,
+            "at": to_micros(event.occurred_at),
+            "recorded_at": to_micros(event.recorded_at),
+            "actor": event.actor,
+            "confidence": data.confidence,
+            "narrative": data.narrative,
+            "corrected_value": data.corrected_value,
+            "source": data.source,
+        }
+    )
+
+
 def _campaign_launched(writer: BatchWriter, event: CampaignLaunched) -> None:
     data = event.data
     writer.campaign(event, data.campaign_id).update(
@@ -248,6 +269,7 @@ _HANDLERS: dict[type, Callable[[BatchWriter, Any], None]] = {
     PeriodRemoved: _period_removed,
     GuardrailsSet: _guardrails_set,
     DriftAcknowledged: _drift_acknowledged,
+    ObjectiveCheckedIn: _checked_in,
     CampaignLaunched: _campaign_launched,
     ObjectiveLinked: _objective_linked,
     ObjectiveUnlinked: _objective_unlinked,

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Select, func, or_, select
 
 from truenorth.alignment.domain.entities import (
     CampaignView,
+    CheckInView,
     ObjectiveView,
     StrategyView,
     WorkspaceView,
@@ -82,6 +83,7 @@ def read_workspace(connection: Connection, workspace: str, moment: Moment) -> Wo
         },
         campaigns=dict(sorted(campaigns.items())),
         acknowledged=_acknowledged(connection, workspace, moment),
+        checkins=checkins_as_of(connection, workspace, moment),
     )
 
 
@@ -128,6 +130,35 @@ def _links(connection: Connection, workspace: str, moment: Moment) -> dict[str, 
     for campaign_id, objective_id in connection.execute(query):
         found.setdefault(campaign_id, set()).add(objective_id)
     return {c: tuple(sorted(o)) for c, o in found.items()}
+
+
+def checkins_as_of(
+    connection: Connection, workspace: str, moment: Moment
+) -> dict[str, tuple[CheckInView, ...]]:
+    """objective_id -> the check-ins made by `as_of` (and recorded by `known_at`), newest
+    first (ties: by event id, UUIDv7, so the later-created first). Live: every one folded, as
+    the live view reads the current rows (a clock behind the writer's hides nothing)."""
+    table = t.checkins
+    query = select(table).where(table.c.workspace == workspace)
+    if not moment.live:
+        query = query.where(table.c.at <= moment.as_of)
+    if moment.known_at is not None:
+        query = query.where(table.c.recorded_at <= moment.known_at)
+    found: dict[str, list[CheckInView]] = {}
+    ordered = query.order_by(table.c.at.desc(), table.c.event_id.desc())
+    for row in connection.execute(ordered).mappings():
+        found.setdefault(row["objective_id"], []).append(
+            CheckInView(
+                objective_id=row["objective_id"],
+                confidence=row["confidence"],
+                narrative=row["narrative"],
+                corrected_value=row["corrected_value"],
+                source=row["source"],
+                actor=row["actor"],
+                at=row["at"],
+            )
+        )
+    return {objective_id: tuple(items) for objective_id, items in found.items()}
 
 
 def _acknowledged(connection: Connection, workspace: str, moment: Moment) -> dict[str, int]:

@@ -4,7 +4,7 @@ Every fact keeps when it was true in the world (`valid_from`: the event's `occur
 observation's period) and when truenorth learned it (`recorded_at`), as integer microseconds
 since the epoch (`truenorth.alignment.domain.timeunits`). Entities changed by events keep one
 row per version; `current` marks the newest, which is what the live view reads. The migration
-is shared/store/migrations/versions/0003_alignment_tables.py.
+is shared/store/migrations/versions/0003_alignment_tables.py (check-ins: 0004).
 """
 
 from __future__ import annotations
@@ -189,6 +189,24 @@ answers = Table(
 )
 """Strategy changes made `in_response_to` a drift or an incident."""
 
+checkins = Table(
+    "al_checkins",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("workspace", String(64), nullable=False),
+    Column("strategy_id", String(64), nullable=False),
+    Column("objective_id", String(64), nullable=False),
+    Column("at", Micros, nullable=False),
+    Column("recorded_at", Micros, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("confidence", String(8), nullable=False),
+    Column("narrative", Text, nullable=False),
+    Column("corrected_value", Float, nullable=True),
+    Column("source", String(200), nullable=True),
+    Index("ix_al_checkins_objective", "workspace", "objective_id", "at"),
+)
+"""Objective owners' check-ins (`ObjectiveCheckedIn`): beliefs kept beside the data."""
+
 outbox = Table(
     "al_outbox",
     metadata,
@@ -205,6 +223,7 @@ PROJECTION_TABLES = (
     campaign_links,
     observations,
     period_totals,
+    checkins,
 )
 """What the digest covers: the fold of the three source streams."""
 ALL_TABLES = (*PROJECTION_TABLES, drifts, drift_history, acknowledgements, answers, outbox)

@@ -10,6 +10,7 @@ from truenorth.strategy.domain.aggregate import (
     StrategyEvent,
 )
 from truenorth.strategy.domain.changes import FieldChange
+from truenorth.strategy.domain.checkins import CheckIn
 from truenorth.strategy.domain.document import (
     EndMoment,
     ObjectiveDocument,
@@ -40,6 +41,7 @@ from truenorth.strategy.domain.plan import APPLY_SOURCE, Plan, PlannedChange, pl
 __all__ = [
     "APPLY_SOURCE",
     "Attribution",
+    "CheckIn",
     "DocumentInvalid",
     "DomainError",
     "DriftAcknowledgement",

@@ -26,6 +26,7 @@ from truenorth.contract.strategy import (
     GuardrailsSet,
     GuardrailsSetData,
     ObjectiveAdded,
+    ObjectiveCheckedIn,
     ObjectiveRetired,
     ObjectiveRetiredData,
     ObjectiveRevised,
@@ -40,6 +41,7 @@ from truenorth.contract.strategy import (
     StrategyRevisedData,
 )
 from truenorth.strategy.domain.changes import FieldChange, changed_fields, diff_models
+from truenorth.strategy.domain.checkins import CheckIn, checkin_data
 from truenorth.strategy.domain.errors import (
     FieldError,
     InvariantViolated,
@@ -71,6 +73,7 @@ StrategyEvent: TypeAlias = (
     | PeriodRemoved
     | GuardrailsSet
     | DriftAcknowledged
+    | ObjectiveCheckedIn
 )
 _E = TypeVar("_E", bound=EnvelopeFields)
 SOURCE = "truenorth-strategy"
@@ -138,6 +141,8 @@ class ObjectiveState:
     retired: bool = False
     retired_at: datetime | None = None
     history: list[HistoryEntry] = field(default_factory=list)
+    checkins: list[CheckIn] = field(default_factory=list)
+    """The owner's check-ins, oldest first."""
 
     @property
     def objective_id(self) -> str:
@@ -406,6 +411,27 @@ class Strategy:
         )
         return [self.new_event(DriftAcknowledged, data, by)]
 
+    def check_in(
+        self,
+        objective_id: str,
+        *,
+        confidence: str,
+        narrative: str,
+        corrected_value: float | None = None,
+        source: str | None = None,
+        by: Attribution,
+    ) -> list[StrategyEvent]:
+        """The owner's confidence and narrative on an active objective. Every call is a new
+        check-in (saying the same thing again a week later is news)."""
+        self._require_defined()
+        state = self.objective(objective_id)
+        if state.retired:
+            raise ObjectiveNotFound(
+                f"objective '{objective_id}' is retired: a retired objective takes no check-ins"
+            )
+        data = checkin_data(objective_id, confidence, narrative, corrected_value, source)
+        return [self.new_event(ObjectiveCheckedIn, data, by)]
+
     def new_event(self, event_type: type[_E], data: BaseModel, by: Attribution) -> _E:
         """An event of this aggregate. No invariant checks: commands (or a plan) did them."""
         factory: Any = event_type  # every concrete event adds a typed `data`
@@ -514,6 +540,11 @@ class Strategy:
         if state is not None:
             self._remember(state, event, (), reason=data.note, in_response_to=data.drift_id)
 
+    def _on_checked_in(self, event: ObjectiveCheckedIn) -> None:
+        state = self.objectives.get(event.data.objective_id)
+        if state is not None:
+            state.checkins.append(CheckIn.of(event))
+
     def _remember(
         self,
         state: ObjectiveState,
@@ -569,6 +600,7 @@ _HANDLERS: dict[type[EnvelopeFields], Callable[[Strategy, Any], None]] = {
     PeriodRemoved: Strategy._on_period_removed,
     GuardrailsSet: Strategy._on_guardrails_set,
     DriftAcknowledged: Strategy._on_drift_acknowledged,
+    ObjectiveCheckedIn: Strategy._on_checked_in,
 }
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -17,7 +17,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from truenorth.contract.envelope import EnvelopeFields
-from truenorth.contract.strategy import GuardrailsSet, StrategyDefined, StrategyRevised
+from truenorth.contract.strategy import (
+    GuardrailsSet,
+    ObjectiveCheckedIn,
+    StrategyDefined,
+    StrategyRevised,
+)
 from truenorth.strategy.domain.aggregate import Strategy
 from truenorth.strategy.domain.changes import FieldChange, diff_models, show
 from truenorth.strategy.domain.plan import APPLY_SOURCE, Plan
@@ -148,6 +153,8 @@ def _last_touch(subject: Subject, since: Sequence[EnvelopeFields]) -> tuple[str,
 
 
 def _touches(event: EnvelopeFields, kind: str, key: str) -> bool:
+    if isinstance(event, ObjectiveCheckedIn):
+        return False  # a belief about the objective, not a change of it
     data: Any = getattr(event, "data", None)
     objective = getattr(data, "objective", None)
     period = getattr(data, "period", None)

@@ -34,6 +34,8 @@ from truenorth.contract.strategy import (
     GuardrailsSet,
     GuardrailsSetData,
     ObjectiveAdded,
+    ObjectiveCheckedIn,
+    ObjectiveCheckedInData,
     ObjectiveRetired,
     ObjectiveRetiredData,
     ObjectiveRevised,
@@ -210,6 +212,33 @@ def drift_acknowledged(drift_id: str, at: datetime) -> DriftAcknowledged:
         occurred_at=at,
         recorded_at=at,
         data=DriftAcknowledgedData(drift_id=drift_id),
+    )
+
+
+def checked_in(
+    confidence: str,
+    at: datetime,
+    *,
+    objective_id: str = "leads-q4",
+    narrative: str = "Pipeline looks healthy",
+    corrected_value: float | None = None,
+    source: str | None = None,
+    recorded_at: datetime | None = None,
+) -> ObjectiveCheckedIn:
+    return ObjectiveCheckedIn(
+        **_next("checkin"),
+        workspace=WS,
+        aggregate_id=STRATEGY,
+        occurred_at=at,
+        recorded_at=recorded_at or at,
+        actor="maria",
+        data=ObjectiveCheckedInData(
+            objective_id=objective_id,
+            confidence=confidence,  # type: ignore[arg-type]
+            narrative=narrative,
+            corrected_value=corrected_value,
+            source=source,
+        ),
     )
 
 

@@ -58,6 +58,15 @@ class SnapshotCollector(Collector):
                 (m.OBJECTIVE_REQUIRED_RATE, "KPI units per day still needed to reach target"),
                 (m.OBJECTIVE_DEADLINE, "Deadline as a Unix timestamp"),
                 (m.OBJECTIVE_SPEND, "Spend of the objective's linked campaigns in its window"),
+                (
+                    m.OBJECTIVE_CHECKIN_CONFIDENCE,
+                    "The owner's confidence at the latest check-in: 0 low, 1 medium, 2 high",
+                ),
+                (
+                    m.OBJECTIVE_CHECKIN_CORRECTED,
+                    "The KPI value the owner gave at the latest check-in (with its source)",
+                ),
+                (m.OBJECTIVE_CHECKIN_TIME, "Unix time of the latest check-in"),
             )
         }
         status = GaugeMetricFamily(
@@ -81,6 +90,9 @@ class SnapshotCollector(Collector):
                 m.OBJECTIVE_REQUIRED_RATE: o.required_rate_per_day,
                 m.OBJECTIVE_DEADLINE: o.deadline_seconds,
                 m.OBJECTIVE_SPEND: o.spend,
+                m.OBJECTIVE_CHECKIN_CONFIDENCE: o.checkin_confidence,
+                m.OBJECTIVE_CHECKIN_CORRECTED: o.checkin_corrected_value,
+                m.OBJECTIVE_CHECKIN_TIME: o.checkin_seconds,
             }
             for name, value in values.items():
                 if value is not None:

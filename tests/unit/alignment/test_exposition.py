@@ -14,6 +14,7 @@ from tests.unit.alignment.builders import day
 from tests.unit.alignment.reference_collector import SnapshotCollector
 from tests.unit.alignment.world import World
 from truenorth import metric_names as m
+from truenorth.alignment.domain.entities import CheckInView
 from truenorth.alignment.domain.snapshot import (
     AlignedSpendSnapshot,
     ChannelShareSnapshot,
@@ -82,6 +83,10 @@ def drift(drift_id: str, kind: str, severity: str, objective_id: str | None) -> 
     return OpenDrift("acme", data, AT, acknowledged=False)
 
 
+CHECKIN_LOW = CheckInView("checked", "low", "slow start", None, None, "maria", 1_700_000_000)
+CHECKIN_HIGH = CheckInView("checked", "high", "CRM ahead", 1234.5, "CRM", "li", 1_750_000_000)
+
+
 def test_every_family_matches_prometheus_client_byte_for_byte() -> None:
     part = WorkspaceSnapshot(
         objectives=(
@@ -89,6 +94,7 @@ def test_every_family_matches_prometheus_client_byte_for_byte() -> None:
             objective("no-pace", pace=None, required_rate_per_day=None, status="not_started"),
             objective("huge", actual=1e22, target=math.inf, progress=-0.0, expected=1 / 3),
             objective("nan", progress=math.nan, kpi="pipeline_usd"),
+            objective("checked", checkins=(CHECKIN_HIGH, CHECKIN_LOW)),
         ),
         channels=(
             ChannelShareSnapshot("acme", "growth", "q4", "search", 70.0, 0.7, 0.5, 50.0, True),

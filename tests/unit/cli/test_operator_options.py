@@ -38,6 +38,16 @@ def test_commands_that_start_a_system_keep_their_data_dir():
 
 
 def test_every_operator_command_accepts_both_options():
-    operator = ["apply", "rebuild", "digest", "review", "objectives", "drifts", "ack", "campaigns"]
+    operator = [
+        "apply",
+        "rebuild",
+        "digest",
+        "review",
+        "objectives",
+        "drifts",
+        "ack",
+        "campaigns",
+        "checkin",
+    ]
     for name in operator:
         assert hoist_operator_options([name, "--data-dir", "/d"], ROOT)[:2] == ["--data-dir", "/d"]

@@ -66,3 +66,22 @@ def test_an_api_change_to_another_field_is_not_an_overwrite() -> None:
     )
     assert "owner: sam" in edited
     assert warnings(events, edited) == []
+
+
+def test_a_check_in_is_no_change_to_overwrite_nor_the_author_of_one() -> None:
+    revised = then(
+        applied_file(), lambda s: s.revise_objective("leads-q4", {"target": 800}, by=API)
+    )
+    checked = then(
+        revised,
+        lambda s: s.check_in(
+            "leads-q4", confidence="low", narrative="tough", by=Attribution(actor="maria")
+        ),
+    )
+    (found,) = warnings(checked)
+    assert (found.field, found.actor) == ("target", "sam")
+    only_checked = then(
+        applied_file(),
+        lambda s: s.check_in("leads-q4", confidence="high", narrative="fine", by=API),
+    )
+    assert warnings(only_checked) == []
