@@ -30,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from nats.js.errors import APIError
 
 from benchmarks.pipeline import pipeline_figures
 from benchmarks.workload import END, START, campaign_events, metric_events, strategy_events
@@ -276,16 +277,24 @@ async def measure(  # type: ignore[no-untyped-def]
 async def append_retrying(
     store: EventStore, events: list[EnvelopeFields], retries: list[int], attempts: int = 5
 ) -> None:
-    """A batch that timed out on a loaded machine is published again (its message ids make
-    a repeat a duplicate JetStream drops), counted, instead of ending the run."""
+    """A batch that timed out on a loaded machine is published again, counted, instead of
+    ending the run; JetStream refuses a repeat whose first try had landed after all (its
+    message ids are stored: error 10201), which is then done."""
     for attempt in range(attempts):
         try:
             await append_atomic(store, events)
             return
+        except APIError as exc:
+            if attempt and exc.err_code == DUPLICATE_IN_ATOMIC_BATCH:
+                return
+            raise
         except StoreUnavailable:
             if attempt == attempts - 1:
                 raise
             retries[0] += 1
+
+
+DUPLICATE_IN_ATOMIC_BATCH = 10201
 
 
 def chunks(events: list[EnvelopeFields], atomic: bool) -> list[list[EnvelopeFields]]:

@@ -228,15 +228,17 @@ WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)(?:/|$)")
 PAGE_WORKSPACE_PATH = re.compile(r"^/ui/objectives/([^/]+)/")
 """The alignment page's detail fragments name their workspace in the path too."""
 READ_METHODS = frozenset({"GET", "HEAD"})
+READ_ONLY_POSTS = re.compile(r"^/v1/workspaces/[^/]+/strategies/[^/]+/whatif$")
+"""POSTs that compute and write nothing (alignment's what-if): the `read` scope suffices."""
 
 
 class TokenAuth:
     """`Authorization: Bearer <token>` on every route but `OPEN_PATHS` (see `truenorth.auth`).
 
-    GET/HEAD need the `read` scope, any other method the service's write scope, `/metrics` the
-    `metrics` scope. No or a bad token: 401 with `WWW-Authenticate: Bearer`; a valid token
-    without the scope, or bound to other workspaces than the path's (or the default one's):
-    403; the token store unreachable: 503.
+    GET/HEAD (and `READ_ONLY_POSTS`) need the `read` scope, any other method the service's
+    write scope, `/metrics` the `metrics` scope. No or a bad token: 401 with
+    `WWW-Authenticate: Bearer`; a valid token without the scope, or bound to other workspaces
+    than the path's (or the default one's): 403; the token store unreachable: 503.
 
     Identity: the token's name is the actor. `X-Actor` is set to it for the routes (strategy
     and metrics record that header); a request claiming another actor is refused (422 naming
@@ -279,7 +281,10 @@ class TokenAuth:
         if scope["path"] == SCRAPE_PATH:
             required = METRICS_SCRAPE
         else:
-            required = READ if method in READ_METHODS else self.write_scope
+            reads = method in READ_METHODS or (
+                method == "POST" and READ_ONLY_POSTS.match(scope["path"]) is not None
+            )
+            required = READ if reads else self.write_scope
         response = await self._check(scope, required)
         if response is None:
             response = self._attribute(scope)

@@ -269,3 +269,6 @@ def register(app: typer.Typer) -> None:
     app.command("drifts")(drifts_command)
     app.command("ack")(ack_command)
     app.command("campaigns")(campaigns_command)
+    from truenorth import whatif_cli  # imports this module: registered once both are loaded
+
+    whatif_cli.register(app)

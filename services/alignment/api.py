@@ -15,6 +15,7 @@ from truenorth.alignment.projector import Projector
 from truenorth.alignment.store.drifts import DriftEntry, drift_entries, lifecycle
 from truenorth.alignment.store.read import Moment
 from truenorth.alignment.views import parse_moment, past_snapshot
+from truenorth.alignment.whatif_api import recommendations
 from truenorth.drift_lifecycle import Incident
 
 # -- read API --------------------------------------------------------------------------------
@@ -147,7 +148,8 @@ def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:
 
 @router.get(
     "/incidents",
-    summary="Incidents: drifts with one cause, their history, acknowledgements and answers",
+    summary="Incidents: drifts with one cause, their history, acknowledgements and answers; "
+    "an open off-pace one carries the best budget shift found as its recommendation",
 )
 async def incidents(
     request: Request,
@@ -160,15 +162,17 @@ async def incidents(
     moment = _moment(request, as_of, known_at)
     engine = request.app.state.engine
 
-    def read() -> list[Incident]:
+    def read() -> tuple[list[Incident], dict[str, dict[str, Any] | None]]:
         with engine.connect() as connection:
-            return lifecycle(connection, workspace, moment).incidents(workspace)
+            listed = [
+                i
+                for i in lifecycle(connection, workspace, moment).incidents(workspace)
+                if status == "all" or i.status == status
+            ]
+        return listed, recommendations(engine, workspace, moment, listed)
 
-    found = [
-        incident_json(i)
-        for i in await asyncio.to_thread(read)
-        if status == "all" or i.status == status
-    ]
+    listed, recommended = await asyncio.to_thread(read)
+    found = [{**incident_json(i), "recommendation": recommended.get(i.incident_id)} for i in listed]
     found.sort(key=lambda i: (i["status"], -SEVERITY_RANK[i["severity"]], i["opened_at"]))
     at = datetime.fromtimestamp(moment.as_of / 1e6, UTC)
     return {"as_of": at.isoformat(), "incidents": found}

@@ -17,6 +17,7 @@ from truenorth.alignment.partitioned import PartitionedAlignment
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.ticks import tick_forever
+from truenorth.alignment.whatif_api import whatif_router
 from truenorth.contract.envelope import utcnow
 from truenorth.runtime import Runtime, build_runtime, create_app
 from truenorth.settings import AlignmentSettings, SharedSettings, sqlite_url
@@ -101,6 +102,7 @@ def build_app(
     app.state.clock = clock
     app.state.engine = engine
     app.include_router(read_router)
+    app.include_router(whatif_router)
     app.include_router(web_router())
     return app
 

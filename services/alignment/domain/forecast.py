@@ -97,13 +97,16 @@ def forecast(
     window_days: float = 7.0,
     bounds: Bounds | None = None,
     so_far: float | None = None,
+    shift: float = 0.0,
 ) -> Forecast:
     """`series`: one value per day of the objective's window so far — a `sum` KPI's daily
     amount, a `latest` KPI's level that day, a `ratio` KPI's ratio that day (Σ numerator /
     Σ denominator of the day, or of a trailing window ending that day). Days without a
     reading may be missing. `bounds` default: none for `sum`, ≥ 0 for levels and ratios.
     `so_far`: a `sum` KPI's total over its window so far, when `series` holds only the
-    trailing window (the default is the series' own total)."""
+    trailing window (the default is the series' own total). `shift` (a what-if's modelled
+    effect, `truenorth.alignment.domain.whatif`): a `sum` KPI gains that much by the
+    deadline, a level or ratio ends that much higher; the spread is unchanged."""
     if target == baseline:
         raise ValueError("target must differ from baseline")
     if bounds is None:
@@ -111,8 +114,8 @@ def forecast(
     days_left = max(0.0, (deadline - now).total_seconds() / 86400)
     plan = _Plan(target, baseline, direction, bounds)
     if kind == "sum":
-        return _sum_forecast(series, plan, now, days_left, window_days, so_far)
-    return _level_forecast(series, kind, plan, now, days_left, window_days)
+        return _sum_forecast(series, plan, now, days_left, window_days, so_far, shift)
+    return _level_forecast(series, kind, plan, now, days_left, window_days, shift)
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ def _sum_forecast(
     days_left: float,
     window_days: float,
     so_far: float | None = None,
+    shift: float = 0.0,
 ) -> Forecast:
     """total so far + mean daily amount × days left (a sum KPI's actual is its total over the
     window; the baseline is where progress is measured from, not added to it). Its error:
@@ -180,7 +184,7 @@ def _sum_forecast(
     rate = sum(daily) / len(daily) if daily else 0.0
     variance = _sample_variance(daily) if len(daily) >= 2 else max(rate, 0.0)
     sd = math.sqrt(variance * days_left + variance / max(len(daily), 1) * days_left**2)
-    mean = total + rate * days_left
+    mean = total + rate * days_left + shift
     floor = total if all(value >= 0 for _, value in series) else None
     method = (
         f"run-rate: {rate:,.4g}/day over the last {len(daily)} day(s) × {days_left:,.1f} days "
@@ -215,13 +219,14 @@ def _level_forecast(
     now: datetime,
     days_left: float,
     window_days: float,
+    shift: float = 0.0,
 ) -> Forecast:
     today = _day_of(now)
     since = today - timedelta(days=max(window_days, 1))
     points = sorted(((day - today).days, value) for day, value in series if since < day <= today)
     points = points[-MAX_TREND_POINTS:]
     if len(points) < MIN_TREND_POINTS:
-        return _too_few(series, kind, plan, days_left, len(points))
+        return _too_few(series, kind, plan, days_left, len(points), shift)
     slope, intercept = theil_sen(points)
     residuals = [y - (intercept + slope * t) for t, y in points]
     sigma = _MAD_TO_SD * median(abs(r) for r in residuals)
@@ -231,7 +236,7 @@ def _level_forecast(
     slope_sd = sigma / math.sqrt(spread_t) if spread_t > 0 else 0.0
     horizon = days_left
     sd = math.sqrt(sigma**2 + sigma**2 / len(points) + (slope_sd * (horizon - mean_t)) ** 2)
-    mean = intercept + slope * horizon
+    mean = intercept + slope * horizon + shift
     method = (
         f"trend of the {kind} level: Theil–Sen slope {slope:+,.4g}/day over {len(points)} "
         f"readings in the last {window_days:g} days, projected {horizon:,.1f} days to the "
@@ -242,7 +247,12 @@ def _level_forecast(
 
 
 def _too_few(
-    series: Sequence[tuple[date, float]], kind: Kind, plan: _Plan, days_left: float, points: int
+    series: Sequence[tuple[date, float]],
+    kind: Kind,
+    plan: _Plan,
+    days_left: float,
+    points: int,
+    shift: float = 0.0,
 ) -> Forecast:
     """Too few readings for a trend: the level holds, with a wide prior spread of half the
     planned change (so P(hit) is neither 0 nor 1 on no evidence)."""
@@ -252,7 +262,7 @@ def _too_few(
         f"too few {kind} readings in the window ({points}) for a trend: the last level "
         f"{latest:,.4g} is held; the interval is a wide prior (half the planned change)"
     )
-    return plan.result(kind, latest, sd, method, points, None)
+    return plan.result(kind, latest + shift, sd, method, points, None)
 
 
 def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float]:

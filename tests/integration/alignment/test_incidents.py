@@ -144,9 +144,11 @@ def test_one_overspending_campaign_is_one_incident_with_its_acknowledgements(
     alignment: TestClient, nats_url: str, workspace: str
 ) -> None:
     asyncio.run(append_all(nats_url, history(workspace)))
-    found = eventually(
+    found = eventually(  # the incident grows its facets as the spend is folded
         lambda: [
-            i for i in incidents(alignment, workspace) if i["incident_id"] == "campaign-c-search"
+            i
+            for i in incidents(alignment, workspace)
+            if i["incident_id"] == "campaign-c-search" and "budget_overrun" in i["kinds"]
         ]
     )
     [incident] = found

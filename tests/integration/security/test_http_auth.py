@@ -223,3 +223,15 @@ def test_auth_off_needs_no_token(nats_url: str, tmp_path: Path) -> None:
     with TestClient(build_app(shared, AlignmentSettings())) as client:
         assert client.get(f"/v1/workspaces/{WS}/objectives").status_code == 200
         assert client.get("/metrics").status_code == 200
+
+
+def test_a_what_if_needs_only_the_read_scope_since_it_writes_nothing(secured: Secured) -> None:
+    client = secured.clients["alignment"]
+    call = Call(
+        "POST",
+        f"/v1/workspaces/{WS}/strategies/none-here/whatif",
+        {"shifts": [{"from": {"channel": "a"}, "to": {"channel": "b"}, "amount": 1}]},
+    )
+    assert_401(send(client, call))
+    assert send(client, call, secured.tokens["metrics"]).status_code == 403
+    assert send(client, call, secured.tokens["read"]).status_code == 404  # through: no strategy
