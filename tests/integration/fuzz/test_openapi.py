@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -116,6 +117,22 @@ class Tally:
             )
 
 
+PAGE_ERROR = re.compile(r'<section class="error" data-status="(\d+)">.*?<p>(.+?)</p>', re.S)
+
+
+def check_page_error(case: Any, response: Any, tally: Tally) -> None:
+    """The page answers people in HTML: its error section carries the status and says what
+    is wrong, naming the parameter for a 422."""
+    found = PAGE_ERROR.search(response.text)
+    if found is None or int(found.group(1)) != response.status_code:
+        tally.fail(case, response, "a page's 4xx without its error section")
+        return
+    message = found.group(2)
+    parameters = set((case.query or {}).keys()) | set((case.path_parameters or {}).keys())
+    if response.status_code == 422 and not any(f"{name}:" in message for name in parameters):
+        tally.fail(case, response, "a page's 422 does not name the parameter")
+
+
 def check(
     case: Any, response: Any, before: dict[str, int], nats: EmbeddedNats, tally: Tally
 ) -> None:
@@ -126,6 +143,9 @@ def check(
         tally.fail(case, response, "5xx")
         return
     if not 400 <= status < 500:
+        return
+    if response.headers.get("content-type", "").startswith("text/html"):
+        check_page_error(case, response, tally)
         return
     try:
         body = response.json()
