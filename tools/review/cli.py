@@ -57,8 +57,9 @@ def review_command(
         Path | None, typer.Option("--out", help="write here instead of standard output")
     ] = None,
 ) -> None:
-    """Quarterly review: per objective progress, pace and forecast, campaigns per dollar,
-    channel mix plan vs actual, drifts and how they were answered, and strategy changes."""
+    """Review of a month, a quarter or a strategy's own period: per objective progress, pace
+    and forecast, campaigns per dollar, channel mix plan vs actual, drifts and how they were
+    answered, check-ins, and strategy changes."""
     from truenorth.review.build import (
         Period,
         build_review,
