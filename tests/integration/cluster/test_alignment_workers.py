@@ -205,9 +205,7 @@ def test_partitioned_workers_survive_kills_and_equal_a_single_replay(workers: Wo
     # each worker's /metrics says what it holds as of its last tick, so while a partition
     # moves to w4 its old owner may still list it for a tick (its commits are fenced: the
     # digests below are the safety check); the handover must settle to one owner each
-    eventually(
-        lambda: single_owners(workers.owners()), 60, "every partition owned by one worker"
-    )
+    eventually(lambda: single_owners(workers.owners()), 60, "every partition owned by one worker")
 
     async def replayed() -> str:
         nc = await connect(workers.cluster)
