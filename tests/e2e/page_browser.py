@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import require_installed
@@ -52,8 +51,3 @@ def screenshot(page: Page, out: Path, name: str) -> Path:
     assert path.stat().st_size > 10_000, "an empty screenshot"
     print(f"screenshot: {path}")
     return path
-
-
-def skip_unless(condition: bool, reason: str) -> None:
-    if not condition:
-        pytest.skip(reason)
