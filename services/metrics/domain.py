@@ -6,7 +6,9 @@ No I/O here; `truenorth.metrics.ingest` adds the ledger and JetStream.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,22 +65,18 @@ def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> byt
 
 def inflate_members(body: bytes, max_bytes: int) -> bytes:
     """Every member of a gzip body (RFC 1952 §2.2: a file may hold several, as `cat a.gz b.gz`
-    makes and `gzip -dc` reads); zlib stops at the end of the first, so loop over the rest."""
-    out = bytearray()
-    rest = body
-    while True:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out += inflater.decompress(rest, max_bytes + 1 - len(out))
-        except zlib.error as exc:
-            raise BodyError(422, f"body is not valid gzip: {exc}") from None
-        if len(out) > max_bytes or inflater.unconsumed_tail:
-            raise BodyError(413, f"decompressed body larger than {max_bytes} bytes")
-        if not inflater.eof:
-            raise BodyError(422, "gzip body is truncated")
-        rest = inflater.unused_data
-        if not rest.strip(b"\x00"):  # trailing zero padding (tape archives, some writers)
-            return bytes(out)
+    makes and `gzip -dc` reads): the standard library's reader reads them all, and reading one
+    byte past the limit bounds what a gzip bomb can inflate."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as reader:
+            out = reader.read(max_bytes + 1)
+    except EOFError:
+        raise BodyError(422, "gzip body is truncated") from None
+    except (OSError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise BodyError(422, f"body is not valid gzip: {exc}") from None
+    if len(out) > max_bytes:
+        raise BodyError(413, f"decompressed body larger than {max_bytes} bytes")
+    return out
 
 
 def body_format(content_type: str | None) -> Literal["json", "ndjson"]:

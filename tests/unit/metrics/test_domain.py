@@ -191,3 +191,29 @@ def test_hand_built_events_decode_to_the_contract_models(
         expected = MetricObserved(**common, data=observation)
     assert event == expected
     assert decode(encode(expected)) == event
+
+
+def test_joined_gzip_members_and_zero_padding_are_all_read() -> None:
+    import gzip
+
+    from truenorth.metrics.domain import inflate_members
+
+    body = gzip.compress(b"a\n") + gzip.compress(b"b\n") + b"\x00" * 8
+    assert inflate_members(body, 100) == b"a\nb\n"
+
+
+def test_a_gzip_bomb_is_413_a_truncated_or_broken_body_422() -> None:
+    import gzip
+
+    from truenorth.metrics.domain import BodyError, inflate_members
+
+    bomb = gzip.compress(b"0" * 1_000_000)
+    for body, status in (
+        (bomb, 413),
+        (gzip.compress(b"a small body")[:-6], 422),
+        (b"not gzip at all", 422),
+        (gzip.compress(b"a") + b"trailing garbage", 422),
+    ):
+        with pytest.raises(BodyError) as refused:
+            inflate_members(body, 1000)
+        assert refused.value.status == status
