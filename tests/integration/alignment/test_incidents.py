@@ -54,15 +54,20 @@ def launched(ws: str, campaign: str, channel: str, budget: float) -> CampaignLau
 
 
 def spend(ws: str, campaign: str, amount: float, day: int) -> MetricObserved:
+    return daily(ws, campaign, "spend", amount, day)
+
+
+def daily(ws: str, campaign: str, metric: str, amount: float, day: int) -> MetricObserved:
+    """One day's figure of a campaign, `day` days after START."""
     begins = START + timedelta(days=day)
     return MetricObserved(
         workspace=ws,
         aggregate_id=campaign,
         occurred_at=begins + timedelta(days=1),
         data=Observation(
-            observation_id=f"{campaign}-spend-{day}",
+            observation_id=f"{campaign}-{metric}-{day}",
             campaign_id=campaign,
-            metric="spend",
+            metric=metric,
             value=amount,
             period_start=begins,
             period_end=begins + timedelta(days=1),

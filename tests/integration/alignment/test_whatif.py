@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from tests.integration.alignment.test_incidents import (
     END,
     START,
     append_all,
+    daily,
     eventually,
     incidents,
     launched,
@@ -29,7 +29,7 @@ from truenorth import whatif_cli
 from truenorth.alignment.app import build_app as build_alignment
 from truenorth.cli import app as cli
 from truenorth.contract.envelope import EnvelopeFields
-from truenorth.contract.metrics import MetricObserved, Observation
+from truenorth.contract.metrics import MetricObserved
 from truenorth.settings import AlignmentSettings, SharedSettings, StrategySettings
 from truenorth.strategy.app import build_app as build_strategy
 
@@ -54,20 +54,7 @@ def strategy_path(ws: str) -> str:
 
 
 def leads(ws: str, campaign: str, amount: float, day: int) -> MetricObserved:
-    begins = START + timedelta(days=day)
-    return MetricObserved(
-        workspace=ws,
-        aggregate_id=campaign,
-        occurred_at=begins + timedelta(days=1),
-        data=Observation(
-            observation_id=f"{campaign}-leads-{day}",
-            campaign_id=campaign,
-            metric="leads",
-            value=amount,
-            period_start=begins,
-            period_end=begins + timedelta(days=1),
-        ),
-    )
+    return daily(ws, campaign, "leads", amount, day)
 
 
 def plan(strategy: TestClient, ws: str) -> None:
