@@ -4,7 +4,6 @@ a fresh replay."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,13 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.alignment.test_service import metric
+from tests.integration.alignment.test_service import assert_stored_equals_a_fresh_replay, metric
 from truenorth.alignment.app import build_app as build_alignment_app
-from truenorth.alignment.replay import digest as stored_digest
-from truenorth.alignment.replay import replay_digest
-from truenorth.bus.eventstore import connect
 from truenorth.settings import AlignmentSettings, SharedSettings, StrategySettings
-from truenorth.store.db import make_engine
 from truenorth.strategy.app import build_app as build_strategy_app
 
 TODAY = datetime.now(UTC).date()
@@ -147,19 +142,4 @@ def test_the_stored_check_ins_equal_a_fresh_replay(
     assert strategy.post(url, json=body).status_code == 201
     objective_when(alignment, workspace, lambda body: body["checkin"] is not None)
 
-    async def replayed() -> str:
-        nc = await connect(nats_url)
-        try:
-            return await replay_digest(nc.jetstream())
-        finally:
-            await nc.drain()
-
-    deadline = time.monotonic() + 15
-    stored = fresh = ""
-    while time.monotonic() < deadline:
-        fresh = asyncio.run(replayed())
-        stored = stored_digest(make_engine(database_url))
-        if stored == fresh:
-            break
-        time.sleep(0.2)
-    assert stored == fresh
+    assert_stored_equals_a_fresh_replay(nats_url, database_url)

@@ -279,6 +279,19 @@ def test_stored_projection_equals_a_fresh_replay(
     asyncio.run(append_all(nats_url, scenario(workspace)))
     assert wait_for(alignment, "truenorth_objective_actual", workspace, 200) == 200
 
+    assert_stored_equals_a_fresh_replay(nats_url, database_url)
+
+
+def test_readiness_reports_consumers(alignment: TestClient) -> None:
+    body = alignment.get("/readyz").json()
+    assert body["checks"]["consumers"]["ok"] is True
+    assert body["checks"]["nats"]["ok"] is True
+
+
+def assert_stored_equals_a_fresh_replay(nats_url: str, database_url: str) -> None:
+    """The stored projection's digest equals a fresh replay's; the shared server holds other
+    tests' workspaces too, so it waits (15 s at most) until the service has caught up."""
+
     async def replayed() -> str:
         nc = await connect(nats_url)
         try:
@@ -286,7 +299,6 @@ def test_stored_projection_equals_a_fresh_replay(
         finally:
             await nc.drain()
 
-    # the shared server holds other tests' workspaces too: wait until the service caught up
     deadline = time.monotonic() + 15
     stored = fresh = ""
     while time.monotonic() < deadline:
@@ -296,9 +308,3 @@ def test_stored_projection_equals_a_fresh_replay(
             break
         time.sleep(0.2)
     assert stored == fresh
-
-
-def test_readiness_reports_consumers(alignment: TestClient) -> None:
-    body = alignment.get("/readyz").json()
-    assert body["checks"]["consumers"]["ok"] is True
-    assert body["checks"]["nats"]["ok"] is True
