@@ -12,6 +12,10 @@ wait for its first snapshot and drift tick. Then:
 
     .venv/bin/python -m benchmarks.alignment_scale --scrape            # 1 000 objectives
     .venv/bin/python -m benchmarks.alignment_scale --observations 0 1000000 3000000
+    .venv/bin/python -m benchmarks.alignment_scale --log 1000000   # as_of, 1M events in the log
+
+`--log N`: the replay's mix (100 objectives, 1 000 campaigns, N observations): the issue's
+"as_of at 1M events in the log"; the 10 000-objective sizes are the RSS target's.
 """
 
 from __future__ import annotations
@@ -193,10 +197,13 @@ if __name__ == "__main__":
     parser.add_argument("--observations", type=int, nargs="*", default=[0, 1_000_000])
     parser.add_argument("--scrape", action="store_true", help="1 000 objectives only")
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--log", type=int, help="observations in the replay's mix")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.1f}")
     if args.scrape:
         run_size(100, 10_000, 100_000, args.postgres)
+    elif args.log:
+        run_size(10, 1_000, args.log, args.postgres)
     else:
         for count in args.observations:
             run_size(1_000, 100_000, count, args.postgres)
