@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, RowMapping, Select, func, or_, select
 
 from truenorth.alignment.domain.entities import (
     CampaignView,
@@ -106,13 +106,13 @@ def _versions_filter(query: Select[Any], table: Any, moment: Moment) -> Select[A
 
 def _newest(
     connection: Connection, table: Any, key: str, workspace: str, moment: Moment
-) -> Iterator[Mapping[str, Any]]:
+) -> Iterator[RowMapping]:
     """Each entity's newest version as of the moment."""
     query = _versions_filter(select(table).where(table.c.workspace == workspace), table, moment)
     if moment.live:
         yield from connection.execute(query).mappings()
         return
-    newest: dict[str, Mapping[str, Any]] = {}
+    newest: dict[str, RowMapping] = {}
     for row in connection.execute(query.order_by(table.c[key], table.c.version)).mappings():
         newest[row[key]] = row
     yield from newest.values()
