@@ -14,7 +14,7 @@ for one reading: a snapshot asks the same windows of many objectives.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,7 +178,7 @@ def _acknowledged(connection: Connection, workspace: str, moment: Moment) -> dic
     return {drift_id: int(at) for drift_id, at in connection.execute(query)}
 
 
-def _strategy(row: Mapping[str, Any]) -> StrategyView:
+def _strategy(row: RowMapping) -> StrategyView:
     guardrails = row["guardrails"]
     return StrategyView(
         strategy_id=row["strategy_id"],
@@ -194,7 +194,7 @@ def _strategy(row: Mapping[str, Any]) -> StrategyView:
     )
 
 
-def _objective(row: Mapping[str, Any]) -> ObjectiveView:
+def _objective(row: RowMapping) -> ObjectiveView:
     spec, override = row["spec"], row["override"]
     return ObjectiveView(
         objective_id=row["objective_id"],
@@ -220,7 +220,7 @@ def _spec(payload: dict[str, Any]) -> ObjectiveSpec:
 
 
 def _campaign(
-    row: Mapping[str, Any], links: tuple[str, ...], reports: dict[str, tuple[int, int]]
+    row: RowMapping, links: tuple[str, ...], reports: dict[str, tuple[int, int]]
 ) -> CampaignView:
     last_report, last_end = reports.get(row["campaign_id"], (None, None))
     return CampaignView(
