@@ -199,24 +199,10 @@ def _objective(row: RowMapping) -> ObjectiveView:
     return ObjectiveView(
         objective_id=row["objective_id"],
         strategy_id=row["strategy_id"],
-        spec=None if spec is None else _spec(spec),
+        spec=None if spec is None else ObjectiveSpec.model_validate(spec),
         retired=bool(row["retired"]),
         override=None if override is None else Guardrails.model_validate(override),
     )
-
-
-_SPECS: dict[str, ObjectiveSpec] = {}
-
-
-def _spec(payload: dict[str, Any]) -> ObjectiveSpec:
-    """Validated once per distinct spec: objectives are read at every snapshot."""
-    key = repr(sorted(payload.items()))
-    spec = _SPECS.get(key)
-    if spec is None:
-        if len(_SPECS) > 50_000:
-            _SPECS.clear()
-        spec = _SPECS[key] = ObjectiveSpec.model_validate(payload)
-    return spec
 
 
 def _campaign(
