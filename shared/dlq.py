@@ -55,7 +55,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 REPLAYED_SERVICE = "replayed"
 """`tn.<ws>.dlq.replayed`: the notes recording which dead letters were replayed."""
-REPLAYED_HEADER = "Truenorth-Replayed-Sequence"
+REPLAYED_HEADER = "Tn-Replayed-Sequence"
+"""On a replay note: the dead letter it replayed (notes stored before carry
+``Truenorth-Replayed-Sequence``)."""
 INTAKE_SERVICES = ("campaigns", "metrics")
 
 
@@ -206,7 +208,8 @@ def _note(msg: Any) -> dict[str, Any] | None:
         note = json.loads(msg.data)
         int(note["dlq_sequence"])
     except (ValueError, KeyError, TypeError):
-        header = (msg.headers or {}).get(REPLAYED_HEADER)
+        headers = msg.headers or {}
+        header = headers.get(REPLAYED_HEADER) or headers.get("Truenorth-Replayed-Sequence")
         return {"dlq_sequence": int(header)} if header and header.isdigit() else None
     return note if isinstance(note, dict) else None
 

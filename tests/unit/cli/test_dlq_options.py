@@ -1,11 +1,12 @@
-"""`truenorth dlq purge --before` reads its time as every door does (`truenorth.timeparse`):
+"""`truenorth dlq`: `purge --before` reads its time as every door does (`truenorth.timeparse`):
 a bare date is the end of that day in UTC, and anything else is refused naming the option
-before NATS is reached."""
+before NATS is reached; replay notes carry the one header dialect, `Tn-*`."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,3 +54,12 @@ def test_a_time_that_is_not_one_is_refused_naming_the_option(cutoffs: list[datet
     assert result.exit_code == 2
     assert "--before" in result.output and "'last week' is not a date" in result.output
     assert cutoffs == []
+
+
+@pytest.mark.parametrize("header", [dlq.REPLAYED_HEADER, "Truenorth-Replayed-Sequence"])
+def test_a_replay_note_names_its_dead_letter_in_the_one_dialect_or_the_older_one(
+    header: str,
+) -> None:
+    note = SimpleNamespace(data=b"not json", headers={header: "7"})
+    assert dlq.REPLAYED_HEADER.startswith("Tn-")
+    assert dlq._note(note) == {"dlq_sequence": 7}
