@@ -194,12 +194,6 @@ class Strategy:
         return strategy
 
     @property
-    def acknowledged_drifts(self) -> dict[str, DriftAcknowledgement]:
-        """The latest acknowledgement per id, for readers not yet on `truenorth.drift_lifecycle`
-        (the review): every acknowledgement is in `acknowledgements`."""
-        return {target: acks[-1] for target, acks in self.acknowledgements.items()}
-
-    @property
     def defined(self) -> bool:
         return self.header is not None
 
