@@ -235,7 +235,8 @@ class Strategy:
         return list(self.objective(objective_id).history)
 
     def effective_guardrails(self, objective_id: str | None = None) -> Guardrails:
-        """DESIGN defaults, overridden by the strategy's, overridden by the objective's."""
+        """The defaults (`DEFAULT_GUARDRAILS`, docs/design.md "Guardrails against noise"),
+        overridden by the strategy's, overridden by the objective's."""
         merged = self.guardrails.merged_over(DEFAULT_GUARDRAILS)
         if objective_id is None:
             return merged
