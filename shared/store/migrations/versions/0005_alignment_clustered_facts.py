@@ -10,6 +10,8 @@ Revises: 0004
 Create Date: 2026-12-04
 """
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -35,7 +37,7 @@ def downgrade() -> None:
     raise NotImplementedError("0005 is not reversible: rebuild the projection from the log")
 
 
-def _rebuild(name: str, create, columns: str) -> None:  # type: ignore[no-untyped-def]
+def _rebuild(name: str, create: Callable[[str], None], columns: str) -> None:
     create(f"{name}_0005")
     op.execute(f"INSERT INTO {name}_0005 ({columns}) SELECT {columns} FROM {name}")
     op.drop_table(name)
