@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.workload import campaign_events, metric_events, strategy_events
-from truenorth.alignment.projector import CONSUMER
+from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.store.fold import fold_batch
 from truenorth.bus.embedded import EmbeddedNats, free_port
 from truenorth.bus.eventstore import connect, provision

@@ -44,6 +44,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from truenorth.timeparse import parse_instant
+
 dlq_app = typer.Typer(
     help="Dead letters: list them, show one, fix and replay them.",
     no_args_is_help=True,
@@ -53,7 +55,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 REPLAYED_SERVICE = "replayed"
 """`tn.<ws>.dlq.replayed`: the notes recording which dead letters were replayed."""
-REPLAYED_HEADER = "Truenorth-Replayed-Sequence"
+REPLAYED_HEADER = "Tn-Replayed-Sequence"
+"""On a replay note: the dead letter it replayed (notes stored before carry
+``Truenorth-Replayed-Sequence``)."""
 INTAKE_SERVICES = ("campaigns", "metrics")
 
 
@@ -204,7 +208,8 @@ def _note(msg: Any) -> dict[str, Any] | None:
         note = json.loads(msg.data)
         int(note["dlq_sequence"])
     except (ValueError, KeyError, TypeError):
-        header = (msg.headers or {}).get(REPLAYED_HEADER)
+        headers = msg.headers or {}
+        header = headers.get(REPLAYED_HEADER) or headers.get("Truenorth-Replayed-Sequence")
         return {"dlq_sequence": int(header)} if header and header.isdigit() else None
     return note if isinstance(note, dict) else None
 
@@ -531,11 +536,11 @@ def replay_command(
 @dlq_app.command("purge")
 def purge_command(
     before: Annotated[
-        datetime,
+        str,
         typer.Option(
             "--before",
-            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
-            help="drop dead letters stored before this time (UTC unless an offset is given)",
+            help="drop dead letters stored before this time (ISO 8601, UTC unless an offset "
+            "is given; a bare date means the end of that day)",
         ),
     ],
     stream: Stream = "DLQ",
@@ -543,7 +548,10 @@ def purge_command(
 ) -> None:
     """Drop dead letters stored before a time (admin: needs the stream administrator's NATS
     credentials, the provisioner's). Replay notes go with them."""
-    cutoff = before if before.tzinfo else before.replace(tzinfo=UTC)
+    try:
+        cutoff = parse_instant(before)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--before'") from None
 
     async def work(js: Any) -> int:
         return await purge_before(js, stream, cutoff)

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
@@ -37,6 +37,7 @@ __all__ = [
     "Incident",
     "cause_for",
     "incident_id_for",
+    "open_since",
     "severity_rank",
 ]
 
@@ -260,6 +261,8 @@ class _Mark:
 
 
 DriftEvent: TypeAlias = DriftDetected | DriftUpdated | DriftResolved
+When = TypeVar("When", datetime, int)
+"""A time: a datetime here, microseconds in the alignment store."""
 Key: TypeAlias = tuple[str, str]
 
 
@@ -436,20 +439,27 @@ class DriftLifecycle:
         )
 
 
+def open_since(opened: When | None, resolves: bool, at: When) -> When | None:
+    """The lifecycle's rule for one transition at `at`, given since when the drift has been
+    open (None: closed): Detected or Updated opens a closed drift and keeps an open one open
+    since it opened; Resolved closes it. The alignment store's drift rows follow it too."""
+    if resolves:
+        return None
+    return at if opened is None else opened
+
+
 def _episodes(marks: list[_Mark]) -> tuple[Episode, ...]:
-    """Open on Detected or Updated while closed, close on Resolved while open. A Resolved
-    with nothing open before it (a log read from the middle) is a zero-length episode."""
+    """The episodes `open_since` gives. A Resolved with nothing open before it (a log read
+    from the middle) is a zero-length episode."""
     episodes: list[Episode] = []
     opened: datetime | None = None
     for mark in marks:
         resolves = mark.rank == _RANK["DriftResolved"]
-        if opened is None and not resolves:
-            opened = mark.at
-        elif opened is not None and resolves:
+        if opened is not None and resolves:
             episodes.append(Episode(opened, mark.at))
-            opened = None
         elif opened is None and resolves and not episodes:
             episodes.append(Episode(mark.at, mark.at))
+        opened = open_since(opened, resolves, mark.at)
     if opened is not None:
         episodes.append(Episode(opened, None))
     return tuple(episodes)

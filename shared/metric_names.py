@@ -1,4 +1,5 @@
-"""Prometheus metric names and labels (docs/design.md, "What leadership sees"), declared once.
+"""Prometheus metric names and labels (docs/design.md, "What leadership and alerting see"),
+declared once.
 
 Dashboards, alert rules and the alignment collector all import from here.
 Labels come only from bounded sets: workspace, strategy, objective, kpi, channel, kind,

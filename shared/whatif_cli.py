@@ -111,14 +111,12 @@ def whatif_command(
     except ValueError as exc:
         _refuse("--shift", str(exc))
         return
-    if starting is not None:
-        try:
-            date.fromisoformat(starting)
-        except ValueError:
-            _refuse("--from", f"{starting!r} is not a date (YYYY-MM-DD)")
     body: dict[str, Any] = {"shifts": shifts}
     if starting is not None:
-        body["from"] = starting
+        try:  # any form ISO 8601 writes a day in (20261115, 2026-W46-7), sent as the API's
+            body["from"] = date.fromisoformat(starting.strip()).isoformat()
+        except ValueError:
+            _refuse("--from", f"{starting!r} is not a date (YYYY-MM-DD)")
     if period is not None:
         body["period_id"] = period
     path = f"/v1/workspaces/{ws}/strategies/{strategy}/whatif"

@@ -1,5 +1,5 @@
-"""The Prometheus exposition of a snapshot (docs/design.md, "What leadership sees"), rendered
-once per snapshot, off the event loop, so a scrape only joins bytes.
+"""The Prometheus exposition of a snapshot (docs/design.md, "What leadership and alerting
+see"), rendered once per snapshot, off the event loop, so a scrape only joins bytes.
 
 Why not a prometheus-client `Collector`: `generate_latest` costs 5-10 µs per sample, and 1 000
 objectives are ~17 000 samples, i.e. 100-170 ms on the event loop per scrape against a 50 ms

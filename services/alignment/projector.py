@@ -2,9 +2,13 @@
 batch folded into the projection's tables and committed with the checkpoint and processed ids
 in one transaction, acked after the commit (docs/design.md, "Guarantees").
 
+This module runs the loops: one per source stream, the drift tick and the snapshot rebuild.
+`consumers` creates and fetches from the durable consumers, `batches` folds, commits and acks
+a batch, `poison` dead-letters undecodable events and `outbox` publishes what a tick committed.
+
 The hot path uses nats-py directly (batch fetch, ack-all on the last message of a batch):
-faststream's per-message handler measured ~3x slower here (docs/design.md, "Why the projector
-uses nats-py directly").
+faststream's per-message handler measured ~4x slower here (~9.7k against ~37k msg/s:
+docs/design.md, "Known traps").
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,49 +24,27 @@ import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine
 
+from truenorth.alignment.batches import Batches
+from truenorth.alignment.consumers import SOURCE_STREAMS, StreamState, fetch, subscribe_durable
+from truenorth.alignment.consumers import durable_name as durable_name  # replay.py imports it here
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition
-from truenorth.alignment.ordering import classify
 from truenorth.alignment.outbox import publish_outbox
 from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
-from truenorth.alignment.store.fold import Folded, Poison, fold_batch
 from truenorth.alignment.views import build_snapshot, drift_tick
-from truenorth.bus.deadletter import dead_letter_headers, dead_letter_subject, excerpt
 from truenorth.bus.eventstore import EventStore
-from truenorth.bus.streams import CAMPAIGNS, DLQ, METRICS, STRATEGY, StreamSpec
-from truenorth.store.db import CheckpointConflict, read_checkpoints
+from truenorth.bus.streams import DLQ
 from truenorth.store.fencing import FencedOut
-
-SOURCE_STREAMS = (STRATEGY, CAMPAIGNS, METRICS)
-
 
 log = structlog.get_logger()
 
-IDLE_FETCH_SECONDS = 1.0
-BUSY_FETCH_SECONDS = 0.02
-"""How long a batch fetch collects messages that are still arriving."""
 MIN_SNAPSHOT_INTERVAL = 0.02
 """Seconds between snapshot rebuilds at least: at 2 000 events/s a batch lands every few ms."""
 
 Clock = Callable[[], datetime]
-
-
-def durable_name(stream: str) -> str:
-    return f"{CONSUMER}-{stream.lower()}"
-
-
-@dataclass
-class StreamState:
-    spec: StreamSpec
-    subscription: Any = None
-    last_message_at: float = field(default_factory=time.monotonic)
-    head: int = 0
-    stalled: bool = False
 
 
 class Projector:
@@ -90,9 +71,6 @@ class Projector:
         self.batch_size = batch_size
         self.ack_wait = ack_wait
         self.stall_seconds = stall_seconds
-        self.dlq_workspace = dlq_workspace
-        self.positions: dict[str, int] = {}
-        """Each stream's checkpoint as last committed (or read from the store)."""
         self.streams = {spec.name: StreamState(spec) for spec in SOURCE_STREAMS}
         self.snapshot: Snapshot = Snapshot(at=clock())
         self.exposition: dict[str, bytes] = render_exposition(self.snapshot)
@@ -107,16 +85,26 @@ class Projector:
         self.fenced = asyncio.Event()
         """Set when a commit was refused because a newer owner of the partition has written:
         this projector must stop (`truenorth.alignment.workers` forgets the lease)."""
+        self.batches = Batches(
+            js,
+            engine,
+            metrics,
+            self.consumer,
+            partition,
+            dlq_workspace,
+            changed=self._snapshot_dirty,
+            folded=self.folded,
+        )
 
-    async def _reload(self) -> None:
-        """Positions must never run ahead of the store: after any failed commit, re-read."""
-        self.positions = await asyncio.to_thread(read_checkpoints, self.engine, self.consumer)
-        self._snapshot_dirty.set()
+    @property
+    def positions(self) -> dict[str, int]:
+        """Each stream's checkpoint as last committed (or read from the store)."""
+        return self.batches.positions
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._reload()
+        await self.batches.reload()
         await self._publish_outbox()
         for state in self.streams.values():
             state.subscription = await self._subscribe(state.spec.name)
@@ -140,35 +128,14 @@ class Projector:
                     await asyncio.wait_for(state.subscription.unsubscribe(), timeout=2)
 
     async def _subscribe(self, stream: str) -> Any:
-        """Bind to the durable consumer, (re)creating it so it starts right after the checkpoint."""
+        position = self.positions.get(stream, 0)
+        max_ack_pending = max(self.batch_size * 4, 1000)
         if self.partition is not None:
             spec = self.streams[stream].spec
-            position = self.positions.get(stream, 0)
-            batch = max(self.batch_size * 4, 1000)
-            return await self.partition.subscribe(self.js, spec, position, self.ack_wait, batch)
-        durable = durable_name(stream)
-        position = self.positions.get(stream, 0)
-        try:
-            info = await self.js.consumer_info(stream, durable)
-            acked = info.ack_floor.stream_seq if info.ack_floor else 0
-            delivered = info.delivered.stream_seq if info.delivered else 0
-            if (acked or 0) > position or (delivered or 0) > position:
-                # Acked beyond the store (store reset or rebuilt elsewhere), or messages
-                # still held by a dead instance, which JetStream would only hand back after
-                # ack_wait, after the newer ones: start again right after the checkpoint.
-                await self.js.delete_consumer(stream, durable)
-                raise NotFoundError
-        except NotFoundError:
-            config = ConsumerConfig(
-                durable_name=durable,
-                ack_policy=AckPolicy.ALL,
-                ack_wait=self.ack_wait,
-                max_ack_pending=max(self.batch_size * 4, 1000),
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=position + 1,
+            return await self.partition.subscribe(
+                self.js, spec, position, self.ack_wait, max_ack_pending
             )
-            await self.js.add_consumer(stream, config)
-        return await self.js.pull_subscribe_bind(durable=durable, stream=stream)
+        return await subscribe_durable(self.js, stream, position, self.ack_wait, max_ack_pending)
 
     # -- consuming -----------------------------------------------------------------------
 
@@ -176,7 +143,7 @@ class Projector:
         caught_up = True
         while not self._stopping.is_set():
             try:
-                msgs = await self._fetch(state, caught_up)
+                msgs = await fetch(state, caught_up, self.batch_size)
             except (nats.errors.TimeoutError, TimeoutError):
                 caught_up = True
                 continue
@@ -199,8 +166,9 @@ class Projector:
                     self.fenced.set()
                     return
                 except Exception as exc:
-                    # e.g. the database is briefly unavailable: memory was reloaded, nothing was
-                    # acked, so JetStream hands the batch back after ack_wait; keep consuming
+                    # e.g. the database is briefly unavailable: positions were reloaded,
+                    # nothing was acked, so JetStream hands the batch back after ack_wait;
+                    # keep consuming
                     log.error(
                         "batch failed; it will be redelivered",
                         stream=state.spec.name,
@@ -208,147 +176,9 @@ class Projector:
                     )
                     await asyncio.sleep(1.0)
 
-    async def _fetch(self, state: StreamState, caught_up: bool) -> list[Msg]:
-        """Caught up, wait for the next message and return it at once; behind, take a batch.
-
-        nats-py's fetch of n > 1 waits its whole timeout unless n messages are there: with
-        a long timeout that wait is the freshness floor, with a short one an idle service
-        polls. One message ends the idle wait; then short batch fetches follow until one
-        comes back empty."""
-        if caught_up:
-            return await state.subscription.fetch(1, timeout=IDLE_FETCH_SECONDS)
-        return await state.subscription.fetch(self.batch_size, timeout=BUSY_FETCH_SECONDS)
-
     async def handle_batch(self, stream: str, msgs: list[Msg]) -> None:
         async with self._lock:
-            await self._handle_batch_locked(stream, msgs)
-
-    async def _handle_batch_locked(self, stream: str, msgs: list[Msg]) -> None:
-        msgs = sorted(msgs, key=lambda msg: msg.metadata.sequence.stream)
-        if self.partition is not None:
-            await self._handle_partition_batch(stream, msgs)
-            return
-        for msg in msgs:
-            if (msg.metadata.num_delivered or 1) > 1:
-                self.metrics.redeliveries.labels(stream).inc()
-        contiguous, stale, early = classify(self.positions.get(stream, 0), msgs)
-        if early and not contiguous and await asyncio.to_thread(self._store_ahead, stream):
-            # Another instance on the same durable consumer committed the messages before
-            # these: reload, or this instance would treat everything it fetches as early.
-            log.info("checkpoint moved by another instance: reloading", stream=stream)
-            await self._reload()
-            contiguous, stale, early = classify(self.positions.get(stream, 0), msgs)
-        # Messages after a gap: the gap is held by another instance, or was nak'd back to
-        # JetStream. Nak'ing them too scatters the sequence over both instances' fetches until
-        # contiguous runs are a message long (a livelock found by
-        # tests/integration/faults/test_two_instances.py); instead read the gap from the
-        # stream itself and fold the whole range: the checkpoint guard lets one writer win.
-        covered: list[Msg] = []
-        fold = contiguous
-        if early:
-            after = contiguous[-1] if contiguous else None
-            start = after.metadata.sequence.stream if after else self.positions.get(stream, 0)
-            gap = await self._read_range(stream, start + 1, early[-1].metadata.sequence.stream)
-            if gap is not None:
-                fold, covered, early = contiguous + gap, early, []
-        if fold:
-            try:
-                await self._fold_and_commit(stream, fold)
-            except CheckpointConflict:
-                log.warning("checkpoint moved by another writer: reloading", stream=stream)
-                await self._reload()
-                early = contiguous + covered + early
-                contiguous, covered = [], []
-            except Exception:
-                await self._reload()
-                raise
-        done = covered or contiguous or stale
-        if done:
-            await done[-1].ack()  # ack policy ALL: acks everything up to it
-        for msg in early:
-            with contextlib.suppress(Exception):
-                await msg.nak(delay=0.2)
-
-    async def _handle_partition_batch(self, stream: str, msgs: list[Msg]) -> None:
-        """A partition's messages are a filtered view of the stream (its sequences have gaps)
-        and its one owner is the lease's: everything after the checkpoint is folded in order,
-        the rest was folded already. A fenced-out commit raises `FencedOut` to the worker."""
-        for msg in msgs:
-            if (msg.metadata.num_delivered or 1) > 1:
-                self.metrics.redeliveries.labels(stream).inc()
-        position = self.positions.get(stream, 0)
-        fresh = [m for m in msgs if m.metadata.sequence.stream > position]
-        if fresh:
-            try:
-                await self._fold_and_commit(stream, fresh)
-            except Exception:
-                await self._reload()
-                raise
-        for msg in msgs:
-            with contextlib.suppress(Exception):
-                await msg.ack()
-
-    async def _read_range(self, stream: str, first: int, last: int) -> list[Msg] | None:
-        """Messages first..last straight from the stream (None if they cannot be read whole)."""
-        try:
-            gap = [
-                msg
-                async for msg in self.store.read_raw(
-                    stream, from_sequence=first, until_sequence=last
-                )
-            ]
-        except Exception as exc:
-            log.warning("reading a gap failed", stream=stream, error=repr(exc))
-            return None
-        sequences = [msg.metadata.sequence.stream for msg in gap]
-        return gap if sequences == list(range(first, last + 1)) else None
-
-    def _store_ahead(self, stream: str) -> bool:
-        stored = read_checkpoints(self.engine, self.consumer).get(stream, 0)
-        return stored > self.positions.get(stream, 0)
-
-    async def _fold_and_commit(self, stream: str, msgs: list[Msg]) -> None:
-        messages = [
-            (m.metadata.sequence.stream, m.subject, m.data, m.metadata.num_delivered or 1)
-            for m in msgs
-        ]
-        expected = self.positions.get(stream, 0)
-        started = time.perf_counter()
-        folded = await asyncio.to_thread(self._commit, stream, expected, messages)
-        self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        for poison in folded.poison:
-            await self._dead_letter(stream, poison)
-        self.positions[stream] = messages[-1][0]
-        self.metrics.applied.labels(stream).inc(folded.applied)
-        if folded.applied:
-            self.folded.set()
-        self.metrics.last_sequence.labels(stream).set(self.positions[stream])
-        self._snapshot_dirty.set()
-
-    def _commit(self, stream: str, expected: int, messages: list[Any]) -> Folded:
-        with self.engine.begin() as connection:
-            if self.partition is not None:
-                self.partition.fence(connection)
-            return fold_batch(connection, self.consumer, stream, expected, messages)
-
-    async def _dead_letter(self, stream: str, poison: Poison) -> None:
-        headers = dead_letter_headers(
-            service=CONSUMER,
-            door="bus",
-            subject=poison.subject,
-            reason="undecodable",
-            error=poison.error,
-            attempts=poison.attempts,
-            body=poison.payload,
-            original_stream=stream,
-            original_sequence=poison.sequence,
-        )
-        await self.js.publish(
-            dead_letter_subject(self.dlq_workspace, CONSUMER),
-            excerpt(poison.payload),
-            headers=headers,
-        )
-        log.warning("poison event dead-lettered", stream=stream, sequence=poison.sequence)
+            await self.batches.handle(stream, msgs)
 
     # -- drift, tick and snapshot --------------------------------------------------------
 

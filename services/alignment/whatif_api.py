@@ -17,15 +17,9 @@ from sqlalchemy import Engine
 
 from truenorth.alignment.domain.recommend import recommend, revision
 from truenorth.alignment.domain.timeunits import to_micros
-from truenorth.alignment.domain.whatif import (
-    End,
-    ObjectiveEffect,
-    Shift,
-    ShiftRefused,
-    Situation,
-    WhatIf,
-    what_if,
-)
+from truenorth.alignment.domain.whatif import ObjectiveEffect, WhatIf, what_if
+from truenorth.alignment.domain.whatif_shifts import End, Shift, ShiftRefused
+from truenorth.alignment.domain.whatif_situation import Situation
 from truenorth.alignment.store.read import Moment
 from truenorth.alignment.store.whatif_read import UnknownPeriod, UnknownStrategy, read_situation
 from truenorth.contract.envelope import Slug

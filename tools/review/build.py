@@ -444,7 +444,7 @@ def _review(
 ) -> Review:
     scope = _strategies_in_scope(state, strategy_id)
     final = by_sample[-1] if by_sample else {}
-    changes, strategies = _strategy_changes(known, scope, period.start, end)
+    changes = _strategy_changes(known, scope, period.start, end)
 
     objectives = []
     for objective_id in sorted(final):
@@ -474,7 +474,7 @@ def _review(
         strategy_names=tuple(state.strategies[s].name for s in sorted(scope)),
         objectives=tuple(objectives),
         channel_mix=tuple(_channel_mixes(state, facts, scope, period, end)),
-        drifts=tuple(_drifts(known, strategies, scope, strategy_id, period.start, end)),
+        drifts=tuple(_drifts(known, strategy_id, period.start, end)),
         changes=tuple(changes),
         events_considered=len(known),
         sample_step_seconds=step.total_seconds(),
@@ -729,10 +729,9 @@ def _tethered(state: WorkspaceView, campaign: CampaignView) -> bool:
 
 def _strategy_changes(
     known: Sequence[EnvelopeFields], scope: set[str], start: datetime, end: datetime
-) -> tuple[list[StrategyChange], dict[str, Strategy]]:
+) -> list[StrategyChange]:
     """Every strategy change that happened inside [start, end] (acknowledgements are shown
-    with their drift, not here), with the field-level difference it made; and the strategy
-    aggregates as they stood at `end`."""
+    with their drift, not here), with the field-level difference it made."""
     strategies: dict[str, Strategy] = {}
     changes = []
     for event in known:
@@ -769,7 +768,7 @@ def _strategy_changes(
                 ),
             )
         )
-    return changes, strategies
+    return changes
 
 
 def _what_changed(
@@ -803,8 +802,6 @@ def _what_changed(
 
 def _drifts(
     known: Sequence[EnvelopeFields],
-    strategies: dict[str, Strategy],
-    scope: set[str],
     strategy_filter: str | None,
     start: datetime,
     end: datetime,
@@ -812,7 +809,6 @@ def _drifts(
     """Every drift open at some time in [start, end], with how the strategy answered it: the
     one fold of the drift lifecycle (`truenorth.drift_lifecycle`), as the service and the
     strategy inbox read it."""
-    del strategies, scope  # answers come from the lifecycle fold
     lifecycle = DriftLifecycle().observe_all(known)
     reviews = []
     records = sorted(lifecycle.drifts(), key=lambda r: (r.first_detected_at, r.drift_id))

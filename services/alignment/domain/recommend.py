@@ -16,18 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from truenorth.alignment.domain.whatif import (
-    End,
     ObjectiveEffect,
     Outlook,
-    Shift,
-    ShiftRefused,
-    Situation,
     WhatIf,
     daily_deltas,
     effect_on,
-    remaining,
     what_if,
 )
+from truenorth.alignment.domain.whatif_shifts import End, Shift, ShiftRefused, remaining
+from truenorth.alignment.domain.whatif_situation import Situation
 
 STEP_POINTS = 5.0
 PAIRS = 3

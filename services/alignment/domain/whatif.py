@@ -1,110 +1,22 @@
 """What if budget moved between channels or campaigns (docs/design.md, "What-if").
 
-Pure: a `Situation` (what each campaign spent and yielded over the trailing window, the
-period's plan, each objective's daily series) and some `Shift`s in, each affected objective's
-forecast before and after out; no clock, no store, no I/O. The forecasts are
+Pure: a `Situation` (`whatif_situation`) and some `Shift`s (`whatif_shifts`) in, each affected
+objective's forecast before and after out, with the assumptions stated; no clock, no store, no
+I/O. A shift's spend is spread over the campaigns it moves in, each campaign's outcome changes
+as the yield model says (`whatif_yield`), and the forecasts are
 `truenorth.alignment.domain.forecast`'s, given the modelled effect as its `shift`.
-
-The model, per campaign c with trailing-window spend S and outcome O of a metric over W days:
-its daily spend s = S / W, its yield y = O / S per dollar, and m its highest daily spend seen
-in the window. A day's outcome at spend x is `y·x` for x ≤ m and `y·m·(2·√(x/m) − 1)` above
-m: the square-root curve meets the line at m with the same slope, and each further dollar
-yields less (returns above the observed range are assumed to diminish, not extrapolated).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Literal
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from truenorth.alignment.domain.forecast import Forecast, bounds_of, forecast
-from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec, PeriodPlan
-
-EndKind = Literal["channel", "campaign"]
-DAY_SECONDS = 86_400.0
-
-
-@dataclass(frozen=True, slots=True)
-class End:
-    """One side of a shift: a channel or a campaign."""
-
-    kind: EndKind
-    ident: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.ident}"
-
-
-@dataclass(frozen=True, slots=True)
-class Shift:
-    source: End
-    target: End
-    amount: float
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignRecord:
-    """A campaign of the strategy as observed over the trailing window."""
-
-    campaign_id: str
-    channel: str
-    objective_ids: tuple[str, ...]
-    spend: float
-    """Σ spend over the trailing window."""
-    peak_daily_spend: float
-    """The highest spend of one day in the window."""
-    outcomes: Mapping[str, float]
-    """metric -> Σ over the trailing window."""
-    remaining_budget: float
-    """Its budget less everything it has spent."""
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectiveRecord:
-    objective_id: str
-    spec: ObjectiveSpec
-    series: Sequence[tuple[date, float]]
-    """Its daily series over its forecast window (`truenorth.alignment.domain.daily`)."""
-    so_far: float
-    """Its actual: a `sum` KPI's total so far."""
-    window_days: float
-
-
-@dataclass(frozen=True)
-class Situation:
-    strategy_id: str
-    now: datetime
-    window_days: float
-    """The trailing window (days) the yields were observed over."""
-    period: PeriodPlan | None
-    allowed_channels: tuple[str, ...]
-    period_spend_by_channel: Mapping[str, float]
-    campaigns: Mapping[str, CampaignRecord]
-    objectives: Sequence[ObjectiveRecord]
-    known_campaigns: frozenset[str] = field(default_factory=frozenset)
-    """Every campaign id of the workspace (a shift may name one of another strategy only to
-    be told so)."""
-
-    def campaigns_in(self, channel: str) -> list[CampaignRecord]:
-        return [c for c in self.campaigns.values() if c.channel == channel]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """A shift the model refuses, with the request field it names."""
-
-    field: str
-    message: str
-    type: str
-
-
-class ShiftRefused(ValueError):
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = tuple(problems)
+from truenorth.alignment.domain.whatif_shifts import End, Shift, check
+from truenorth.alignment.domain.whatif_situation import DAY_SECONDS, ObjectiveRecord, Situation
+from truenorth.alignment.domain.whatif_yield import metric_change, ratio_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,119 +48,6 @@ class ObjectiveEffect:
 class WhatIf:
     assumptions: tuple[str, ...]
     objectives: tuple[ObjectiveEffect, ...]
-
-
-# -- the response curve ----------------------------------------------------------------------
-
-
-def daily_outcome(spend: float, per_dollar: float, peak: float) -> float:
-    """A day's outcome at `spend`: linear up to the highest observed daily spend `peak`,
-    square-root above it (continuous, same marginal yield at the peak, concave beyond)."""
-    if spend <= 0:
-        return 0.0
-    if peak <= 0 or spend <= peak:
-        return per_dollar * spend
-    return per_dollar * peak * (2.0 * math.sqrt(spend / peak) - 1.0)
-
-
-def metric_change(campaign: CampaignRecord, metric: str, daily_delta: float, days: float) -> float:
-    """How much more of `metric` the campaign yields per day when its daily spend changes by
-    `daily_delta` (spend itself moves one for one)."""
-    rate = campaign.spend / days if days > 0 else 0.0
-    after = max(0.0, rate + daily_delta)
-    if metric == SPEND_METRIC:
-        return after - rate
-    if campaign.spend <= 0:
-        return 0.0
-    per_dollar = campaign.outcomes.get(metric, 0.0) / campaign.spend
-    peak = max(campaign.peak_daily_spend, rate)
-    return daily_outcome(after, per_dollar, peak) - daily_outcome(rate, per_dollar, peak)
-
-
-# -- validation ------------------------------------------------------------------------------
-
-
-def check(situation: Situation, shifts: Sequence[Shift], start: datetime) -> None:
-    """ShiftRefused naming each field: an unknown campaign, a channel the strategy does not
-    allow, a non-positive amount, more than the source's remaining planned budget, a start
-    outside the period."""
-    problems: list[Problem] = []
-    period = situation.period
-    if period is None:
-        problems.append(
-            Problem("period_id", f"strategy {situation.strategy_id!r} has no such period", "period")
-        )
-    elif start >= period.end:
-        problems.append(
-            Problem("from", f"{start.date()} is after period {period.period_id}'s end", "period")
-        )
-    taken: dict[End, float] = {}
-    for index, shift in enumerate(shifts):
-        here = f"shifts[{index}]"
-        problems.extend(_end_problems(situation, shift.source, f"{here}.from", receiving=False))
-        problems.extend(_end_problems(situation, shift.target, f"{here}.to", receiving=True))
-        if shift.source == shift.target:
-            problems.append(Problem(f"{here}.to", "is the same as from", "same"))
-        if not (shift.amount > 0 and math.isfinite(shift.amount)):
-            problems.append(Problem(f"{here}.amount", "must be a positive amount", "amount"))
-            continue
-        taken[shift.source] = taken.get(shift.source, 0.0) + shift.amount
-        available = remaining(situation, shift.source)
-        if available is not None and taken[shift.source] > available + 1e-6:
-            problems.append(
-                Problem(
-                    f"{here}.amount",
-                    f"{taken[shift.source]:,.2f} is more than {shift.source}'s remaining "
-                    f"planned budget ({available:,.2f})",
-                    "over_budget",
-                )
-            )
-    if problems:
-        raise ShiftRefused(problems)
-
-
-def _end_problems(situation: Situation, end: End, where: str, *, receiving: bool) -> list[Problem]:
-    allowed = situation.allowed_channels
-    if end.kind == "campaign":
-        campaign = situation.campaigns.get(end.ident)
-        if campaign is None:
-            whose = (
-                f"is not a campaign of strategy {situation.strategy_id!r}"
-                if end.ident in situation.known_campaigns
-                else "is not a known campaign"
-            )
-            return [Problem(f"{where}.campaign", f"{end.ident!r} {whose}", "unknown_campaign")]
-        if receiving and allowed and campaign.channel not in allowed:
-            return [
-                Problem(f"{where}.campaign", _not_allowed(situation, campaign.channel), "channel")
-            ]
-        return []
-    if receiving and allowed and end.ident not in allowed:
-        return [Problem(f"{where}.channel", _not_allowed(situation, end.ident), "channel")]
-    return []
-
-
-def _not_allowed(situation: Situation, channel: str) -> str:
-    return (
-        f"channel {channel!r} is not allowed by strategy {situation.strategy_id!r} "
-        f"(allowed channels: {', '.join(situation.allowed_channels)})"
-    )
-
-
-def remaining(situation: Situation, end: End) -> float | None:
-    """What a source can give: a channel's planned share of the period budget less its spend
-    in the period, a campaign's budget less its spend; None without a period."""
-    if end.kind == "campaign":
-        campaign = situation.campaigns.get(end.ident)
-        return None if campaign is None else max(0.0, campaign.remaining_budget)
-    period = situation.period
-    if period is None:
-        return None
-    planned = period.budget * period.channel_mix.get(end.ident, 0.0) / 100
-    return max(0.0, planned - situation.period_spend_by_channel.get(end.ident, 0.0))
-
-
-# -- the effect ------------------------------------------------------------------------------
 
 
 def what_if(situation: Situation, shifts: Sequence[Shift], start: datetime | None = None) -> WhatIf:
@@ -366,28 +165,6 @@ def effect_on(
         after=Outlook.of(after),
         modelled=change is not None,
     )
-
-
-def ratio_change(
-    situation: Situation, objective: ObjectiveRecord, deltas: Mapping[str, float]
-) -> float | None:
-    """The change of the trailing window's Σ numerator / Σ denominator over the objective's
-    campaigns had they spent at the shifted rates; None with no denominator either way."""
-    spec = objective.spec
-    assert spec.numerator is not None and spec.denominator is not None
-    window = situation.window_days
-    mine = [c for c in situation.campaigns.values() if objective.objective_id in c.objective_ids]
-    numerator = sum(c.outcomes.get(spec.numerator, 0.0) for c in mine)
-    denominator = sum(c.outcomes.get(spec.denominator, 0.0) for c in mine)
-    moved_num = numerator + window * sum(
-        metric_change(c, spec.numerator, deltas.get(c.campaign_id, 0.0), window) for c in mine
-    )
-    moved_den = denominator + window * sum(
-        metric_change(c, spec.denominator, deltas.get(c.campaign_id, 0.0), window) for c in mine
-    )
-    if denominator <= 0 or moved_den <= 0:
-        return None
-    return moved_num / moved_den - numerator / denominator
 
 
 def _days(low: datetime, high: datetime) -> float:

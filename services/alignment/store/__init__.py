@@ -1,2 +1,2 @@
 """The alignment projection's tables and the one fold that writes them (docs/design.md, "The
-alignment projection")."""
+alignment projection: tables, one fold, reads by query")."""

@@ -18,7 +18,7 @@ from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.read import Moment
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
-from truenorth.drift_lifecycle import Acknowledgement, Answer, DriftLifecycle
+from truenorth.drift_lifecycle import Acknowledgement, Answer, DriftLifecycle, open_since
 
 EVENTS: dict[str, type[DriftDetected] | type[DriftUpdated] | type[DriftResolved]] = {
     "detected": DriftDetected,
@@ -84,7 +84,8 @@ def record_transitions(
 
 def apply_drift_event(connection: Connection, event: EnvelopeFields) -> None:
     """Fold one DriftDetected/Updated/Resolved into the drift rows (a tick's own transitions,
-    and the ALIGNMENT stream's events when rebuilding)."""
+    and the ALIGNMENT stream's events when rebuilding), open or not by the lifecycle's one rule
+    (`truenorth.drift_lifecycle.open_since`)."""
     action = ACTIONS.get(type(event))
     if action is None:
         return
@@ -94,10 +95,14 @@ def apply_drift_event(connection: Connection, event: EnvelopeFields) -> None:
     drifts = t.drifts
     key = (drifts.c.workspace == event.workspace) & (drifts.c.drift_id == data.drift_id)
     stored = connection.execute(select(drifts.c.open, drifts.c.opened_at).where(key)).first()
-    reopened = stored is None or (action == "detected" and not stored.open)
+    last_opened = None if stored is None else int(stored.opened_at)
+    since = open_since(
+        last_opened if stored and stored.open else None, action == "resolved", micros
+    )
     row = {
-        "open": action != "resolved",
-        "opened_at": micros if reopened else int(stored.opened_at),  # type: ignore[union-attr]
+        "open": since is not None,
+        # a resolved drift keeps when its last episode opened (a first Resolved: now)
+        "opened_at": since if since is not None else micros if last_opened is None else last_opened,
         "changed_at": micros,
         "kind": data.kind,
         "severity": data.severity,
@@ -142,7 +147,7 @@ def published(connection: Connection, event_ids: list[str]) -> None:
 
 def drift_entries(connection: Connection, workspace: str, moment: Moment) -> list[DriftEntry]:
     """Every drift of the workspace as it stood at the moment: the drift rows live, the
-    history's last transition by then otherwise."""
+    history up to then folded by the one drift lifecycle fold otherwise."""
     if moment.live:
         drifts = t.drifts
         rows = connection.execute(
@@ -154,26 +159,15 @@ def drift_entries(connection: Connection, workspace: str, moment: Moment) -> lis
             _entry(workspace, is_open, data, opened, changed)
             for is_open, data, opened, changed in rows
         ]
-    return _entries_from_history(connection, workspace, moment.as_of)
-
-
-def _entries_from_history(connection: Connection, workspace: str, at: int) -> list[DriftEntry]:
-    history = t.drift_history
-    rows = connection.execute(
-        select(history.c.drift_id, history.c.action, history.c.data, history.c.at)
-        .where(history.c.workspace == workspace, history.c.at <= at)
-        .order_by(history.c.at, history.c.event_id)
-    )
-    state: dict[str, list[Any]] = {}
-    for drift_id, action, data, moment in rows:
-        entry = state.get(drift_id)
-        if entry is None or (action == "detected" and not entry[0]):
-            state[drift_id] = [action != "resolved", data, moment, moment]
-        else:
-            entry[:] = [action != "resolved", data, entry[2], moment]
     return [
-        _entry(workspace, is_open, data, opened, changed)
-        for is_open, data, opened, changed in state.values()
+        DriftEntry(
+            status=record.status,
+            workspace=workspace,
+            data=record.data,
+            opened_at=record.opened_at,
+            since=record.updated_at,
+        )
+        for record in _transitions(connection, workspace, moment.as_of).drifts(workspace)
     ]
 
 
@@ -200,23 +194,8 @@ def lifecycle(connection: Connection, workspace: str, moment: Moment) -> DriftLi
     """The workspace's drifts and incidents as of the moment, through the one fold of the
     drift lifecycle (`truenorth.drift_lifecycle`): its transitions, acknowledgements and the
     strategy changes that answered them, read from the tables."""
-    folded = DriftLifecycle()
-    history, acks, answers = t.drift_history, t.acknowledgements, t.answers
-    rows = connection.execute(
-        select(
-            history.c.event_id, history.c.drift_id, history.c.action, history.c.at, history.c.data
-        ).where(history.c.workspace == workspace, history.c.at <= moment.as_of)
-    )
-    for event_id, drift_id, action, at, data in rows:
-        folded.observe(
-            EVENTS[action].model_construct(
-                event_id=uuid.UUID(event_id),
-                workspace=workspace,
-                aggregate_id=drift_id,
-                occurred_at=from_micros(int(at)),
-                data=DriftData.model_validate(data),
-            )
-        )
+    folded = _transitions(connection, workspace, moment.as_of)
+    acks, answers = t.acknowledgements, t.answers
     known = moment.known_at
     ack_query = select(acks).where(acks.c.workspace == workspace, acks.c.at <= moment.as_of)
     if known is not None:
@@ -250,5 +229,27 @@ def lifecycle(connection: Connection, workspace: str, moment: Moment) -> DriftLi
                 reason=row["reason"],
                 objective_id=row["objective_id"],
             ),
+        )
+    return folded
+
+
+def _transitions(connection: Connection, workspace: str, at: int) -> DriftLifecycle:
+    """The workspace's drift transitions up to `at` (the history), folded."""
+    folded = DriftLifecycle()
+    history = t.drift_history
+    rows = connection.execute(
+        select(
+            history.c.event_id, history.c.drift_id, history.c.action, history.c.at, history.c.data
+        ).where(history.c.workspace == workspace, history.c.at <= at)
+    )
+    for event_id, drift_id, action, moment, data in rows:
+        folded.observe(
+            EVENTS[action].model_construct(
+                event_id=uuid.UUID(event_id),
+                workspace=workspace,
+                aggregate_id=drift_id,
+                occurred_at=from_micros(int(moment)),
+                data=DriftData.model_validate(data),
+            )
         )
     return folded

@@ -13,7 +13,7 @@ from truenorth.alignment.domain.entities import CampaignView, ObjectiveView, Wor
 from truenorth.alignment.domain.progress import forecast_window_days
 from truenorth.alignment.domain.snapshot import objective_snapshot
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
-from truenorth.alignment.domain.whatif import CampaignRecord, ObjectiveRecord, Situation
+from truenorth.alignment.domain.whatif_situation import CampaignRecord, ObjectiveRecord, Situation
 from truenorth.alignment.store.read import DailyRows, Facts, Moment, day_of, read_workspace
 from truenorth.contract.common import SPEND_METRIC
 

@@ -194,12 +194,6 @@ class Strategy:
         return strategy
 
     @property
-    def acknowledged_drifts(self) -> dict[str, DriftAcknowledgement]:
-        """The latest acknowledgement per id, for readers not yet on `truenorth.drift_lifecycle`
-        (the review): every acknowledgement is in `acknowledgements`."""
-        return {target: acks[-1] for target, acks in self.acknowledgements.items()}
-
-    @property
     def defined(self) -> bool:
         return self.header is not None
 
@@ -241,7 +235,8 @@ class Strategy:
         return list(self.objective(objective_id).history)
 
     def effective_guardrails(self, objective_id: str | None = None) -> Guardrails:
-        """DESIGN defaults, overridden by the strategy's, overridden by the objective's."""
+        """The defaults (`DEFAULT_GUARDRAILS`, docs/design.md "Guardrails against noise"),
+        overridden by the strategy's, overridden by the objective's."""
         merged = self.guardrails.merged_over(DEFAULT_GUARDRAILS)
         if objective_id is None:
             return merged

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from truenorth.alignment.projector import CONSUMER
+from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.replay import digest as stored_digest
 from truenorth.alignment.replay import replay_digest as replay_log_digest
 from truenorth.bus.eventstore import EventStore, connect, provision, subject_of

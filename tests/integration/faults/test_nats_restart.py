@@ -32,7 +32,7 @@ from tests.integration.faults.support import (
     stop,
     stored_digest_at,
 )
-from truenorth.alignment.projector import durable_name
+from truenorth.alignment.consumers import durable_name
 from truenorth.bus.embedded import EmbeddedNats, free_port
 from truenorth.bus.eventstore import connect
 

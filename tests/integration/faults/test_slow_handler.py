@@ -31,7 +31,7 @@ from tests.integration.faults.support import (
     stored_digest_at,
 )
 from tests.integration.faults.test_two_instances import distinct_events, processed
-from truenorth.alignment import projector as projector_module
+from truenorth.alignment import batches as batches_module
 from truenorth.alignment.app import build_app
 from truenorth.bus.embedded import EmbeddedNats
 from truenorth.settings import AlignmentSettings, SharedSettings
@@ -47,7 +47,7 @@ def test_commits_slower_than_ack_wait_are_redelivered_counted_and_harmless(
     own_nats: EmbeddedNats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = own_nats.url
-    real_fold = projector_module.fold_batch
+    real_fold = batches_module.fold_batch
     slowed: list[dict[str, Any]] = []
 
     def slow_fold(connection: Any, consumer: str, stream: str, expected: int, messages: Any) -> Any:
@@ -56,7 +56,7 @@ def test_commits_slower_than_ack_wait_are_redelivered_counted_and_harmless(
             time.sleep(DELAY)  # the handler is still busy when ack_wait expires
         return real_fold(connection, consumer, stream, expected, messages)
 
-    monkeypatch.setattr(projector_module, "fold_batch", slow_fold)
+    monkeypatch.setattr(batches_module, "fold_batch", slow_fold)
     run(
         publish_events(
             url,

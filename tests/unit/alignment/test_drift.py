@@ -21,8 +21,14 @@ from truenorth.alignment.domain.drift import (
     reconcile,
 )
 from truenorth.alignment.domain.timeunits import to_micros
-from truenorth.alignment.store.drifts import apply_drift_event, open_drifts, record_transitions
-from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved
+from truenorth.alignment.store.drifts import (
+    apply_drift_event,
+    lifecycle,
+    open_drifts,
+    record_transitions,
+)
+from truenorth.alignment.store.read import Moment
+from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.store.db import make_engine
 
@@ -382,6 +388,30 @@ def test_drifts_restored_from_published_events_are_not_announced_again() -> None
     assert data.drift_id not in rebuilt.open_drifts(WS)
     [entry] = [e for e in rebuilt.drift_entries(WS) if e.data.drift_id == data.drift_id]
     assert (entry.status, entry.opened_at, entry.since) == ("resolved", day(50), day(51))
+
+
+def test_the_drift_rows_the_history_and_the_incidents_agree_on_when_a_drift_reopened() -> None:
+    """One rule (`truenorth.drift_lifecycle.open_since`): an Updated reaching a resolved drift
+    (a log read out of order, a rebuild) opens a new episode, in the live rows, in `/drifts`
+    as of a time and in the incidents alike."""
+    [transition] = World(*strategy_events()).evaluate(day(50), "objective_off_pace")
+    data = transition.data
+    world = World(*strategy_events())
+    events = (
+        DriftDetected(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(50), data=data),
+        DriftResolved(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(51), data=data),
+        DriftUpdated(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(52), data=data),
+    )
+    with world.engine.begin() as connection:
+        for event in events:
+            apply_drift_event(connection, event)
+    [live] = [e for e in world.drift_entries(WS) if e.data.drift_id == data.drift_id]
+    [past] = [e for e in world.drift_entries(WS, day(53)) if e.data.drift_id == data.drift_id]
+    with world.engine.connect() as connection:
+        record = lifecycle(connection, WS, Moment.now(to_micros(day(53)))).drift(WS, data.drift_id)
+    assert record is not None and (record.status, record.opened_at) == ("open", day(52))
+    for entry in (live, past):
+        assert (entry.status, entry.opened_at, entry.since) == ("open", day(52), day(52))
 
 
 def test_acknowledged_drifts_are_marked_in_the_snapshot() -> None:

@@ -10,6 +10,7 @@ from unittest.mock import MagicMock
 from prometheus_client import CollectorRegistry
 
 from truenorth.alignment.domain.snapshot import Snapshot
+from truenorth.alignment.exposition import select
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.store.db import migrate
@@ -54,6 +55,6 @@ async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_c
             await asyncio.sleep(0.05)
         assert len(builds) == 2  # the loop survived the failure
         assert projector.exposition is not served
-        assert b'objective="leads-q4"' in b"".join(projector.exposition.values())
+        assert b'objective="leads-q4"' in b"".join(select(projector.exposition, None))
     finally:
         loop.cancel()

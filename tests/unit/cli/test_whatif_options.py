@@ -1,9 +1,13 @@
 """`truenorth whatif --shift FROM:TO:AMOUNT`: channels by default, campaign=ID for a campaign,
-and a message naming the option for anything else."""
+and a message naming the option for anything else; `--from` a day in any ISO form."""
+
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from truenorth import whatif_cli
 from truenorth.cli import app
 from truenorth.whatif_cli import parse_shift
 
@@ -35,3 +39,20 @@ def test_a_malformed_start_is_refused_naming_the_option() -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "--from 'tomorrow' is not a date" in result.output
+
+
+@pytest.mark.parametrize("day", ["2026-11-15", "20261115", "2026-W46-7"])
+def test_a_start_day_in_any_iso_form_is_sent_as_the_api_reads_it(
+    day: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, object]] = []
+
+    def request(service: str, url: object, method: str, path: str, **options: Any) -> Any:
+        sent.append(options["json"])
+        return SimpleNamespace(json=lambda: {"objectives": [], "assumptions": []})
+
+    monkeypatch.setattr(whatif_cli, "request", request)
+    args = ["whatif", "--strategy", "acme", "--shift", "a:b:1", "--from", day]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [body["from"] for body in sent] == ["2026-11-15"]

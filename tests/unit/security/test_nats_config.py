@@ -164,7 +164,7 @@ def test_every_user_receives_only_on_its_own_inbox_prefix() -> None:
 
 
 def test_the_durables_named_for_isolation_are_the_services_own() -> None:
-    from truenorth.alignment.projector import durable_name
+    from truenorth.alignment.consumers import durable_name
     from truenorth.alignment.replay import SOURCE_STREAMS
     from truenorth.bus.permissions import DURABLES
     from truenorth.campaigns.intake import DURABLE as CAMPAIGNS_DURABLE

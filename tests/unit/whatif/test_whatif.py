@@ -11,16 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from truenorth.alignment.domain.recommend import recommend, revision
-from truenorth.alignment.domain.whatif import (
-    CampaignRecord,
-    End,
-    ObjectiveRecord,
-    Shift,
-    ShiftRefused,
-    Situation,
-    daily_outcome,
-    what_if,
-)
+from truenorth.alignment.domain.whatif import what_if
+from truenorth.alignment.domain.whatif_shifts import End, Shift, ShiftRefused
+from truenorth.alignment.domain.whatif_situation import CampaignRecord, ObjectiveRecord, Situation
+from truenorth.alignment.domain.whatif_yield import daily_outcome
 from truenorth.contract.common import ObjectiveSpec, PeriodPlan
 from truenorth.strategy.schemas import PeriodBody
 
