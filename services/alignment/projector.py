@@ -28,7 +28,6 @@ from sqlalchemy import Connection, Engine
 
 from truenorth.alignment.batches import Batches
 from truenorth.alignment.consumers import SOURCE_STREAMS, StreamState, fetch, subscribe_durable
-from truenorth.alignment.consumers import durable_name as durable_name  # replay.py imports it here
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition
 from truenorth.alignment.outbox import publish_outbox

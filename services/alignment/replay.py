@@ -21,7 +21,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine, delete, select
 
-from truenorth.alignment.projector import CONSUMER, SOURCE_STREAMS, durable_name
+from truenorth.alignment.consumers import SOURCE_STREAMS, durable_name
+from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.drifts import apply_drift_event
 from truenorth.alignment.store.fold import Message, fold_batch

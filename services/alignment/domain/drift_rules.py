@@ -19,11 +19,8 @@ from truenorth.alignment.domain.drift_spend import (
     untethered_spend,
 )
 from truenorth.alignment.domain.entities import WorkspaceView
-from truenorth.alignment.domain.snapshot import (
-    ObjectiveSnapshot,
-    objective_snapshots,
-    spend_by_strategy,
-)
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, objective_snapshots
+from truenorth.alignment.domain.spend import spend_by_strategy
 from truenorth.alignment.store.read import Facts
 
 __all__ = ["Finding", "detect_drifts", "drift_id"]

@@ -13,10 +13,7 @@ from truenorth.alignment.domain.drift_findings import (
     pct,
 )
 from truenorth.alignment.domain.progress import ChannelShare, time_phased_budget
-from truenorth.alignment.domain.snapshot import (
-    StrategySpend,
-    WorkspaceSpend,
-)
+from truenorth.alignment.domain.spend import StrategySpend, WorkspaceSpend
 from truenorth.contract.common import SPEND_METRIC, Guardrails
 from truenorth.contract.thresholds import during_warmup, mix_judgeable, warmed_up
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import Request
 
-from truenorth.alignment.domain.snapshot import AlignedSpendSnapshot, ObjectiveSnapshot, Snapshot
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
+from truenorth.alignment.domain.spend import AlignedSpendSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.page.context import (
     Frame,

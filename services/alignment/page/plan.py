@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from truenorth.alignment.domain.entities import CampaignView, StrategyView, WorkspaceView
 from truenorth.alignment.domain.progress import time_phased_budget
-from truenorth.alignment.domain.snapshot import StrategySpend
+from truenorth.alignment.domain.spend import StrategySpend
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.read import Facts, Moment, read_workspace
 from truenorth.contract.common import SPEND_METRIC, PeriodPlan

@@ -54,7 +54,7 @@ def workspace_names(connection: Connection, moment: Moment) -> list[str]:
     """Workspaces with a strategy as of the moment. Campaigns and metrics of a workspace
     without one are kept (they count once a strategy is defined) but never judged or
     labelled: anyone who may write could otherwise grow /metrics and the drift log with
-    invented workspaces (docs/design.md, "Bounded cardinality")."""
+    invented workspaces (docs/design.md, "Hostile input")."""
     query = select(t.strategies.c.workspace).distinct()
     return sorted(connection.execute(_versions_filter(query, t.strategies, moment)).scalars())
 

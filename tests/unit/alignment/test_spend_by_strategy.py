@@ -3,7 +3,7 @@ strategy's current period; each read answers like a fresh fold of the same event
 
 from __future__ import annotations
 
-from truenorth.alignment.domain.snapshot import spend_by_strategy
+from truenorth.alignment.domain.spend import spend_by_strategy
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.read import Facts, read_workspace
 from truenorth.contract.envelope import EnvelopeFields
