@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -162,10 +163,13 @@ async def _as_of(client: httpx.AsyncClient, pid: int) -> dict[str, float]:
     concurrent = time.perf_counter() - started
     after, _ = rss_mb(pid)
     assert all(a.status_code == 200 for a in answers)
-    shown = []  # what the dashboard showed at T: the observation values counted then
+    # with known_at the facts are the observation values counted by then, not the totals:
+    # known by now (the fill recorded everything today) reads every value of the workspace
+    known = datetime.now(UTC).isoformat()
+    shown = []
     for _ in range(10):
         started = time.perf_counter()
-        response = await client.get(path, params={"as_of": AS_OF, "known_at": AS_OF})
+        response = await client.get(path, params={"as_of": AS_OF, "known_at": known})
         shown.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
     return {
@@ -173,8 +177,8 @@ async def _as_of(client: httpx.AsyncClient, pid: int) -> dict[str, float]:
         "as_of p99 ms": took[min(len(took) - 1, int(len(took) * 0.99))],
         "8 concurrent as_of s": concurrent,
         "8 concurrent as_of added RSS MB": after - before,
-        "as_of&known_at p50 ms": statistics.median(shown),
-        "as_of&known_at max ms": max(shown),
+        "as_of&known_at=now p50 ms": statistics.median(shown),
+        "as_of&known_at=now max ms": max(shown),
     }
 
 
