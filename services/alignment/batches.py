@@ -152,10 +152,9 @@ class Batches:
         ]
         expected = self.positions.get(stream, 0)
         started = time.perf_counter()
-        folded = await asyncio.to_thread(self._commit, stream, expected, messages)
+        loop = asyncio.get_running_loop()
+        folded = await asyncio.to_thread(self._commit, stream, expected, messages, loop)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        for poison in folded.poison:
-            await dead_letter_poison(self.js, self.dlq_workspace, stream, poison)
         self.positions[stream] = messages[-1][0]
         self.metrics.applied.labels(stream).inc(folded.applied)
         if folded.applied:
@@ -163,8 +162,22 @@ class Batches:
         self.metrics.last_sequence.labels(stream).set(self.positions[stream])
         self.changed.set()
 
-    def _commit(self, stream: str, expected: int, messages: list[Any]) -> Folded:
+    def _commit(
+        self,
+        stream: str,
+        expected: int,
+        messages: list[Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> Folded:
         with self.engine.begin() as connection:
             if self.partition is not None:
                 self.partition.fence(connection)
-            return fold_batch(connection, self.consumer, stream, expected, messages)
+            folded = fold_batch(connection, self.consumer, stream, expected, messages)
+            # Dead-lettered before the commit: a publish that fails rolls the batch back, so it
+            # comes again and is dead-lettered again (at least once). After the commit, the
+            # batch came back behind the checkpoint, was acked as done, and the poison was lost.
+            for poison in folded.poison:
+                asyncio.run_coroutine_threadsafe(
+                    dead_letter_poison(self.js, self.dlq_workspace, stream, poison), loop
+                ).result()
+            return folded

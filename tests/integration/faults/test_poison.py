@@ -199,3 +199,36 @@ def test_poison_goes_to_the_dlq_and_an_operator_fixes_and_replays_it(
     assert notes[bad_json_seq] is None
     eventually(lambda: caught_up(database_url, run(heads(url))), 10, what="caught up again")
     assert stored_digest_at(database_url) == replay_digest(url)
+
+
+def test_a_dead_letter_that_fails_to_publish_is_not_lost(
+    own_nats: EmbeddedNats, alignment: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DLQ publish fails once (the bus hiccups): the batch is not committed, comes back,
+    and its poison reaches the DLQ on the second delivery; the good event is folded once."""
+    from truenorth.alignment import batches
+
+    client, database_url = alignment
+    url = own_nats.url
+    run(publish_events(url, scenario()))
+    eventually(lambda: caught_up(database_url, run(heads(url))), 15, what="caught up")
+    real, failures = batches.dead_letter_poison, []
+
+    async def flaky(*args: Any, **kwargs: Any) -> None:
+        if not failures:
+            failures.append(args)
+            raise TimeoutError("nats: timeout")
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(batches, "dead_letter_poison", flaky)
+    good = observation("o-2", 50)
+    run(publish_raw(url, [(f"tn.{WS}.metrics.c-1", b"{not json")]))
+    run(publish_events(url, [good]))
+    letters = eventually(
+        lambda: run(raw_messages(url, "DLQ", f"tn.{WS}.dlq.alignment")), 20, what="dead letter"
+    )
+    assert failures, "the first publish was made to fail"
+    assert [m.data for m in letters] == [b"{not json"]
+    assert shows(client, 150)  # o-1 (100) + o-2 (50), counted once
+    eventually(lambda: caught_up(database_url, run(heads(url))), 15, what="caught up again")
+    assert stored_digest_at(database_url) == replay_digest(url)
