@@ -29,13 +29,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
 import httpx
 
-from benchmarks.workload import campaign_events, metric_events, strategy_events
+from benchmarks.workload import START, campaign_events, metric_events, strategy_events
 from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.store.fold import fold_batch
 from truenorth.bus.embedded import EmbeddedNats, free_port
@@ -46,6 +46,9 @@ from truenorth.store.db import make_engine, migrate
 
 WORKSPACE = "bench"
 AS_OF = "2026-11-10"
+PLANNED = START - timedelta(days=7)
+"""When the plan was made and the campaigns launched: before AS_OF, so `objectives?as_of=`
+answers with every objective (made now, they did not exist yet at AS_OF: an empty answer)."""
 BATCH = 5_000
 
 
@@ -54,8 +57,8 @@ def fill(url: str, strategies: int, campaigns: int, observations: int) -> float:
     engine = make_engine(url)
     migrate(engine)
     sources: list[tuple[str, Iterable[EnvelopeFields]]] = [
-        ("STRATEGY", strategy_events(WORKSPACE, strategies, 10)),
-        ("CAMPAIGNS", campaign_events(WORKSPACE, campaigns, strategies, 10)),
+        ("STRATEGY", strategy_events(WORKSPACE, strategies, 10, at=PLANNED)),
+        ("CAMPAIGNS", campaign_events(WORKSPACE, campaigns, strategies, 10, at=PLANNED)),
         ("METRICS", metric_events(WORKSPACE, observations, campaigns) if observations else ()),
     ]
     started, total = time.perf_counter(), 0
@@ -113,7 +116,7 @@ async def measure(tmp: Path, url: str, objectives: int) -> dict[str, float]:
             await asyncio.sleep(2)
             figures["RSS MB"], figures["peak RSS MB"] = rss_mb(service.pid)
             figures |= await _scrapes(client)
-            figures |= await _as_of(client, service.pid)
+            figures |= await _as_of(client, service.pid, objectives)
     finally:
         service.terminate()
         service.wait(30)
@@ -148,7 +151,7 @@ async def _scrapes(client: httpx.AsyncClient) -> dict[str, float]:
     return {"scrape p50 ms": statistics.median(took), "scrape max ms": max(took)}
 
 
-async def _as_of(client: httpx.AsyncClient, pid: int) -> dict[str, float]:
+async def _as_of(client: httpx.AsyncClient, pid: int, objectives: int) -> dict[str, float]:
     path = f"/v1/workspaces/{WORKSPACE}/objectives"
     took = []
     for _ in range(30):
@@ -156,6 +159,8 @@ async def _as_of(client: httpx.AsyncClient, pid: int) -> dict[str, float]:
         response = await client.get(path, params={"as_of": AS_OF})
         took.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
+    # an answer without the objectives would time nothing
+    assert len(response.json()["objectives"]) == objectives, response.text[:300]
     took.sort()
     before, _ = rss_mb(pid)
     started = time.perf_counter()

@@ -32,11 +32,14 @@ CHANNELS = ("search", "social", "video", "email")
 
 
 def strategy_events(
-    workspace: str, strategies: int, objectives_per_strategy: int
+    workspace: str, strategies: int, objectives_per_strategy: int, at: datetime | None = None
 ) -> Iterator[EnvelopeFields]:
+    """`at`: when the plan was made (default: now, as the events are made)."""
+    when = {} if at is None else {"occurred_at": at}
     for s in range(strategies):
         sid = f"s{s}"
         yield StrategyDefined(
+            **when,
             workspace=workspace,
             aggregate_id=sid,
             data=StrategyDefinedData(
@@ -44,6 +47,7 @@ def strategy_events(
             ),
         )
         yield BudgetPlanned(
+            **when,
             workspace=workspace,
             aggregate_id=sid,
             data=BudgetPlannedData(
@@ -58,6 +62,7 @@ def strategy_events(
         )
         for o in range(objectives_per_strategy):
             yield ObjectiveAdded(
+                **when,
                 workspace=workspace,
                 aggregate_id=sid,
                 data=ObjectiveSetData(
@@ -75,12 +80,19 @@ def strategy_events(
 
 
 def campaign_events(
-    workspace: str, campaigns: int, strategies: int, objectives_per_strategy: int
+    workspace: str,
+    campaigns: int,
+    strategies: int,
+    objectives_per_strategy: int,
+    at: datetime | None = None,
 ) -> Iterator[EnvelopeFields]:
+    """`at`: when the campaigns were launched (default: now)."""
+    when = {} if at is None else {"occurred_at": at}
     for c in range(campaigns):
         s = c % strategies
         o = (c // strategies) % objectives_per_strategy
         yield CampaignLaunched(
+            **when,
             workspace=workspace,
             aggregate_id=f"c{c}",
             data=CampaignLaunchedData(
