@@ -83,7 +83,9 @@ def fold_all(
     return figures, stored
 
 
-def report(label: str, streams: list[tuple[str, list[bytes]]], figures: dict) -> None:  # type: ignore[type-arg]
+def report(
+    label: str, streams: list[tuple[str, list[bytes]]], figures: dict[str, tuple[float, float]]
+) -> None:
     counts = {stream: len(payloads) for stream, payloads in streams}
     total_cpu = sum(cpu * counts[s] for s, (cpu, _) in figures.items())
     total_wall = sum(wall * counts[s] for s, (_, wall) in figures.items())
