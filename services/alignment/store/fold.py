@@ -154,7 +154,7 @@ def _prefetch(writer: BatchWriter, events: list[EnvelopeFields]) -> None:
     observations: set[tuple[str, str]] = set()
     for event in events:
         workspace, data = event.workspace, getattr(event, "data", None)
-        if isinstance(event, MetricObserved | MetricRestated):
+        if isinstance(event, _METRIC_EVENTS):
             observations.add((workspace, event.data.observation_id))
         elif isinstance(event, _CAMPAIGN_EVENTS):
             campaigns.add((workspace, event.data.campaign_id))
@@ -324,6 +324,7 @@ _HANDLERS: dict[type, Callable[[BatchWriter, Any], None]] = {
     MetricObserved: lambda writer, event: writer.observations.observe(event),
     MetricRestated: lambda writer, event: writer.observations.observe(event),
 }
+_METRIC_EVENTS = (MetricObserved, MetricRestated)
 _CAMPAIGN_EVENTS = (
     CampaignLaunched,
     ObjectiveLinked,
