@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     create_engine,
     delete,
     event,
@@ -141,6 +142,30 @@ def insert_processed(connection: Connection, consumer: str, event_ids: list[str]
         connection.exec_driver_sql(_PG_INSERT_PROCESSED, (consumer, event_ids))
     else:
         connection.exec_driver_sql(_SQLITE_INSERT_PROCESSED, [(consumer, i) for i in event_ids])
+
+
+def insert_rows(
+    connection: Connection, table: Table, rows: list[dict[str, Any]], on_conflict: str = ""
+) -> None:
+    """Insert rows (dicts keyed by column name, every column of `table`) in one statement on
+    PostgreSQL (one array per column, `unnest`), `executemany` on SQLite; `on_conflict` is
+    appended to the statement as written.
+
+    psycopg's `executemany` adapts and sends each row on its own: ~25 µs CPU a row of the
+    fold's observations and totals, against ~3 µs as arrays (`benchmarks/fold_cpu.py`)."""
+    if not rows:
+        return
+    names = [column.name for column in table.columns]
+    into = f"INSERT INTO {table.name} ({', '.join(names)}) "
+    if connection.dialect.name == "postgresql":
+        arrays = ", ".join(
+            f"%s::{column.type.compile(dialect=connection.dialect)}[]" for column in table.columns
+        )
+        columns = tuple([row[name] for row in rows] for name in names)
+        connection.exec_driver_sql(f"{into}SELECT * FROM unnest({arrays}) {on_conflict}", columns)
+    else:
+        values = ", ".join(f":{name}" for name in names)
+        connection.exec_driver_sql(f"{into}VALUES ({values}) {on_conflict}", rows)
 
 
 IN_CHUNK = 500

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, bindparam, update
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import tables as t
 from truenorth.contract.metrics import MetricObserved, MetricRestated
+from truenorth.store.db import insert_rows
 
 IN_CHUNK = 500
 
@@ -83,9 +84,8 @@ class ObservationWriter:
             if _same_fact(prior, row):
                 return  # a duplicate
             if self.stored.get(key) is prior:
-                self.superseded.append(
-                    {"w": workspace, "i": data.observation_id, "v": prior["version"], "at": recorded}
-                )
+                ident, version = data.observation_id, prior["version"]
+                self.superseded.append({"w": workspace, "i": ident, "v": version, "at": recorded})
             else:  # made by this batch: written superseded
                 prior["superseded_at"] = recorded
             self._change(prior, recorded).remove(data.observation_id, prior["value"])
@@ -123,12 +123,7 @@ class ObservationWriter:
                 .values(superseded_at=bindparam("at")),
                 self.superseded,
             )
-        if self.new_rows:
-            postgres = connection.dialect.name == "postgresql"
-            # named parameters: the driver reads each row's dict (building a tuple per row in
-            # Python was ~2 µs an event, `benchmarks/fold_cpu.py`)
-            names = [f"%({c})s" if postgres else f":{c}" for c in _OBSERVATION_COLUMNS]
-            connection.exec_driver_sql(_INSERT_OBSERVATION % ", ".join(names), self.new_rows)
+        insert_rows(connection, obs, self.new_rows)
         if self.totals:
             _upsert_totals(connection, self.totals)
 
@@ -137,9 +132,6 @@ _OBSERVATION_COLUMNS = tuple(c.name for c in t.observations.columns)
 _PREFETCH = (
     f"SELECT {', '.join(_OBSERVATION_COLUMNS)} FROM {t.observations.name} WHERE workspace = %s "
     "AND observation_id IN (%s) AND superseded_at IS NULL"
-)
-_INSERT_OBSERVATION = (
-    f"INSERT INTO {t.observations.name} ({', '.join(_OBSERVATION_COLUMNS)}) VALUES (%s)"
 )
 
 
@@ -174,19 +166,26 @@ def _upsert_totals(
     mark = "%s" if postgres else "?"
     table = t.period_totals.name
     added = [
-        (*key, sum(change.added.values(), 0.0), change.last_recorded_at)
-        for key, change in totals.items()
+        {
+            "workspace": workspace,
+            "campaign_id": campaign_id,
+            "metric": metric,
+            "period_start": start,
+            "period_end": end,
+            "total": sum(change.added.values(), 0.0),
+            "last_recorded_at": change.last_recorded_at,
+        }
+        for (workspace, campaign_id, metric, start, end), change in totals.items()
         if not change.removed
     ]
-    if added:
-        connection.exec_driver_sql(
-            f"INSERT INTO {table} (workspace, campaign_id, metric, period_start, period_end, "
-            f"total, last_recorded_at) VALUES ({', '.join([mark] * 7)}) ON CONFLICT "
-            "(workspace, campaign_id, metric, period_start, period_end) DO UPDATE SET "
-            f"total = {table}.total + excluded.total, last_recorded_at = "
-            f"{latest}({table}.last_recorded_at, excluded.last_recorded_at)",
-            added,
-        )
+    insert_rows(
+        connection,
+        t.period_totals,
+        added,
+        "ON CONFLICT (workspace, campaign_id, metric, period_start, period_end) DO UPDATE SET "
+        f"total = {table}.total + excluded.total, last_recorded_at = "
+        f"{latest}({table}.last_recorded_at, excluded.last_recorded_at)",
+    )
     replaced = [
         (sum(change.removed), sum(change.added.values(), 0.0), change.last_recorded_at, *key)
         for key, change in totals.items()
