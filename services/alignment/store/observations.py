@@ -68,7 +68,7 @@ class ObservationWriter:
         recorded = to_micros(event.recorded_at)
         if prior is not None and recorded < prior["recorded_at"]:
             return  # a stale redelivery: a later value is counted already
-        row = {
+        row: Row = {
             "workspace": workspace,
             "observation_id": data.observation_id,
             "version": 0 if prior is None else prior["version"] + 1,
