@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from truenorth.alignment.store import tables as t
+from truenorth.store.db import insert_rows
 
 IN_CHUNK = 500
 
@@ -123,8 +124,7 @@ class LinkWriter:
                     for row in updated
                 ],
             )
-        if new:
-            self.connection.execute(links.insert(), new)
+        insert_rows(self.connection, links, new)
         self.stored.update(self.changed)
         self.changed.clear()
 
