@@ -88,7 +88,7 @@ def rebuild_command(
                 rate = done / max(time.perf_counter() - started, 1e-9)
                 bar.update(task, advance=count, stream=stream, rate=f"{rate:,.0f}")
 
-            await rebuild(js, engine, batch_size, advance)
+            await rebuild(js, engine, batch_size, advance, second_process=True)
         await nc.drain()
         return total, time.perf_counter() - started, digest(engine)
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import orjson
 from nats.js import JetStreamContext
@@ -26,7 +28,7 @@ from truenorth.alignment.store.fold import Message, fold_batch
 from truenorth.bus.eventstore import EventStore, stream_sequence
 from truenorth.bus.streams import ALIGNMENT
 from truenorth.contract.registry import decode
-from truenorth.store.db import reset_consumer
+from truenorth.store.db import make_engine, reset_consumer
 
 Progress = Callable[[str, int], None]
 READ_BATCH = 1000
@@ -45,10 +47,16 @@ async def rebuild(
     consumer: str = CONSUMER,
     *,
     own_consumers: bool = True,
+    second_process: bool = False,
 ) -> None:
     """Run with the alignment service stopped: its durable consumers are deleted so that they
     start again right after the rebuilt checkpoints (`own_consumers=False`: a replay into a
-    scratch store, the service's consumers untouched). `batch_size` events per transaction."""
+    scratch store, the service's consumers untouched). `batch_size` events per transaction.
+
+    `second_process`: batches are folded in a child process while this one reads the next
+    from NATS. In a thread the two share one interpreter lock and their costs add up; in two
+    processes a rebuild runs at the pace of the slower (benchmarks/README.md, seventh
+    session). Worth its ~1 s start only for large logs: the CLI's rebuild uses it."""
     for spec in SOURCE_STREAMS if own_consumers else ():
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(spec.name, durable_name(spec.name))
@@ -56,43 +64,79 @@ async def rebuild(
         reset_consumer(connection, consumer)
         for table in (*t.PROJECTION_TABLES, t.drifts, t.drift_history, t.acknowledgements):
             connection.execute(delete(table))
-    store = EventStore(js)
-    inflight: asyncio.Future[int] | None = None
+    with _folder(engine, second_process) as fold:
+        await _fold_streams(EventStore(js), fold, batch_size, consumer, progress)
+    await restore_drifts(EventStore(js), engine)
+
+
+async def _fold_streams(
+    store: EventStore, fold: Fold, batch_size: int, consumer: str, progress: Progress | None
+) -> None:
+    """Each source stream in order, a batch folding while the next is read from NATS."""
     for spec in SOURCE_STREAMS:
         position = 0
+        inflight: asyncio.Future[int] | None = None
         pending: list[Message] = []
         async for msgs in store.read_batches(spec.name, batch=READ_BATCH):
             pending.extend((stream_sequence(m), m.subject, m.data, 1) for m in msgs)
             if len(pending) >= batch_size:
-                if inflight is not None:
-                    position = await inflight
-                # the next batch is read from NATS while this one is folded and committed
-                inflight = asyncio.ensure_future(
-                    asyncio.to_thread(
-                        _commit, engine, consumer, spec.name, position, pending, progress
-                    )
-                )
+                position = await _settled(inflight, spec.name, position, progress)
+                inflight = fold(consumer, spec.name, position, pending)
                 pending = []
-        if inflight is not None:
-            position = await inflight
-            inflight = None
         if pending:
-            _commit(engine, consumer, spec.name, position, pending, progress)
-    await restore_drifts(store, engine)
+            position = await _settled(inflight, spec.name, position, progress)
+            inflight = fold(consumer, spec.name, position, pending)
+        await _settled(inflight, spec.name, position, progress)
+
+
+async def _settled(
+    inflight: asyncio.Future[int] | None, stream: str, position: int, progress: Progress | None
+) -> int:
+    """The position once the batch in flight (if any) is committed."""
+    if inflight is None:
+        return position
+    committed = await inflight
+    if progress is not None:
+        progress(stream, committed - position)
+    return committed
+
+
+@contextlib.contextmanager
+def _folder(engine: Engine, second_process: bool) -> Iterator[Fold]:
+    """Where batches are folded: a child process with its own engine, or a thread."""
+    loop = asyncio.get_running_loop()
+    if second_process and engine.url.database not in (None, "", ":memory:"):
+        url = engine.url.render_as_string(hide_password=False)
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            1, mp_context=spawn, initializer=_open_child_engine, initargs=(url,)
+        ) as pool:
+            yield lambda *batch: loop.run_in_executor(pool, _commit_in_child, *batch)
+        return
+    with ThreadPoolExecutor(1) as threads:
+        yield lambda *batch: loop.run_in_executor(threads, _commit, engine, *batch)
+
+
+Fold = Callable[[str, str, int, list[Message]], "asyncio.Future[int]"]
+"""(consumer, stream, position, messages) -> the new position, once committed."""
+_child_engine: Engine | None = None
+
+
+def _open_child_engine(url: str) -> None:
+    global _child_engine
+    _child_engine = make_engine(url)
+
+
+def _commit_in_child(consumer: str, stream: str, position: int, messages: list[Message]) -> int:
+    assert _child_engine is not None
+    return _commit(_child_engine, consumer, stream, position, messages)
 
 
 def _commit(
-    engine: Engine,
-    consumer: str,
-    stream: str,
-    position: int,
-    messages: list[Message],
-    progress: Progress | None,
+    engine: Engine, consumer: str, stream: str, position: int, messages: list[Message]
 ) -> int:
     with engine.begin() as connection:
         fold_batch(connection, consumer, stream, position, messages)
-    if progress is not None:
-        progress(stream, len(messages))
     return messages[-1][0]
 
 

@@ -61,7 +61,7 @@ def build_snapshot(
         parts: list[WorkspaceSnapshot] = []
         drifts: list[OpenDrift] = []
         for name in names:
-            view = read_workspace(connection, name, moment)
+            view = read_workspace(connection, name, moment, reports=False)
             parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
             drifts.extend(_open_drifts(connection, name, moment, view.acknowledged))
     return Snapshot.of(now, parts, drifts)

@@ -40,13 +40,15 @@ def daily_series(
     sums: dict[tuple[str, str], dict[int, float]] = {}
     levels: dict[str, dict[int, tuple[int, float]]] = {}
     for metric, users in wanted.items():
-        by_campaign: dict[str, list[tuple[ObjectiveView, str]]] = {}
+        by_campaign: dict[str, list[tuple[ObjectiveView, str, int, int]]] = {}
         for objective, role in users:
+            # the window once per objective, not per reading: a third of a snapshot's time
+            window = (objective.start, objective.deadline)
             for campaign_id in view.links.get(objective.objective_id, ()):
-                by_campaign.setdefault(campaign_id, []).append((objective, role))
+                by_campaign.setdefault(campaign_id, []).append((objective, role, *window))
         for campaign_id, start, end, value in rows(metric):
-            for objective, role in by_campaign.get(campaign_id, ()):
-                if start < objective.start or end > objective.deadline:
+            for objective, role, low, high in by_campaign.get(campaign_id, ()):
+                if start < low or end > high:
                     continue
                 day = day_of(end)
                 if role == "latest":

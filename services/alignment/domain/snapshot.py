@@ -374,7 +374,7 @@ def contributions_of(
     contributions = []
     for campaign in linked:
         spent = spend.get(campaign.campaign_id, 0.0)
-        outcome = campaign_outcome(campaign.campaign_id, spec, facts)
+        outcome = campaign_outcome(campaign.campaign_id, spec, facts, window)
         counts = spec.aggregation == "sum"
         contributions.append(
             CampaignContribution(

@@ -112,25 +112,29 @@ observations = Table(
     Column("period_start", Micros, nullable=False),
     Column("period_end", Micros, nullable=False),
     Column("value", Float, nullable=False),
+    sqlite_with_rowid=False,
 )
 """Every value an observation id has had: the one with `superseded_at` NULL counts now; the one
 recorded by K and not superseded by K counted at K (`known_at`). No index beyond the key: only
 `known_at` readings scan it (by workspace), and a second index cost a quarter of a replay's
-inserts."""
+inserts. Stored in key order on SQLite (WITHOUT ROWID): the fold looks values up by id."""
 
 period_totals = Table(
     "al_period_totals",
     metadata,
     Column("workspace", String(64), primary_key=True),
-    Column("campaign_id", String(64), primary_key=True),
     Column("metric", String(64), primary_key=True),
-    Column("period_start", Micros, primary_key=True),
+    Column("campaign_id", String(64), primary_key=True),
     Column("period_end", Micros, primary_key=True),
+    Column("period_start", Micros, primary_key=True),
     Column("total", Float, nullable=False),
     Column("last_recorded_at", Micros, nullable=False),
-    Index("ix_al_totals_metric", "workspace", "metric", "period_end"),
+    sqlite_with_rowid=False,
 )
-"""Σ of the current values per (campaign, metric, period): what window sums read."""
+"""Σ of the current values per (campaign, metric, period): what window sums read. Kept in
+(workspace, metric, campaign, period end) order, rows inside the key on SQLite (WITHOUT
+ROWID): a window sum is one range scan already grouped by campaign, 8x faster than through a
+secondary index (44 000 totals: 16 ms -> 2 ms; benchmarks/README.md, seventh session)."""
 
 drifts = Table(
     "al_drifts",
