@@ -157,7 +157,7 @@ def decode(payload: bytes | str, registry: UpcasterRegistry = UPCASTERS) -> Even
     """Bytes from the log to a current-shape event (upcasting first where needed).
 
     Validated straight from JSON first: parsing every payload with orjson to look at its type
-    cost ~2 µs an event (`benchmarks/fold_cpu.py`). A payload that validates and names its
+    cost ~1.5 µs an event (`benchmarks/fold_cpu.py`). A payload that validates and names its
     `schema_version` is of the current shape; one of a type with upcasters that names none is
     version 1 and goes the long way."""
     try:

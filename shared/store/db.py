@@ -120,8 +120,8 @@ def migrate(engine: Engine, attempts: int = 5) -> None:
 def already_processed_in(connection: Connection, consumer: str, event_ids: list[str]) -> set[str]:
     """The ids among `event_ids` this consumer folded before (inside the caller's transaction).
 
-    Plain driver SQL: SQLAlchemy compiling a 500-value `IN` per query cost ~1 µs an event of
-    a fold (`benchmarks/fold_cpu.py`)."""
+    Plain driver SQL: SQLAlchemy compiling a 500-value `IN` per query cost ~1.5 µs an event
+    of a fold (`benchmarks/fold_cpu.py`)."""
     mark = "%s" if connection.dialect.name == "postgresql" else "?"
     seen: set[str] = set()
     for start in range(0, len(event_ids), IN_CHUNK):
@@ -151,8 +151,8 @@ def insert_rows(
     PostgreSQL (one array per column, `unnest`), `executemany` on SQLite; `on_conflict` is
     appended to the statement as written.
 
-    psycopg's `executemany` adapts and sends each row on its own: ~25 µs CPU a row of the
-    fold's observations and totals, against ~3 µs as arrays (`benchmarks/fold_cpu.py`)."""
+    psycopg's `executemany` adapts and sends each row on its own: with arrays the fold's CPU
+    on PostgreSQL fell from 96 to 54 µs a metric event (`benchmarks/fold_cpu.py`)."""
     if not rows:
         return
     names = [column.name for column in table.columns]

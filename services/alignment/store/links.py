@@ -6,8 +6,8 @@ A link holds from `linked_from` until `linked_until` (NULL: still linked). A cha
 links no longer wanted at the event's instant and opens the new ones; a link dropped and made
 again at the instant it was first made reopens its row instead of adding a second one.
 
-Reading and writing per link event cost ~300 µs CPU an event, most of it SQLAlchemy building
-four statements (`benchmarks/fold_cpu.py`, CAMPAIGNS)."""
+Read and written per link event (up to four statements each), links made most of the ~500 µs
+CPU an event of the CAMPAIGNS stream; read per batch it is ~75 µs (`benchmarks/fold_cpu.py`)."""
 
 from __future__ import annotations
 

@@ -30,8 +30,9 @@ class _Versions:
         self.new: list[dict[str, Any]] = []
 
     def prefetch(self, connection: Connection, keys: Iterable[tuple[str, str]]) -> None:
-        """Read the current rows of `keys`, a few hundred a query: one query per key was
-        ~60 µs an event of the CAMPAIGNS stream (`benchmarks/fold_cpu.py`)."""
+        """Read the current rows of `keys`, a few hundred a query: with a query per key (and
+        up to four per link event) the CAMPAIGNS stream cost ~500 µs CPU an event, read per
+        batch ~75 µs (`benchmarks/fold_cpu.py`)."""
         by_workspace: dict[str, list[str]] = {}
         for workspace, ident in keys:
             if (workspace, ident) not in self.loaded:
