@@ -13,19 +13,12 @@ from sqlalchemy import Connection, and_, bindparam, update
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import tables as t
 from truenorth.contract.metrics import MetricObserved, MetricRestated
+from truenorth.store.db import insert_rows
 
 IN_CHUNK = 500
 
-
-@dataclass
-class _Observation:
-    version: int
-    recorded_at: int
-    campaign_id: str
-    metric: str
-    period_start: int
-    period_end: int
-    value: float
+Row = dict[str, Any]
+"""One value of an observation id: a row of `al_observations`, by column name."""
 
 
 class ObservationWriter:
@@ -34,10 +27,13 @@ class ObservationWriter:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.counted: dict[tuple[str, str], _Observation | None] = {}
-        """(workspace, observation_id) -> its counted value (None: never seen)."""
-        self.new_observations: list[dict[str, Any]] = []
+        self.counted: dict[tuple[str, str], Row | None] = {}
+        """(workspace, observation_id) -> the row of its counted value (None: never seen)."""
+        self.stored: dict[tuple[str, str], Row] = {}
+        """The counted rows read from the store (the others are the batch's new rows)."""
+        self.new_rows: list[Row] = []
         self.superseded: list[dict[str, Any]] = []
+        """Stored values that stopped counting: the update of their `superseded_at`."""
         self.totals: dict[tuple[str, str, str, int, int], _Change] = {}
         """(workspace, campaign, metric, start, end) -> the batch's change there."""
 
@@ -58,8 +54,10 @@ class ObservationWriter:
                 rows = self.connection.exec_driver_sql(
                     _PREFETCH % (mark, ", ".join([mark] * len(chunk))), (workspace, *chunk)
                 )
-                for ident, *values in rows:
-                    self.counted[(workspace, ident)] = _Observation(*values)
+                for values in rows:
+                    row = dict(zip(_OBSERVATION_COLUMNS, values, strict=True))
+                    key = (workspace, row["observation_id"])
+                    self.counted[key] = self.stored[key] = row
 
     def observe(self, event: MetricObserved | MetricRestated) -> None:
         data, workspace = event.data, event.workspace
@@ -68,43 +66,41 @@ class ObservationWriter:
             self.prefetch({key})
         prior = self.counted[key]
         recorded = to_micros(event.recorded_at)
-        value = _Observation(
-            0 if prior is None else prior.version + 1,
-            recorded,
-            data.campaign_id,
-            data.metric,
-            to_micros(data.period_start),
-            to_micros(data.period_end),
-            float(data.value),
-        )
+        if prior is not None and recorded < prior["recorded_at"]:
+            return  # a stale redelivery: a later value is counted already
+        row: Row = {
+            "workspace": workspace,
+            "observation_id": data.observation_id,
+            "version": 0 if prior is None else prior["version"] + 1,
+            "recorded_at": recorded,
+            "superseded_at": None,
+            "campaign_id": data.campaign_id,
+            "metric": data.metric,
+            "period_start": to_micros(data.period_start),
+            "period_end": to_micros(data.period_end),
+            "value": float(data.value),
+        }
         if prior is not None:
-            if recorded < prior.recorded_at:
-                return  # a stale redelivery: a later value is counted already
-            if _same_fact(prior, value):
+            if _same_fact(prior, row):
                 return  # a duplicate
-            self.superseded.append(
-                {"w": workspace, "i": data.observation_id, "v": prior.version, "at": recorded}
-            )
-            self._change(workspace, prior, recorded).remove(data.observation_id, prior.value)
-        self._change(workspace, value, recorded).added[data.observation_id] = value.value
-        self.counted[key] = value
-        self.new_observations.append(
-            {
-                "workspace": workspace,
-                "observation_id": data.observation_id,
-                "version": value.version,
-                "recorded_at": recorded,
-                "superseded_at": None,
-                "campaign_id": value.campaign_id,
-                "metric": value.metric,
-                "period_start": value.period_start,
-                "period_end": value.period_end,
-                "value": value.value,
-            }
-        )
+            if self.stored.get(key) is prior:
+                ident, version = data.observation_id, prior["version"]
+                self.superseded.append({"w": workspace, "i": ident, "v": version, "at": recorded})
+            else:  # made by this batch: written superseded
+                prior["superseded_at"] = recorded
+            self._change(prior, recorded).remove(data.observation_id, prior["value"])
+        self._change(row, recorded).added[data.observation_id] = row["value"]
+        self.counted[key] = row
+        self.new_rows.append(row)
 
-    def _change(self, workspace: str, fact: _Observation, recorded: int) -> _Change:
-        key = (workspace, fact.campaign_id, fact.metric, fact.period_start, fact.period_end)
+    def _change(self, fact: Row, recorded: int) -> _Change:
+        key = (
+            fact["workspace"],
+            fact["campaign_id"],
+            fact["metric"],
+            fact["period_start"],
+            fact["period_end"],
+        )
         change = self.totals.get(key)
         if change is None:
             change = self.totals[key] = _Change(last_recorded_at=recorded)
@@ -114,16 +110,7 @@ class ObservationWriter:
 
     def write(self) -> None:
         connection, obs = self.connection, t.observations
-        new_rows = self.new_observations
-        superseded_new = {(r["workspace"], r["observation_id"], r["version"]): r for r in new_rows}
-        for s in self.superseded:
-            row = superseded_new.get((s["w"], s["i"], s["v"]))
-            if row is not None:
-                row["superseded_at"] = s["at"]
-        # a value made and superseded within the batch is written superseded; one stored
-        # before the batch is updated
-        stored = [s for s in self.superseded if (s["w"], s["i"], s["v"]) not in superseded_new]
-        if stored:
+        if self.superseded:
             connection.execute(
                 update(obs)
                 .where(
@@ -134,26 +121,17 @@ class ObservationWriter:
                     )
                 )
                 .values(superseded_at=bindparam("at")),
-                stored,
+                self.superseded,
             )
-        if new_rows:
-            mark = "%s" if connection.dialect.name == "postgresql" else "?"
-            connection.exec_driver_sql(
-                _INSERT_OBSERVATION % ", ".join([mark] * len(_OBSERVATION_COLUMNS)),
-                [tuple(row[c] for c in _OBSERVATION_COLUMNS) for row in new_rows],
-            )
+        insert_rows(connection, obs, self.new_rows)
         if self.totals:
             _upsert_totals(connection, self.totals)
 
 
-_PREFETCH = (
-    f"SELECT observation_id, version, recorded_at, campaign_id, metric, period_start, "
-    f"period_end, value FROM {t.observations.name} WHERE workspace = %s AND "
-    "observation_id IN (%s) AND superseded_at IS NULL"
-)
 _OBSERVATION_COLUMNS = tuple(c.name for c in t.observations.columns)
-_INSERT_OBSERVATION = (
-    f"INSERT INTO {t.observations.name} ({', '.join(_OBSERVATION_COLUMNS)}) VALUES (%s)"
+_PREFETCH = (
+    f"SELECT {', '.join(_OBSERVATION_COLUMNS)} FROM {t.observations.name} WHERE workspace = %s "
+    "AND observation_id IN (%s) AND superseded_at IS NULL"
 )
 
 
@@ -188,19 +166,26 @@ def _upsert_totals(
     mark = "%s" if postgres else "?"
     table = t.period_totals.name
     added = [
-        (*key, sum(change.added.values(), 0.0), change.last_recorded_at)
-        for key, change in totals.items()
+        {
+            "workspace": workspace,
+            "campaign_id": campaign_id,
+            "metric": metric,
+            "period_start": start,
+            "period_end": end,
+            "total": sum(change.added.values(), 0.0),
+            "last_recorded_at": change.last_recorded_at,
+        }
+        for (workspace, campaign_id, metric, start, end), change in totals.items()
         if not change.removed
     ]
-    if added:
-        connection.exec_driver_sql(
-            f"INSERT INTO {table} (workspace, campaign_id, metric, period_start, period_end, "
-            f"total, last_recorded_at) VALUES ({', '.join([mark] * 7)}) ON CONFLICT "
-            "(workspace, campaign_id, metric, period_start, period_end) DO UPDATE SET "
-            f"total = {table}.total + excluded.total, last_recorded_at = "
-            f"{latest}({table}.last_recorded_at, excluded.last_recorded_at)",
-            added,
-        )
+    insert_rows(
+        connection,
+        t.period_totals,
+        added,
+        "ON CONFLICT (workspace, campaign_id, metric, period_start, period_end) DO UPDATE SET "
+        f"total = {table}.total + excluded.total, last_recorded_at = "
+        f"{latest}({table}.last_recorded_at, excluded.last_recorded_at)",
+    )
     replaced = [
         (sum(change.removed), sum(change.added.values(), 0.0), change.last_recorded_at, *key)
         for key, change in totals.items()
@@ -215,11 +200,11 @@ def _upsert_totals(
         )
 
 
-def _same_fact(prior: _Observation, value: _Observation) -> bool:
+def _same_fact(prior: Row, value: Row) -> bool:
     return (
-        prior.campaign_id == value.campaign_id
-        and prior.metric == value.metric
-        and prior.period_start == value.period_start
-        and prior.period_end == value.period_end
-        and prior.value == value.value
+        prior["campaign_id"] == value["campaign_id"]
+        and prior["metric"] == value["metric"]
+        and prior["period_start"] == value["period_start"]
+        and prior["period_end"] == value["period_end"]
+        and prior["value"] == value["value"]
     )

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import tables as t
+from truenorth.alignment.store.links import LinkWriter
 from truenorth.alignment.store.observations import ObservationWriter
 from truenorth.contract.envelope import EnvelopeFields
+
+IN_CHUNK = 500
 
 
 class _Versions:
@@ -26,29 +29,45 @@ class _Versions:
         """key -> version current in the store when the batch started (0: none)."""
         self.new: list[dict[str, Any]] = []
 
-    def latest(self, connection: Connection, workspace: str, ident: str) -> dict[str, Any] | None:
-        key = (workspace, ident)
-        if key not in self.current:
-            table = self.table
-            row = (
-                connection.execute(
-                    # the current row is the newest version; found by the primary key: a
-                    # filter on `current` let SQLite pick ix_*_current and walk every
-                    # current row of the workspace per key (500 lookups: 0.75 s at 2 000
-                    # stored campaigns, 4.4 s at 20 000)
-                    select(table)
-                    .where(table.c.workspace == workspace, table.c[self.key_column] == ident)
-                    .order_by(table.c.version.desc())
-                    .limit(1)
-                )
-                .mappings()
-                .first()
+    def prefetch(self, connection: Connection, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the current rows of `keys`, a few hundred a query: with a query per key (and
+        up to four per link event) the CAMPAIGNS stream cost ~500 µs CPU an event, read per
+        batch ~75 µs (`benchmarks/fold_cpu.py`)."""
+        by_workspace: dict[str, list[str]] = {}
+        for workspace, ident in keys:
+            if (workspace, ident) not in self.loaded:
+                self.loaded[(workspace, ident)] = 0
+                by_workspace.setdefault(workspace, []).append(ident)
+        table, key = self.table, self.table.c[self.key_column]
+        older = table.alias("older")
+        # the newest version, found through the primary key: a filter on `current` let SQLite
+        # pick ix_*_current and walk every current row of the workspace (0.75 s for 500
+        # lookups at 2 000 stored campaigns, 4.4 s at 20 000)
+        newest = (
+            select(func.max(older.c.version))
+            .where(
+                older.c.workspace == table.c.workspace,
+                older.c[self.key_column] == key,
             )
-            self.loaded[key] = 0 if row is None else int(row["version"])
-            if row is None:
-                return None
-            self.current[key] = dict(row)
-        return self.current.get(key)
+            .scalar_subquery()
+        )
+        query = select(table).where(
+            table.c.workspace == bindparam("w"),
+            key.in_(bindparam("ids", expanding=True)),
+            table.c.version == newest,
+        )
+        for workspace, idents in by_workspace.items():
+            for start in range(0, len(idents), IN_CHUNK):
+                chunk = idents[start : start + IN_CHUNK]
+                for row in connection.execute(query, {"w": workspace, "ids": chunk}).mappings():
+                    found = (workspace, row[self.key_column])
+                    self.loaded[found] = int(row["version"])
+                    self.current[found] = dict(row)
+
+    def latest(self, connection: Connection, workspace: str, ident: str) -> dict[str, Any] | None:
+        if (workspace, ident) not in self.loaded:
+            self.prefetch(connection, [(workspace, ident)])
+        return self.current.get((workspace, ident))
 
     def append(self, workspace: str, ident: str, row: dict[str, Any]) -> None:
         key = (workspace, ident)
@@ -94,14 +113,25 @@ class BatchWriter:
         self.strategies = _Versions(t.strategies, "strategy_id")
         self.objectives = _Versions(t.objectives, "objective_id")
         self.campaigns = _Versions(t.campaigns, "campaign_id")
-        self.link_changes: list[tuple[str, str, tuple[str, ...], int, int]] = []
-        self.link_changes_of: set[tuple[str, str]] = set()
-        """(workspace, campaign_id) of `link_changes`: scanning the list at every link event
-        made a batch quadratic (2 000 launches in one batch: 3 s of the fold, 4 000: 17 s)."""
+        self.link_rows = LinkWriter(connection)
         self.acks: list[dict[str, Any]] = []
         self.answers: list[dict[str, Any]] = []
         self.checkins: list[dict[str, Any]] = []
         self.observations = ObservationWriter(connection)
+
+    def prefetch(
+        self,
+        strategies: set[tuple[str, str]],
+        objectives: set[tuple[str, str]],
+        campaigns: set[tuple[str, str]],
+        observations: set[tuple[str, str]],
+    ) -> None:
+        """Read what the batch's events will change, by (workspace, id), in a few queries."""
+        self.strategies.prefetch(self.connection, strategies)
+        self.objectives.prefetch(self.connection, objectives)
+        self.campaigns.prefetch(self.connection, campaigns)
+        self.link_rows.prefetch(campaigns)
+        self.observations.prefetch(observations)
 
     # -- strategy ----------------------------------------------------------------------------
 
@@ -169,97 +199,22 @@ class BatchWriter:
         return row
 
     def links(self, event: EnvelopeFields, campaign_id: str, objective_ids: Iterable[str]) -> None:
-        self.flush_links_of(event.workspace, campaign_id)  # keep the order of link changes
-        self.link_changes.append(
-            (
-                event.workspace,
-                campaign_id,
-                tuple(sorted(set(objective_ids))),
-                to_micros(event.occurred_at),
-                to_micros(event.recorded_at),
-            )
+        self.link_rows.change(
+            event.workspace,
+            campaign_id,
+            objective_ids,
+            to_micros(event.occurred_at),
+            to_micros(event.recorded_at),
         )
-        self.link_changes_of.add((event.workspace, campaign_id))
 
     def linked(self, workspace: str, campaign_id: str) -> tuple[str, ...]:
-        self.flush_links_of(workspace, campaign_id)
-        links = t.campaign_links
-        return tuple(
-            sorted(
-                self.connection.execute(
-                    select(links.c.objective_id).where(
-                        links.c.workspace == workspace,
-                        links.c.campaign_id == campaign_id,
-                        links.c.linked_until.is_(None),
-                    )
-                ).scalars()
-            )
-        )
-
-    def flush_links_of(self, workspace: str, campaign_id: str) -> None:
-        if (workspace, campaign_id) in self.link_changes_of:
-            self._write_links()
-
-    def _write_links(self) -> None:
-        links = t.campaign_links
-        for workspace, campaign_id, wanted, at, recorded in self.link_changes:
-            held = set(
-                self.connection.execute(
-                    select(links.c.objective_id).where(
-                        links.c.workspace == workspace,
-                        links.c.campaign_id == campaign_id,
-                        links.c.linked_until.is_(None),
-                    )
-                ).scalars()
-            )
-            for objective_id in sorted(held - set(wanted)):
-                self.connection.execute(
-                    update(links)
-                    .where(
-                        links.c.workspace == workspace,
-                        links.c.campaign_id == campaign_id,
-                        links.c.objective_id == objective_id,
-                        links.c.linked_until.is_(None),
-                    )
-                    .values(linked_until=at, recorded_until=recorded)
-                )
-            added = [
-                {
-                    "workspace": workspace,
-                    "campaign_id": campaign_id,
-                    "objective_id": objective_id,
-                    "linked_from": at,
-                    "recorded_from": recorded,
-                }
-                for objective_id in sorted(set(wanted) - held)
-            ]
-            if added:
-                self._insert_links(added)
-        self.link_changes.clear()
-        self.link_changes_of.clear()
-
-    def _insert_links(self, added: list[dict[str, Any]]) -> None:
-        """A link dropped and re-made at the same instant reopens its row."""
-        links = t.campaign_links
-        for row in added:
-            reopened = self.connection.execute(
-                update(links)
-                .where(
-                    links.c.workspace == row["workspace"],
-                    links.c.campaign_id == row["campaign_id"],
-                    links.c.objective_id == row["objective_id"],
-                    links.c.linked_from == row["linked_from"],
-                )
-                .values(linked_until=None, recorded_until=None)
-            ).rowcount
-            if not reopened:
-                self.connection.execute(links.insert(), row)
+        return self.link_rows.held(workspace, campaign_id)
 
     # -- writing -----------------------------------------------------------------------------
 
     def flush(self) -> None:
         connection = self.connection
-        self._write_links()
+        self.link_rows.write()
         for versions in (self.strategies, self.objectives, self.campaigns):
             versions.write(connection)
         if self.acks:

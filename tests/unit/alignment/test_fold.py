@@ -248,6 +248,17 @@ def test_a_link_dropped_and_remade_at_the_same_instant_is_one_interval() -> None
     assert twice.digest() == once.digest()
 
 
+def test_a_link_dropped_and_remade_at_the_same_instant_in_one_batch_is_one_interval() -> None:
+    once = World(*BASE)
+    twice = World(
+        *BASE,
+        b.unlinked("c-a", "leads-q4", at=b.T0),
+        b.linked("c-a", "leads-q4", at=b.T0),
+    )
+    assert twice.view(WS, day(5)).campaigns["c-a"].objective_ids == ("leads-q4",)
+    assert twice.digest() == once.digest()
+
+
 def test_a_campaign_known_only_by_its_metrics_counts_once_it_is_launched() -> None:
     world = World(
         b.strategy_defined(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,8 +10,8 @@ from pydantic import ValidationError
 
 from tests.samples import OBJECTIVE
 from truenorth.contract.alignment import DriftData, DriftDetected, upcast_drift_v1
-from truenorth.contract.registry import decode, decode_dict
-from truenorth.contract.strategy import ObjectiveAdded, ObjectiveSetData
+from truenorth.contract.registry import UpcasterRegistry, decode, decode_dict, encode
+from truenorth.contract.strategy import ObjectiveAdded, ObjectiveSetData, upcast_objective_v1
 
 
 def v1_drift(**data: Any) -> dict[str, Any]:
@@ -79,3 +80,50 @@ def test_an_old_guardrails_event_decodes_with_the_new_fields_unset() -> None:
 def test_bytes_that_are_not_json_are_reported_as_invalid_json() -> None:
     with pytest.raises(ValidationError, match=r"(?i)json"):
         decode(b'{"type": "ObjectiveAdded", "workspace": "poison", oops')
+
+
+def _old_objective_payload(**envelope: Any) -> dict[str, Any]:
+    raw = ObjectiveAdded(
+        aggregate_id="acme", data=ObjectiveSetData(objective=OBJECTIVE)
+    ).model_dump(mode="json")
+    for name in ("numerator", "denominator", "min_value", "max_value"):
+        del raw["data"]["objective"][name]
+    return raw | envelope
+
+
+def test_old_bytes_are_upcast_by_decode_as_by_decode_dict() -> None:
+    raw = _old_objective_payload(schema_version=1)
+    assert decode(json.dumps(raw).encode()) == decode_dict(raw)
+
+
+def test_bytes_that_name_no_schema_version_are_version_1() -> None:
+    raw = _old_objective_payload()
+    del raw["schema_version"]
+    # the new shape would validate too; without a version they are read as the first shape
+    seen: list[int] = []
+    registry = UpcasterRegistry()
+
+    @registry.register("ObjectiveAdded", 1)
+    def remember(old: dict[str, Any]) -> dict[str, Any]:
+        seen.append(old.get("schema_version", 1))
+        return upcast_objective_v1(old)
+
+    event = decode(json.dumps(raw).encode(), registry)
+    assert (seen, event.schema_version) == ([1], 2)
+
+
+def test_current_bytes_of_a_type_with_upcasters_are_not_upcast() -> None:
+    event = ObjectiveAdded(aggregate_id="acme", data=ObjectiveSetData(objective=OBJECTIVE))
+    registry = UpcasterRegistry()
+
+    @registry.register("ObjectiveAdded", 1)
+    def refuse(old: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("a current payload was upcast")
+
+    assert decode(encode(event), registry) == event
+
+
+def test_an_invalid_payload_of_a_type_with_upcasters_names_the_field() -> None:
+    raw = _old_objective_payload(schema_version=2, aggregate_id="not a slug")
+    with pytest.raises(ValidationError, match="aggregate_id"):
+        decode(json.dumps(raw).encode())
