@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.writer import BatchWriter
 from truenorth.contract.campaigns import (
+    CAMPAIGN_EVENTS,
     CampaignActivated,
     CampaignBudgetChanged,
     CampaignEnded,
@@ -34,9 +35,10 @@ from truenorth.contract.campaigns import (
     ObjectiveUnlinked,
 )
 from truenorth.contract.envelope import EnvelopeFields
-from truenorth.contract.metrics import MetricObserved, MetricRestated
+from truenorth.contract.metrics import METRIC_EVENTS, MetricObserved, MetricRestated
 from truenorth.contract.registry import decode
 from truenorth.contract.strategy import (
+    STRATEGY_EVENTS,
     BudgetPlanned,
     DriftAcknowledged,
     GuardrailsSet,
@@ -154,7 +156,7 @@ def _prefetch(writer: BatchWriter, events: list[EnvelopeFields]) -> None:
     observations: set[tuple[str, str]] = set()
     for event in events:
         workspace, data = event.workspace, getattr(event, "data", None)
-        if isinstance(event, _METRIC_EVENTS):
+        if isinstance(event, METRIC_EVENTS):
             observations.add((workspace, event.data.observation_id))
         elif isinstance(event, _CAMPAIGN_EVENTS):
             campaigns.add((workspace, event.data.campaign_id))
@@ -324,26 +326,7 @@ _HANDLERS: dict[type, Callable[[BatchWriter, Any], None]] = {
     MetricObserved: lambda writer, event: writer.observations.observe(event),
     MetricRestated: lambda writer, event: writer.observations.observe(event),
 }
-_METRIC_EVENTS = (MetricObserved, MetricRestated)
-_CAMPAIGN_EVENTS = (
-    CampaignLaunched,
-    ObjectiveLinked,
-    ObjectiveUnlinked,
-    CampaignBudgetChanged,
-    CampaignActivated,
-    CampaignResumed,
-    CampaignPaused,
-    CampaignEnded,
-)
-_STRATEGY_EVENTS = (
-    StrategyDefined,
-    StrategyRevised,
-    ObjectiveAdded,
-    ObjectiveRevised,
-    ObjectiveRetired,
-    BudgetPlanned,
-    PeriodRemoved,
-    GuardrailsSet,
-    DriftAcknowledged,
-)
+_CAMPAIGN_EVENTS = tuple(e for e in CAMPAIGN_EVENTS if e in _HANDLERS)
+"""The campaign events the fold applies (creatives and experiments are not folded here)."""
+_STRATEGY_EVENTS = tuple(e for e in STRATEGY_EVENTS if e is not ObjectiveCheckedIn)
 """The strategy events that make a new version of their strategy (not check-ins)."""
