@@ -132,18 +132,22 @@ class WorkspaceView:
     def linked_campaigns(self, objective_id: str) -> list[CampaignView]:
         return [self.campaigns[c] for c in self.links.get(objective_id, ())]
 
+    @cached_property
+    def _active(self) -> frozenset[str]:
+        return frozenset(o for o, view in self.objectives.items() if view.active)
+
+    @cached_property
+    def _owner(self) -> dict[str, str]:
+        """objective_id -> its strategy, for objectives with a spec."""
+        return {o: v.strategy_id for o, v in self.objectives.items() if v.spec is not None}
+
     def active_objective_ids(self, campaign: CampaignView) -> tuple[str, ...]:
-        objectives = self.objectives
-        return tuple(o for o in campaign.objective_ids if o in objectives and objectives[o].active)
+        return tuple(o for o in campaign.objective_ids if o in self._active)
 
     def strategies_of(self, campaign: CampaignView) -> tuple[str, ...]:
         """Strategies owning the campaign's objectives; a workspace with a single strategy owns
         every campaign (so untethered spend still shows up in its figures)."""
-        owners = {
-            self.objectives[o].strategy_id
-            for o in campaign.objective_ids
-            if o in self.objectives and self.objectives[o].spec is not None
-        }
+        owners = {self._owner[o] for o in campaign.objective_ids if o in self._owner}
         if not owners and len(self.strategies) == 1:
             return tuple(self.strategies)
         return tuple(sorted(owners))
