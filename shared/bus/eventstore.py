@@ -302,6 +302,7 @@ class _Puller:
     one inbox; messages are gathered by the subscription callback."""
 
     IN_FLIGHT = 3
+    RESEND_AFTER = 0.1
 
     def __init__(
         self, js: JetStreamContext, stream: str, consumer: str, batch: int, head: int
@@ -319,6 +320,10 @@ class _Puller:
         """Messages still owed by each pull request in flight, oldest first."""
         self.done = False
         self.error: str | None = None
+        self.unanswered = 0
+        """Pull requests that found no responder (503): in a cluster the consumer's leader
+        may not serve its first requests yet, e.g. after a node restart; they are re-sent."""
+        self.unanswered_since: float | None = None
         self.wake = asyncio.Event()
         self.inbox = self.nc.new_inbox()
         self.sub: Any = None
@@ -330,12 +335,15 @@ class _Puller:
                 return
             if self.open:
                 self.open.popleft()
-            if status not in ("404", "408"):
+            if status == "503":
+                self.unanswered += 1
+            elif status not in ("404", "408"):
                 self.error = f"{status} {msg.headers.get(DESCRIPTION_HEADER, '')}".strip()
             self.wake.set()
             return
         if self.done:
             return
+        self.unanswered_since = None
         self.buffer.append(msg)
         if self.open:
             owed = self.open[0] - 1
@@ -359,6 +367,9 @@ class _Puller:
             if not self.buffer:
                 if self.error is not None:
                     raise EventStoreError(f"reading {self.stream}: {self.error}")
+                if self.unanswered and not self.open:
+                    await self._resend_unanswered(timeout)
+                    continue
                 if not self.open:
                     return  # the consumer had nothing more (a filtered or a timed tail)
                 self.wake.clear()
@@ -377,6 +388,15 @@ class _Puller:
                 await self._top_up()
             if msgs:
                 yield msgs
+
+    async def _resend_unanswered(self, timeout: float) -> None:
+        if self.unanswered_since is None:
+            self.unanswered_since = asyncio.get_running_loop().time()
+        elif asyncio.get_running_loop().time() - self.unanswered_since > timeout:
+            raise StoreUnavailable(f"no responder reading {self.stream} for {timeout:.0f}s")
+        self.unanswered = 0
+        await asyncio.sleep(self.RESEND_AFTER)
+        await self._top_up()
 
     async def close(self) -> None:
         self.done = True

@@ -8,11 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import StorageType
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
 
 from tests.samples import OBSERVATION
 from truenorth.bus.embedded import EmbeddedNats, EmbeddedNatsError, free_port
-from truenorth.bus.eventstore import ConcurrencyConflict, EventStore, connect, provision
+from truenorth.bus.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    _Puller,
+    connect,
+    provision,
+    stream_sequence,
+)
 from truenorth.bus.streams import ALL_STREAMS, METRICS
 from truenorth.contract.metrics import MetricObserved
 
@@ -147,3 +154,33 @@ def test_embedded_server_refuses_an_unwritable_data_dir(tmp_path) -> None:  # ty
     blocker.write_text("not a directory")
     with pytest.raises(EmbeddedNatsError, match="not writable"):
         EmbeddedNats(blocker / "nats").start()
+
+
+async def test_a_read_waits_out_a_consumer_not_yet_answering(
+    js: JetStreamContext, workspace: str
+) -> None:
+    # In a cluster the consumer's leader may not answer its first pull requests (503, no
+    # responders: seen after a node restart). Here the consumer appears 0.5 s after the pulls.
+    store = EventStore(js)
+    appended = [await store.append(observed(workspace, f"o-{i}")) for i in range(3)]
+    name = f"late-{workspace}"
+    puller = _Puller(js, METRICS.name, name, batch=10, head=appended[-1].sequence)
+
+    async def create_late() -> None:
+        await asyncio.sleep(0.5)
+        config = ConsumerConfig(
+            name=name,
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=appended[0].sequence,
+            inactive_threshold=30.0,
+        )
+        await js.add_consumer(METRICS.name, config)
+
+    creating = asyncio.create_task(create_late())
+    try:
+        read = [stream_sequence(m) for msgs in [b async for b in puller.batches(5.0)] for m in msgs]
+    finally:
+        await creating
+        await puller.close()
+    assert read == [a.sequence for a in appended]
