@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
@@ -97,15 +98,36 @@ def _open_drifts(
     return found
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """A drift tick's outcome: the transitions it committed and the snapshot it judged,
+    with the drifts open after them (what the service then serves)."""
+
+    transitions: list[DriftTransition]
+    snapshot: Snapshot
+
+
 def drift_tick(
     engine: Engine,
     now: datetime,
     scope: Scope | None = None,
     fence: Callable[[Connection], None] | None = None,
 ) -> list[DriftTransition]:
+    """Evaluate drift at `now` (see `evaluate`); returns the transitions committed."""
+    return evaluate(engine, now, scope, fence).transitions
+
+
+def evaluate(
+    engine: Engine,
+    now: datetime,
+    scope: Scope | None = None,
+    fence: Callable[[Connection], None] | None = None,
+) -> Evaluation:
     """Evaluate drift at `now` in every workspace (of `scope`, a partition's) and commit the
     transitions with their outbox events, a workspace at a time, each transaction passing the
-    partition's `fence` first; returns the transitions committed."""
+    partition's `fence` first. Drift is judged on the very objective figures the snapshot
+    shows, computed once: a leader never sees a pace that the drift beside it was not
+    raised on (and a tick costs a snapshot, not a snapshot more)."""
     at = to_micros(now)
     moment = Moment.now(at)
     with engine.connect() as connection:
@@ -113,17 +135,25 @@ def drift_tick(
     if scope is not None:
         names = [name for name in names if scope(name)]
     committed: list[DriftTransition] = []
+    parts: list[WorkspaceSnapshot] = []
+    drifts: list[OpenDrift] = []
     for name in names:
         with engine.connect() as connection:
             view = read_workspace(connection, name, moment)
             before = open_drifts(connection, name)
             facts = Facts(connection, name, moment)
-            findings = list(detect_drifts(view, facts, at, open_ids=frozenset(before)))
-            transitions = reconcile(name, before, findings, at)
+            part = workspace_snapshot(view, facts, at)
+            findings = detect_drifts(
+                view, facts, at, objectives=part.objectives, open_ids=frozenset(before)
+            )
+            transitions = reconcile(name, before, list(findings), at)
         if transitions:
             with engine.begin() as connection:
                 if fence is not None:
                     fence(connection)
                 record_transitions(connection, transitions, now)
             committed.extend(transitions)
-    return committed
+        with engine.connect() as connection:
+            drifts.extend(_open_drifts(connection, name, moment, view.acknowledged))
+        parts.append(part)
+    return Evaluation(committed, Snapshot.of(now, parts, drifts))
