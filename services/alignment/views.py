@@ -25,6 +25,7 @@ from truenorth.alignment.store.drifts import (
     record_transitions,
 )
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
+from truenorth.contract.alignment import DriftData
 from truenorth.http import FieldInvalid
 from truenorth.timeparse import parse_instant
 
@@ -77,23 +78,32 @@ async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -
 def _open_drifts(
     connection: Connection, workspace: str, moment: Moment, acknowledged: dict[str, int] | object
 ) -> list[OpenDrift]:
+    if moment.live:
+        return _served_drifts(workspace, open_drifts(connection, workspace), acknowledged)
+    opened = {
+        entry.data.drift_id: (entry.data, to_micros(entry.opened_at))
+        for entry in drift_entries(connection, workspace, moment)
+        if entry.status == "open"
+    }
+    return _served_drifts(workspace, opened, acknowledged)
+
+
+def _served_drifts(
+    workspace: str,
+    opened: dict[str, tuple[DriftData, int]],
+    acknowledged: dict[str, int] | object,
+) -> list[OpenDrift]:
+    """The open drifts (drift_id -> (data, opened at)), acknowledged or not since they opened."""
     acks = acknowledged if isinstance(acknowledged, dict) else {}
-    found = []
-    for entry in drift_entries(connection, workspace, moment):
-        if entry.status != "open":
-            continue
-        opened = to_micros(entry.opened_at)
-        found.append(
-            OpenDrift(
-                workspace=workspace,
-                drift=entry.data,
-                opened_at=entry.opened_at,
-                acknowledged=max(
-                    acks.get(entry.data.drift_id, -1), acks.get(entry.data.incident, -1)
-                )
-                >= opened,
-            )
+    found = [
+        OpenDrift(
+            workspace=workspace,
+            drift=data,
+            opened_at=from_micros(at),
+            acknowledged=max(acks.get(data.drift_id, -1), acks.get(data.incident, -1)) >= at,
         )
+        for data, at in opened.values()
+    ]
     found.sort(key=lambda d: d.drift.drift_id)
     return found
 
@@ -147,13 +157,14 @@ def evaluate(
                 view, facts, at, objectives=part.objectives, open_ids=frozenset(before)
             )
             transitions = reconcile(name, before, list(findings), at)
+        after = before
         if transitions:
             with engine.begin() as connection:
                 if fence is not None:
                     fence(connection)
                 record_transitions(connection, transitions, now)
+                after = open_drifts(connection, name)
             committed.extend(transitions)
-        with engine.connect() as connection:
-            drifts.extend(_open_drifts(connection, name, moment, view.acknowledged))
+        drifts.extend(_served_drifts(name, after, view.acknowledged))
         parts.append(part)
     return Evaluation(committed, Snapshot.of(now, parts, drifts))
