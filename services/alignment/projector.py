@@ -33,7 +33,7 @@ from truenorth.alignment.exposition import render_exposition
 from truenorth.alignment.outbox import publish_outbox
 from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
-from truenorth.alignment.views import build_snapshot, evaluate
+from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import DLQ
 from truenorth.store.fencing import FencedOut
@@ -79,8 +79,6 @@ class Projector:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._snapshot_dirty = asyncio.Event()
-        self._readings = 0
-        self._served = 0
         self.folded = asyncio.Event()
         """Set when a batch added events to the projection: drift is evaluated soon after."""
         self.fenced = asyncio.Event()
@@ -209,15 +207,10 @@ class Projector:
         if now != self._last_evaluated:
             # seconds at thousands of objectives: keep the event loop free for scrapes
             scope, fence = self._scope_and_fence()
-            started = self._next_reading()
-            evaluation = await asyncio.to_thread(evaluate, self.engine, now, scope, fence)
+            await asyncio.to_thread(drift_tick, self.engine, now, scope, fence)
             self._last_evaluated = now
-            served = await self._serve(evaluation.snapshot, started)
-            if evaluation.transitions and not served:
-                self._snapshot_dirty.set()  # a rebuild read before the transitions landed
-        else:
-            self._snapshot_dirty.set()
         self.metrics.last_tick.set(now.timestamp())
+        self._snapshot_dirty.set()
         await self._publish_outbox()
         await self._observe_streams()
 
@@ -277,27 +270,14 @@ class Projector:
             self._snapshot_dirty.clear()
             started = time.perf_counter()
             try:
-                reading = self._next_reading()
-                await self._serve(await asyncio.to_thread(self.take_snapshot), reading)
+                snapshot = await asyncio.to_thread(self.take_snapshot)
+                exposition = await asyncio.to_thread(render_exposition, snapshot)
+                self.snapshot, self.exposition = snapshot, exposition
             except Exception as exc:  # keep serving the last snapshot; retry on change
                 log.error("snapshot build failed", error=repr(exc))
             took = time.perf_counter() - started
             self.metrics.snapshot_seconds.observe(took)
             await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, took))
-
-    def _next_reading(self) -> int:
-        """Numbers the readings of the tables, in the order they start."""
-        self._readings += 1
-        return self._readings
-
-    async def _serve(self, snapshot: Snapshot, reading: int) -> bool:
-        """Serve a snapshot unless one read later is served already (a tick's and a
-        rebuild's may finish in either order); whether it is served."""
-        exposition = await asyncio.to_thread(render_exposition, snapshot)
-        if reading < self._served:
-            return False
-        self.snapshot, self.exposition, self._served = snapshot, exposition, reading
-        return True
 
     def take_snapshot(self) -> Snapshot:
         return build_snapshot(self.engine, self.clock(), scope=self._scope())

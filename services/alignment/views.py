@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
@@ -25,7 +24,6 @@ from truenorth.alignment.store.drifts import (
     record_transitions,
 )
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
-from truenorth.contract.alignment import DriftData
 from truenorth.http import FieldInvalid
 from truenorth.timeparse import parse_instant
 
@@ -78,22 +76,16 @@ async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -
 def _open_drifts(
     connection: Connection, workspace: str, moment: Moment, acknowledged: dict[str, int] | object
 ) -> list[OpenDrift]:
+    """The drifts open at the moment: live, the open drift rows alone (a live reading used to
+    decode every resolved drift's JSON only to drop it); in the past, the history folded."""
     if moment.live:
-        return _served_drifts(workspace, open_drifts(connection, workspace), acknowledged)
-    opened = {
-        entry.data.drift_id: (entry.data, to_micros(entry.opened_at))
-        for entry in drift_entries(connection, workspace, moment)
-        if entry.status == "open"
-    }
-    return _served_drifts(workspace, opened, acknowledged)
-
-
-def _served_drifts(
-    workspace: str,
-    opened: dict[str, tuple[DriftData, int]],
-    acknowledged: dict[str, int] | object,
-) -> list[OpenDrift]:
-    """The open drifts (drift_id -> (data, opened at)), acknowledged or not since they opened."""
+        opened = open_drifts(connection, workspace)
+    else:
+        opened = {
+            entry.data.drift_id: (entry.data, to_micros(entry.opened_at))
+            for entry in drift_entries(connection, workspace, moment)
+            if entry.status == "open"
+        }
     acks = acknowledged if isinstance(acknowledged, dict) else {}
     found = [
         OpenDrift(
@@ -108,36 +100,15 @@ def _served_drifts(
     return found
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """A drift tick's outcome: the transitions it committed and the snapshot it judged,
-    with the drifts open after them (what the service then serves)."""
-
-    transitions: list[DriftTransition]
-    snapshot: Snapshot
-
-
 def drift_tick(
     engine: Engine,
     now: datetime,
     scope: Scope | None = None,
     fence: Callable[[Connection], None] | None = None,
 ) -> list[DriftTransition]:
-    """Evaluate drift at `now` (see `evaluate`); returns the transitions committed."""
-    return evaluate(engine, now, scope, fence).transitions
-
-
-def evaluate(
-    engine: Engine,
-    now: datetime,
-    scope: Scope | None = None,
-    fence: Callable[[Connection], None] | None = None,
-) -> Evaluation:
     """Evaluate drift at `now` in every workspace (of `scope`, a partition's) and commit the
     transitions with their outbox events, a workspace at a time, each transaction passing the
-    partition's `fence` first. Drift is judged on the very objective figures the snapshot
-    shows, computed once: a leader never sees a pace that the drift beside it was not
-    raised on (and a tick costs a snapshot, not a snapshot more)."""
+    partition's `fence` first; returns the transitions committed."""
     at = to_micros(now)
     moment = Moment.now(at)
     with engine.connect() as connection:
@@ -145,26 +116,17 @@ def evaluate(
     if scope is not None:
         names = [name for name in names if scope(name)]
     committed: list[DriftTransition] = []
-    parts: list[WorkspaceSnapshot] = []
-    drifts: list[OpenDrift] = []
     for name in names:
         with engine.connect() as connection:
             view = read_workspace(connection, name, moment)
             before = open_drifts(connection, name)
             facts = Facts(connection, name, moment)
-            part = workspace_snapshot(view, facts, at)
-            findings = detect_drifts(
-                view, facts, at, objectives=part.objectives, open_ids=frozenset(before)
-            )
-            transitions = reconcile(name, before, list(findings), at)
-        after = before
+            findings = list(detect_drifts(view, facts, at, open_ids=frozenset(before)))
+            transitions = reconcile(name, before, findings, at)
         if transitions:
             with engine.begin() as connection:
                 if fence is not None:
                     fence(connection)
                 record_transitions(connection, transitions, now)
-                after = open_drifts(connection, name)
             committed.extend(transitions)
-        drifts.extend(_served_drifts(name, after, view.acknowledged))
-        parts.append(part)
-    return Evaluation(committed, Snapshot.of(now, parts, drifts))
+    return committed

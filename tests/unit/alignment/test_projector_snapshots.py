@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
-from unittest.mock import AsyncMock, MagicMock
+from unittest.mock import MagicMock
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from truenorth.alignment.domain.snapshot import Snapshot
@@ -59,41 +58,3 @@ async def test_a_failing_snapshot_build_keeps_the_last_snapshot_and_retries_on_c
         assert b'objective="leads-q4"' in b"".join(select(projector.exposition, None))
     finally:
         loop.cancel()
-
-
-def off_pace_world() -> World:
-    return World(
-        b.strategy_defined(),
-        b.objective_added(),
-        b.launched("c-a"),
-        *b.daily("c-a", "leads", [1] * 50),
-        *b.daily("c-a", "spend", [10] * 50),
-    )
-
-
-def quiet_projector(world: World, now: datetime) -> Projector:
-    projector = Projector(
-        MagicMock(), world.engine, PipelineMetrics.register(CollectorRegistry()), lambda: now
-    )
-    projector._publish_outbox = AsyncMock()  # type: ignore[method-assign]
-    projector._observe_streams = AsyncMock()  # type: ignore[method-assign]
-    return projector
-
-
-async def test_a_tick_serves_the_figures_it_judged_drift_on() -> None:
-    projector = quiet_projector(off_pace_world(), b.day(55))
-    await projector.tick()  # no snapshot rebuild runs: the tick's own snapshot is served
-    objective = projector.snapshot.objective(b.WS, "leads-q4")
-    assert objective is not None and objective.status == "off_track"
-    [drift] = [d.drift for d in projector.snapshot.drifts if d.drift.kind == "objective_off_pace"]
-    assert drift.figures["pace"] == pytest.approx(objective.pace, abs=1e-6)  # as stored
-    assert b'kind="objective_off_pace"' in b"".join(select(projector.exposition, None))
-
-
-async def test_a_snapshot_read_earlier_never_replaces_one_read_later() -> None:
-    projector = quiet_projector(off_pace_world(), b.day(55))
-    earlier, later = projector._next_reading(), projector._next_reading()
-    newer = Snapshot(at=b.day(55))
-    assert await projector._serve(newer, later)
-    assert not await projector._serve(Snapshot(at=b.day(54)), earlier)
-    assert projector.snapshot is newer
