@@ -49,6 +49,7 @@ from truenorth.strategy.domain.invariants import (
     target_errors,
 )
 from truenorth.timeparse import DayEnd, DayStart
+from truenorth.yaml_dates import DatesAsText
 
 __all__ = [
     "DocumentInvalid",
@@ -299,14 +300,7 @@ def document_json_schema() -> dict[str, Any]:
 # YAML with line numbers
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as text, so date handling lives in one place (the model)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_Loader = DatesAsText
 
 
 def _parse_yaml(text: str) -> tuple[Any, dict[Loc, int], list[FieldError]]:
