@@ -66,10 +66,13 @@ def _names_no_time(text: str) -> bool:
 def parse_instant(text: str) -> datetime:
     """A query parameter or CLI option: a bare date is the end of that day (UTC), a time
     without a zone is UTC; its zone is kept."""
+    day = bare_date(text.strip())
+    return end_of_day(day) if day is not None else parse_time(text)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time (not a bare date); one without a zone is UTC; its zone is kept."""
     text = text.strip()
-    day = bare_date(text)
-    if day is not None:
-        return end_of_day(day)
     try:
         if _names_no_time(text):
             raise ValueError  # a date with a zone, which datetime reads as its midnight
