@@ -102,26 +102,36 @@ def _in_utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.utcoffset() else value
 
 
-def _moment_type(day_to_moment: Callable[[date], datetime], description: str) -> Any:
-    return Annotated[
-        AwareDatetime,
-        BeforeValidator(_reader(day_to_moment)),
-        AfterValidator(_in_utc),
-        WithJsonSchema(
-            {
-                "anyOf": [
-                    {"type": "string", "format": "date"},
-                    {"type": "string", "format": "date-time"},
-                ],
-                "description": description,
-            }
-        ),
-    ]
+def _date_or_date_time(description: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ],
+            "description": description,
+        }
+    )
 
 
-DayStart = _moment_type(start_of_day, "YYYY-MM-DD (00:00 UTC) or ISO 8601")
+DayStart = Annotated[
+    AwareDatetime,
+    BeforeValidator(_reader(start_of_day)),
+    AfterValidator(_in_utc),
+    _date_or_date_time("YYYY-MM-DD (00:00 UTC) or ISO 8601"),
+]
 """A window's start: a bare date is 00:00 UTC of that day."""
-DayEnd = _moment_type(end_of_day, "YYYY-MM-DD (inclusive: the end of that day, UTC) or ISO 8601")
+DayEnd = Annotated[
+    AwareDatetime,
+    BeforeValidator(_reader(end_of_day)),
+    AfterValidator(_in_utc),
+    _date_or_date_time("YYYY-MM-DD (inclusive: the end of that day, UTC) or ISO 8601"),
+]
 """A window's end or a deadline: a bare date is the next midnight UTC (the day is in)."""
-Instant = _moment_type(end_of_day, "YYYY-MM-DD (the end of that day, UTC) or ISO 8601")
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_reader(end_of_day)),
+    AfterValidator(_in_utc),
+    _date_or_date_time("YYYY-MM-DD (the end of that day, UTC) or ISO 8601"),
+]
 """A moment (when something happened): a bare date is the end of that day, like `as_of`."""

@@ -279,9 +279,13 @@ def test_a_cloudevent_observation_with_bare_period_dates_covers_the_whole_day(
 def test_a_cloudevent_launch_with_bare_dates_and_one_with_a_zoned_date_naming_the_field(
     campaigns, nats_url, workspace
 ):
-    message = ce_http.to_structured(launch_event("l-days", start="2025-03-01", end="2025-05-31"), FORMAT)
+    message = ce_http.to_structured(
+        launch_event("l-days", start="2025-03-01", end="2025-05-31"), FORMAT
+    )
     answer = campaigns.post(
-        f"/v1/workspaces/{workspace}/campaigns/events", content=message.body, headers=message.headers
+        f"/v1/workspaces/{workspace}/campaigns/events",
+        content=message.body,
+        headers=message.headers,
     )
     assert answer.status_code in (200, 201), answer.text
     (stored,) = Bus(nats_url).events(workspace, "campaigns")
