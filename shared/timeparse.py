@@ -11,8 +11,8 @@ a whole day in UTC, read by what the field is (docs/design.md#time-travel):
 
 A date with a zone but no time (2026-11-15Z) is refused: it names no time and no whole day
 either. The pydantic types refuse a time without a zone (as the contract always has); the
-parameters read by `parse_instant` take one as UTC. The types store every moment in UTC and
-serialize it as an ISO 8601 date-time, so events never carry a bare date.
+parameters read by `parse_instant` take one as UTC. A bare date becomes a UTC date-time and a
+time keeps its zone, so events always carry a full ISO 8601 date-time, never a bare date.
 """
 
 from __future__ import annotations
@@ -102,6 +102,12 @@ def _in_utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.utcoffset() else value
 
 
+IN_UTC = AfterValidator(_in_utc)
+"""Stack on a type to store the moment in UTC (`Annotated[DayStart, IN_UTC]`: the strategy
+document). The contract's types keep the zone a time was written with, so an event re-encoded
+is byte for byte the event stored."""
+
+
 def _date_or_date_time(description: str) -> WithJsonSchema:
     return WithJsonSchema(
         {
@@ -117,21 +123,18 @@ def _date_or_date_time(description: str) -> WithJsonSchema:
 DayStart = Annotated[
     AwareDatetime,
     BeforeValidator(_reader(start_of_day)),
-    AfterValidator(_in_utc),
     _date_or_date_time("YYYY-MM-DD (00:00 UTC) or ISO 8601"),
 ]
 """A window's start: a bare date is 00:00 UTC of that day."""
 DayEnd = Annotated[
     AwareDatetime,
     BeforeValidator(_reader(end_of_day)),
-    AfterValidator(_in_utc),
     _date_or_date_time("YYYY-MM-DD (inclusive: the end of that day, UTC) or ISO 8601"),
 ]
 """A window's end or a deadline: a bare date is the next midnight UTC (the day is in)."""
 Instant = Annotated[
     AwareDatetime,
     BeforeValidator(_reader(end_of_day)),
-    AfterValidator(_in_utc),
     _date_or_date_time("YYYY-MM-DD (the end of that day, UTC) or ISO 8601"),
 ]
 """A moment (when something happened): a bare date is the end of that day, like `as_of`."""

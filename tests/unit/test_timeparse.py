@@ -5,11 +5,12 @@ else is refused with the text and an example."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Annotated
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from truenorth.timeparse import DayEnd, DayStart, Instant, parse_instant
+from truenorth.timeparse import IN_UTC, DayEnd, DayStart, Instant, parse_instant
 
 END_OF_NOV_15 = datetime(2026, 11, 16, tzinfo=UTC)
 
@@ -80,10 +81,20 @@ def test_the_instant_is_the_end_of_the_day_as_for_a_query_parameter() -> None:
     assert window(at="2026-11-15").at == parse_instant("2026-11-15")
 
 
-def test_a_time_with_a_zone_is_kept_as_that_instant_in_utc() -> None:
-    read = window(end="2026-11-15T12:00:00+02:00", at=datetime(2026, 11, 15, 12, tzinfo=UTC))
+def test_a_time_keeps_the_zone_it_was_written_with_so_events_re_encode_unchanged() -> None:
+    read = window(end="2026-11-15T12:00:00+02:00")
     assert read.end == datetime(2026, 11, 15, 10, tzinfo=UTC)
-    assert read.end.utcoffset() == timedelta(0) and read.at.utcoffset() == timedelta(0)
+    assert read.end.utcoffset() == timedelta(hours=2)
+    assert Window.model_validate_json(read.model_dump_json()).model_dump_json() == (
+        read.model_dump_json()
+    )
+
+
+def test_in_utc_stores_the_same_instant_in_utc() -> None:
+    adapter = TypeAdapter(Annotated[DayEnd, IN_UTC])
+    moment = adapter.validate_python("2026-11-15T12:00:00+02:00")
+    assert moment == datetime(2026, 11, 15, 10, tzinfo=UTC) and moment.utcoffset() == timedelta(0)
+    assert adapter.validate_python("2026-11-15") == END_OF_NOV_15
 
 
 def test_seconds_since_the_epoch_are_still_read_as_a_utc_time() -> None:

@@ -48,7 +48,7 @@ from truenorth.strategy.domain.invariants import (
     phasing_errors,
     target_errors,
 )
-from truenorth.timeparse import DayEnd, DayStart
+from truenorth.timeparse import IN_UTC, DayEnd, DayStart
 from truenorth.yaml_dates import DatesAsText
 
 __all__ = [
@@ -70,8 +70,8 @@ SCHEMA_ID = "https://truenorth.dev/schemas/strategy-document.json"
 # --------------------------------------------------------------------------------------------
 # Dates: a calendar day or an aware datetime, always stored in UTC (truenorth.timeparse).
 
-StartMoment = DayStart
-EndMoment = DayEnd
+StartMoment = Annotated[DayStart, IN_UTC]
+EndMoment = Annotated[DayEnd, IN_UTC]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 # --------------------------------------------------------------------------------------------
