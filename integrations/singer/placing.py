@@ -11,11 +11,12 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from truenorth.singer.mapping import MetricRule, StreamMapping, ValueRule
+from truenorth.timeparse import bare_date, end_of_day, parse_time, start_of_day
 
 OBSERVATION_ID_MAX = 128
 _READABLE_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -214,7 +215,7 @@ def _period(mapping: StreamMapping, record: Mapping[str, Any]) -> tuple[datetime
         return start, start + timedelta(days=1)
     end, end_is_day = _moment(record, rule.end, "period end")
     if rule.end_is_inclusive_day:
-        end = datetime.combine(end.date(), datetime.min.time(), UTC) + timedelta(days=1)
+        end = end_of_day(end.date())
     elif end_is_day and end == start and start_is_day:
         end = start + timedelta(days=1)
     if end < start:
@@ -223,22 +224,20 @@ def _period(mapping: StreamMapping, record: Mapping[str, Any]) -> tuple[datetime
 
 
 def _moment(record: Mapping[str, Any], path: str, what: str) -> tuple[datetime, bool]:
-    """(moment in UTC, whether it was a bare date). A datetime without offset is UTC."""
+    """(moment in UTC, whether it was a bare date: 00:00 UTC of that day). A datetime without
+    offset is UTC. Read by `truenorth.timeparse`, as at every door."""
     raw = lookup(record, path)
     if raw is _MISSING or raw is None or raw == "":
         raise Unplaceable(f"missing {what} ({path})")
     if isinstance(raw, datetime):
         return (raw if raw.tzinfo else raw.replace(tzinfo=UTC)).astimezone(UTC), False
-    if isinstance(raw, date):
-        return datetime.combine(raw, datetime.min.time(), UTC), True
-    text = str(raw).strip()
+    day = bare_date(raw)
+    if day is not None:
+        return start_of_day(day), True
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC), True
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_time(str(raw)).astimezone(UTC), False
     except ValueError:
         raise Unplaceable(f"unreadable {what} ({path})") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC), False
 
 
 def _key_values(record: Mapping[str, Any], key_properties: Sequence[str]) -> list[str]:

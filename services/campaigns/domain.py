@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from truenorth.contract.campaigns import (
     CampaignActivated,
@@ -38,6 +38,7 @@ from truenorth.contract.common import CampaignStatus, Money
 from truenorth.contract.envelope import EnvelopeFields, Frozen, LongText, ShortText, Slug, utcnow
 from truenorth.contract.strategy import ObjectiveAdded, ObjectiveRetired, ObjectiveRevised
 from truenorth.contract.thresholds import future_limit
+from truenorth.timeparse import DayEnd, DayStart, Instant
 
 # --------------------------------------------------------------------------------------------
 # Errors
@@ -113,7 +114,7 @@ class CommandMeta(Frozen):
         description="Idempotency key: a retry with the same event_id is answered with the "
         "original outcome (`duplicate: true`) instead of a second event.",
     )
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Instant | None = Field(
         default=None, description="When it happened in the world; default: now."
     )
     actor: ShortText = "unknown"
@@ -131,8 +132,8 @@ class LaunchCampaign(CommandMeta):
     channel: Slug
     segment: Slug
     budget: Money
-    start: AwareDatetime
-    end: AwareDatetime
+    start: DayStart
+    end: DayEnd
     owner: ShortText = ""
     status: Literal["planned", "live"] = "live"
 

@@ -8,7 +8,7 @@ import hashlib
 import os
 import random
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from truenorth.client.errors import (
     Unavailable,
 )
 from truenorth.contract.envelope import new_event_id
+from truenorth.timeparse import bare_date, end_of_day, start_of_day
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 RETRYABLE_ERRORS = (httpx.TransportError,)
@@ -101,13 +102,17 @@ class IngestSummary:
         return dataclasses.asdict(self)
 
 
-def _normal_time(value: Any) -> str:
+def _normal_time(value: Any, day_to_moment: Callable[[date], datetime]) -> str:
+    """One spelling per instant; a bare date is the instant the service reads it as."""
+    day = bare_date(value)
+    if day is not None:
+        value = day_to_moment(day)
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return str(moment.timestamp())
     if isinstance(value, str):
         try:
-            return _normal_time(datetime.fromisoformat(value))
+            return _normal_time(datetime.fromisoformat(value), day_to_moment)
         except ValueError:
             return value
     return str(value)
@@ -120,8 +125,8 @@ def derive_observation_id(row: Mapping[str, Any]) -> str:
         [
             str(row.get("campaign_id", "")),
             str(row.get("metric", "")),
-            _normal_time(row.get("period_start")),
-            _normal_time(row.get("period_end")),
+            _normal_time(row.get("period_start"), start_of_day),
+            _normal_time(row.get("period_end"), end_of_day),
             str(row.get("source", "unknown")),
         ]
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, model_validator
+from pydantic import model_validator
 
 from truenorth.contract.common import Money
 from truenorth.contract.envelope import EnvelopeFields, Frozen, LongText, ShortText, Slug
+from truenorth.timeparse import DayEnd, DayStart
 
 
 class CampaignLaunchedData(Frozen):
@@ -17,8 +18,8 @@ class CampaignLaunchedData(Frozen):
     channel: Slug
     segment: Slug
     budget: Money
-    start: AwareDatetime
-    end: AwareDatetime
+    start: DayStart
+    end: DayEnd
     owner: ShortText = ""
     status: Literal["planned", "live"] = "live"
     untethered: bool = False

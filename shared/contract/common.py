@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from truenorth.contract.envelope import Frozen, ShortText, Slug
+from truenorth.timeparse import DayEnd, DayStart
 
 Kpi = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 """leads, revenue, conversions, signups, awareness_pct, ... or a custom snake_case name."""
@@ -121,8 +122,8 @@ class ObjectiveSpec(Frozen):
     baseline: Figure = 0
     target: Figure
     direction: Direction = "increase"
-    start: AwareDatetime
-    deadline: AwareDatetime
+    start: DayStart
+    deadline: DayEnd
     phasing: dict[MonthKey, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
     cost_per_outcome: Money | None = None
     owner: ShortText = ""
@@ -187,8 +188,8 @@ def kpi_kind_problems(
 
 class PeriodPlan(Frozen):
     period_id: Slug
-    start: AwareDatetime
-    end: AwareDatetime
+    start: DayStart
+    end: DayEnd
     budget: Money
     channel_mix: dict[Slug, Share]
     """Planned share of the budget per channel, in percent; sums to 100."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 
 from truenorth.contract.common import Figure, Kpi
 from truenorth.contract.envelope import EnvelopeFields, Frozen, ShortText, Slug
+from truenorth.timeparse import DayEnd, DayStart
 
 ObservationId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -21,8 +22,8 @@ class Observation(Frozen):
     campaign_id: Slug
     metric: Kpi
     value: Figure
-    period_start: AwareDatetime
-    period_end: AwareDatetime
+    period_start: DayStart
+    period_end: DayEnd
     source: ShortText = "unknown"
 
     @model_validator(mode="after")

@@ -10,7 +10,6 @@ Register with::
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from truenorth.generators.rules import (
     StrategySpec,
     generate_rules,
 )
+from truenorth.yaml_dates import DatesAsText
 
 console = Console()
 err = Console(stderr=True)
@@ -64,22 +64,14 @@ def _fail(message: str) -> None:
 OBJECTIVE_FIELDS = frozenset(ObjectiveSpec.model_fields) - {"objective_id"}
 
 
-def _instant(value: Any, *, end_of_day: bool) -> Any:
-    """YYYY-MM-DD (a string or what YAML parsed) → start or end of that day in UTC."""
-    if isinstance(value, str) and len(value) == 10:
-        value = date.fromisoformat(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time.max if end_of_day else time.min, tzinfo=UTC)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def load_strategy_specs(path: Path) -> StrategySpec:
     """Read a strategy YAML ({workspace?, id, owner, objectives: [...]}) into what
-    `generate_rules` needs. Dates are YYYY-MM-DD; a deadline means the end of that day, UTC."""
+        `generate_rules` needs. Dates read as the strategy service reads them (`ObjectiveSpec`'s
+    `truenorth.timeparse` types): a start date is 00:00 UTC, a deadline date the next midnight."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        document = yaml.load(text, Loader=DatesAsText)
+        lines = _objective_lines(text)
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: {exc}") from None
     if not isinstance(document, dict) or "id" not in document:
@@ -90,15 +82,11 @@ def load_strategy_specs(path: Path) -> StrategySpec:
             raise ValueError(f"{path}: objectives[{index}] is not a mapping")
         fields = {k: v for k, v in raw.items() if k in OBJECTIVE_FIELDS}
         fields["objective_id"] = raw.get("id", raw.get("objective_id"))
-        fields["start"] = _instant(raw.get("start"), end_of_day=False)
-        fields["deadline"] = _instant(raw.get("deadline"), end_of_day=True)
         try:
             objectives.append(ObjectiveSpec(**fields))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'objective'}: {e['msg']}"
-                for e in exc.errors()
-            )
+            at = lines[index] if index < len(lines) else {}
+            problems = "; ".join(_problem(e, at) for e in exc.errors())
             raise ValueError(f"{path}: objectives[{index}]: {problems}") from None
     return StrategySpec(
         workspace=str(document.get("workspace", "default")),
@@ -106,6 +94,30 @@ def load_strategy_specs(path: Path) -> StrategySpec:
         owner=str(document.get("owner", "")),
         objectives=tuple(objectives),
     )
+
+
+def _problem(error: Any, lines: dict[str, int]) -> str:
+    field = ".".join(str(p) for p in error["loc"]) or "objective"
+    line = lines.get(str(error["loc"][0]) if error["loc"] else "", lines.get(""))
+    return f"{field}{'' if line is None else f' (line {line})'}: {error['msg']}"
+
+
+def _objective_lines(text: str) -> list[dict[str, int]]:
+    """For each objective, the 1-based line of each of its fields ("" = the objective)."""
+    root = yaml.compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    found: list[dict[str, int]] = []
+    for key, value in root.value:
+        if key.value == "objectives" and isinstance(value, yaml.SequenceNode):
+            for item in value.value:
+                lines = {"": item.start_mark.line + 1}
+                if isinstance(item, yaml.MappingNode):
+                    lines |= {k.value: v.start_mark.line + 1 for k, v in item.value}
+                    if "id" in lines:
+                        lines["objective_id"] = lines["id"]
+                found.append(lines)
+    return found
 
 
 # -- commands ---------------------------------------------------------------------------------

@@ -171,7 +171,10 @@ def objective_rules(
     selector = _matchers(workspace=ws, strategy=sid, objective=oid)
     owner = spec.owner or strategy.owner
     dashboard = _objective_url(grafana_url, ws, sid, oid)
-    deadline = spec.deadline.strftime("%Y-%m-%d %H:%M UTC")
+    # the deadline is the instant the window closes (a deadline date's next midnight): people
+    # read the last minute and the last day inside it
+    last = spec.deadline - timedelta(microseconds=1)
+    deadline = last.strftime("%Y-%m-%d %H:%M UTC")
     for window in burn_windows(spec):
         yield {
             "alert": "TruenorthObjectiveBehindPace",
@@ -185,7 +188,7 @@ def objective_rules(
             },
             "annotations": {
                 "summary": f"{spec.name}: {spec.kpi} run-rate too slow to reach "
-                f"{_figure(spec.target)} by {spec.deadline.date().isoformat()}",
+                f"{_figure(spec.target)} by {last.date().isoformat()}",
                 "description": (
                     f"Objective {oid} ({spec.name}, strategy {sid}, workspace {ws}): over the "
                     f"last {duration(window.long)} the {spec.kpi} run-rate was "

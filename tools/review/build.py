@@ -27,7 +27,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine
@@ -66,7 +66,7 @@ from truenorth.review.checkins import CheckInReview, checkin_reviews, checkin_su
 from truenorth.store.db import migrate
 from truenorth.strategy.domain.aggregate import Strategy
 from truenorth.strategy.domain.changes import FieldChange, diff_models, show
-from truenorth.timeparse import parse_instant
+from truenorth.timeparse import end_of_day, parse_instant, start_of_day
 
 DEFAULT_STEP = timedelta(days=1)
 MAX_SAMPLES = 400
@@ -93,10 +93,6 @@ class Period:
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _RANGE = re.compile(r"^(.+)\.\.(.+)$")
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _month_start(year: int, month: int) -> datetime:
@@ -126,7 +122,7 @@ def parse_period(text: str) -> Period:
             raise ValueError(f"bad period {text!r}: {exc}") from None
         if until < since:
             raise ValueError(f"bad period {text!r}: ends before it starts")
-        return Period(text, _midnight(since), _midnight(until + timedelta(days=1)))
+        return Period(text, start_of_day(since), end_of_day(until))
     raise ValueError(
         f"bad period {text!r}: use 2026-Q4, 2026-11, 2026-10-01..2026-12-31 or the id of one "
         "of the strategy's periods"

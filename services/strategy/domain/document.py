@@ -9,24 +9,18 @@ next day's 00:00 UTC, since windows are half-open), or as ISO 8601 datetimes wit
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import yaml
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    WithJsonSchema,
 )
 
 from truenorth.contract.common import (
@@ -54,6 +48,8 @@ from truenorth.strategy.domain.invariants import (
     phasing_errors,
     target_errors,
 )
+from truenorth.timeparse import IN_UTC, DayEnd, DayStart
+from truenorth.yaml_dates import DatesAsText
 
 __all__ = [
     "DocumentInvalid",
@@ -72,56 +68,10 @@ ROOT = "(document)"
 SCHEMA_ID = "https://truenorth.dev/schemas/strategy-document.json"
 
 # --------------------------------------------------------------------------------------------
-# Dates: a calendar day or an aware datetime, always stored in UTC.
+# Dates: a calendar day or an aware datetime, always stored in UTC (truenorth.timeparse).
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATE_OR_DATETIME: dict[str, Any] = {
-    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
-}
-
-
-def _as_day(value: object) -> date | None:
-    if isinstance(value, datetime):
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and _DAY.match(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"'{value}' is not a calendar date") from None
-    return None
-
-
-def _day_start(value: object) -> object:
-    day = _as_day(value)
-    return value if day is None else datetime.combine(day, time(), UTC)
-
-
-def _day_end(value: object) -> object:
-    day = _as_day(value)
-    return value if day is None else datetime.combine(day + timedelta(days=1), time(), UTC)
-
-
-def _in_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-StartMoment = Annotated[
-    AwareDatetime,
-    BeforeValidator(_day_start),
-    AfterValidator(_in_utc),
-    WithJsonSchema(_DATE_OR_DATETIME | {"description": "YYYY-MM-DD (00:00 UTC) or ISO 8601"}),
-]
-EndMoment = Annotated[
-    AwareDatetime,
-    BeforeValidator(_day_end),
-    AfterValidator(_in_utc),
-    WithJsonSchema(
-        _DATE_OR_DATETIME
-        | {"description": "YYYY-MM-DD (inclusive: the end of that day, UTC) or ISO 8601"}
-    ),
-]
+StartMoment = Annotated[DayStart, IN_UTC]
+EndMoment = Annotated[DayEnd, IN_UTC]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 # --------------------------------------------------------------------------------------------
@@ -350,14 +300,7 @@ def document_json_schema() -> dict[str, Any]:
 # YAML with line numbers
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as text, so date handling lives in one place (the model)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_Loader = DatesAsText
 
 
 def _parse_yaml(text: str) -> tuple[Any, dict[Loc, int], list[FieldError]]:

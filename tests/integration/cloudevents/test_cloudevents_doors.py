@@ -258,3 +258,44 @@ def test_nats_campaign_commands_structured_and_binary(campaigns, nats_url, works
     )
     (headers, _) = eventually(lambda: bus.dead_letters(workspace, "campaigns"))[0]
     assert "segment" in [e["field"] for e in orjson.loads(headers["Tn-Errors"])]
+
+
+# ------------------------------------------------------------------------------- bare dates
+
+
+def test_a_cloudevent_observation_with_bare_period_dates_covers_the_whole_day(
+    metrics, nats_url, workspace
+):
+    event = observation_event("day-1", period_start="2025-03-01", period_end="2025-03-01")
+    message = ce_http.to_structured(event, FORMAT)
+    answer = metrics.post(
+        f"/v1/workspaces/{workspace}/metrics", content=message.body, headers=message.headers
+    )
+    assert answer.json()["accepted"] == 1, answer.text
+    (stored,) = Bus(nats_url).events(workspace, "metrics")
+    assert stored.data.period_end == datetime(2025, 3, 2, tzinfo=UTC)
+
+
+def test_a_cloudevent_launch_with_bare_dates_and_one_with_a_zoned_date_naming_the_field(
+    campaigns, nats_url, workspace
+):
+    message = ce_http.to_structured(
+        launch_event("l-days", start="2025-03-01", end="2025-05-31"), FORMAT
+    )
+    answer = campaigns.post(
+        f"/v1/workspaces/{workspace}/campaigns/events",
+        content=message.body,
+        headers=message.headers,
+    )
+    assert answer.status_code in (200, 201), answer.text
+    (stored,) = Bus(nats_url).events(workspace, "campaigns")
+    assert (stored.data.start, stored.data.end) == (
+        datetime(2025, 3, 1, tzinfo=UTC),
+        datetime(2025, 6, 1, tzinfo=UTC),
+    )
+    zoned = ce_http.to_structured(launch_event("l-zoned", "other", end="2025-05-31Z"), FORMAT)
+    refused = campaigns.post(
+        f"/v1/workspaces/{workspace}/campaigns/events", content=zoned.body, headers=zoned.headers
+    )
+    assert refused.status_code == 422, refused.text
+    assert "end" in refused.text and "is not a date" in refused.text

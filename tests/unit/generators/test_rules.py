@@ -21,6 +21,7 @@ from truenorth.generators.rules import (
     duration,
     generate_rules,
 )
+from truenorth.strategy.domain import load_document
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULES = PROMETHEUS / "rules"
@@ -166,8 +167,36 @@ def test_load_strategy_specs_reads_dates_as_utc_days(tmp_path: Path) -> None:
     assert (spec.workspace, spec.strategy_id, spec.owner) == ("default", "s1", "boss")
     (objective,) = spec.objectives
     assert objective.start == datetime(2026, 1, 1, tzinfo=UTC)
-    assert objective.deadline.date().isoformat() == "2026-01-31"
-    assert objective.deadline.hour == 23
+    assert objective.deadline == datetime(2026, 2, 1, tzinfo=UTC)  # the whole 31st is in
+
+
+def test_a_deadline_date_is_the_same_instant_for_the_rules_and_the_strategy_service(
+    tmp_path: Path,
+) -> None:
+    examples = [p for p in strategy_files() if p.parent.name == "examples"]
+    assert examples, "the examples are strategy documents the service applies"
+    for path in examples:
+        generated = {o.objective_id: o for o in load_strategy_specs(path).objectives}
+        applied = load_document(path.read_text(encoding="utf-8"), str(path)).objective_specs()
+        assert {o.objective_id: (o.start, o.deadline) for o in applied} == {
+            oid: (o.start, o.deadline) for oid, o in generated.items()
+        }
+
+
+@pytest.mark.parametrize(
+    ("written", "line"), [("2026-11-15Z", 5), ("2026-13-45", 5), ("2026-01-31T12:00:00", 5)]
+)
+def test_a_deadline_that_is_no_day_and_no_time_is_refused_naming_the_field_and_line(
+    tmp_path: Path, written: str, line: int
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "id: s1\nobjectives:\n  - id: o1\n    start: 2026-01-01\n"
+        f"    deadline: {written}\n    name: O\n    kpi: leads\n    target: 10\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=rf"objectives\[0\]: deadline \(line {line}\)"):
+        load_strategy_specs(path)
 
 
 def test_load_strategy_specs_names_the_bad_field(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import httpx
 import orjson
@@ -130,6 +131,16 @@ def test_derived_ids_are_stable_across_time_spellings() -> None:
     assert a == b
     assert derive_observation_id({**ROW, "metric": "spend"}) != a
     assert derive_observation_id({**ROW, "value": 99}) == a  # value is not part of the id
+
+
+def test_a_derived_id_reads_bare_period_dates_as_the_service_stores_them() -> None:
+    """2025-03-01–2025-03-01 is the whole day, stored as 00:00Z–next 00:00Z: re-sending the row
+    with times must be the same fact, not a second one."""
+    days = {**ROW, "period_start": "2025-03-01", "period_end": "2025-03-01"}
+    times = {**ROW, "period_start": "2025-03-01T00:00:00Z", "period_end": "2025-03-02T00:00:00Z"}
+    assert derive_observation_id(days) == derive_observation_id(times)
+    as_dates = {**days, "period_start": date(2025, 3, 1), "period_end": date(2025, 3, 1)}
+    assert derive_observation_id(as_dates) == derive_observation_id(times)
 
 
 def test_hpub_frames_are_what_nats_py_writes() -> None:

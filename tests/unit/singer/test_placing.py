@@ -98,6 +98,14 @@ def test_readable_ids_when_every_part_is_id_safe():
             "unreadable period start (date_start)",
         ),
         (
+            {"campaign_id": "1", "date_start": "2025-03-03Z", "spend": 1},
+            "unreadable period start (date_start)",
+        ),
+        (
+            {"campaign_id": "1", "date_start": "2025-03-03", "date_stop": "2025-13-45", "spend": 1},
+            "unreadable period end (date_stop)",
+        ),
+        (
             {"campaign_id": "a b", "date_start": "2025-03-03", "spend": 1},
             "campaign id 'a b' cannot be a truenorth campaign id",
         ),
@@ -106,6 +114,18 @@ def test_readable_ids_when_every_part_is_id_safe():
 def test_unplaceable_records_say_why(record, reason):
     with pytest.raises(Unplaceable, match=reason.replace("(", r"\(").replace(")", r"\)")):
         place("ads_insights", MAPPING.for_stream("ads_insights"), record)
+
+
+def test_a_bare_date_in_any_iso_form_is_the_same_whole_utc_day():
+    def period(start: str, stop: str) -> set[tuple[str, str]]:
+        record = {"campaign_id": "1", "date_start": start, "date_stop": stop, "spend": 1}
+        placement = place("ads_insights", MAPPING.for_stream("ads_insights"), record)
+        return {(r["period_start"], r["period_end"]) for r in placement.observations}
+
+    assert period("20250303", "20250303") == period("2025-03-03", "2025-03-03")
+    assert period("2025-W10-1", "2025-W10-1") == period("2025-03-03", "2025-03-03")
+    ((start, end),) = period("2025-03-03", "2025-03-03")
+    assert (start[:19], end[:19]) == ("2025-03-03T00:00:00", "2025-03-04T00:00:00")
 
 
 def test_a_metric_that_is_not_a_number_is_a_problem_the_others_are_placed():

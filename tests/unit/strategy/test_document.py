@@ -44,6 +44,16 @@ def test_a_datetime_without_offset_is_refused() -> None:
     assert "objectives[0].deadline" in errors_of(text)
 
 
+@pytest.mark.parametrize("written", ["2026-12-31Z", "2026-13-45", "soon"])
+def test_a_deadline_that_is_no_day_and_no_zoned_time_is_refused_naming_field_and_line(
+    written: str,
+) -> None:
+    text = BASE_YAML.replace("deadline: 2026-12-31", f"deadline: {written}", 1)
+    line, message = errors_of(text)["objectives[0].deadline"]
+    assert line == BASE_YAML.splitlines().index("    deadline: 2026-12-31") + 1
+    assert f"{written!r} is not a date" in message
+
+
 def test_deadline_must_be_after_start() -> None:
     text = BASE_YAML.replace("deadline: 2026-12-31", "deadline: 2026-09-30", 1)
     line, message = errors_of(text)["objectives[0].deadline"]
