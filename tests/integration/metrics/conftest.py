@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration.campaigns.support import Bus
+from truenorth.client import MetricsClient
+from truenorth.metrics import cli
 from truenorth.metrics.app import build_app
 from truenorth.settings import MetricsSettings, SharedSettings
 
@@ -27,6 +29,14 @@ def make_client(nats_url: str, data_dir: Path, workspace: str, **settings: objec
 def client(nats_url: str, tmp_path: Path, workspace: str) -> Iterator[TestClient]:
     with make_client(nats_url, tmp_path, workspace) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def emit_through_client(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`truenorth emit metrics` sends to the test client's service."""
+    monkeypatch.setattr(
+        cli, "MetricsClient", lambda url, **kw: MetricsClient(url, http=client, **kw)
+    )
 
 
 def row(

@@ -68,11 +68,8 @@ def test_over_nats_bare_period_dates_are_read_the_same_way(
 
 
 def test_a_csv_file_with_bare_dates_is_whole_days_and_a_zoned_date_names_field_and_line(
-    client: TestClient, bus: Bus, workspace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, bus: Bus, workspace: str, tmp_path: Path, emit_through_client: None
 ) -> None:
-    monkeypatch.setattr(
-        cli, "MetricsClient", lambda url, **kw: MetricsClient(url, http=client, **kw)
-    )
     path = tmp_path / "days.csv"
     path.write_text(
         "campaign_id,metric,value,period_start,period_end,source\n"

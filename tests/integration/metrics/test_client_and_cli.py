@@ -46,11 +46,8 @@ def test_client_derives_observation_ids(client: TestClient, bus: Bus, workspace:
 
 
 def test_emit_metrics_csv(
-    client: TestClient, bus: Bus, workspace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, bus: Bus, workspace: str, tmp_path: Path, emit_through_client: None
 ) -> None:
-    monkeypatch.setattr(
-        cli, "MetricsClient", lambda url, **kw: MetricsClient(url, http=client, **kw)
-    )
     path = tmp_path / "obs.csv"
     path.write_text(
         "observation_id,campaign_id,metric,value,period_start,period_end,source\n"
@@ -68,13 +65,10 @@ def test_emit_metrics_csv(
 
 
 def test_emit_metrics_ndjson_rerun_is_all_duplicates(
-    client: TestClient, bus: Bus, workspace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, bus: Bus, workspace: str, tmp_path: Path, emit_through_client: None
 ) -> None:
     import orjson
 
-    monkeypatch.setattr(
-        cli, "MetricsClient", lambda url, **kw: MetricsClient(url, http=client, **kw)
-    )
     path = tmp_path / "obs.ndjson"
     path.write_bytes(b"\n".join(orjson.dumps(row(f"j{i}")) for i in range(5)) + b"\n")
     runner = CliRunner()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 
 from truenorth.alignment.ticks import tick_forever
@@ -20,36 +21,30 @@ class SlowProjector:
         await asyncio.sleep(self.cost)
 
 
-async def test_an_evaluation_longer_than_the_period_waits_four_times_its_cost() -> None:
-    # at 10 000 objectives an evaluation takes ~25 s against a 5 s period: evaluated back to
-    # back, the service spent most of a core judging an idle projection
-    projector = SlowProjector(cost=0.2)
-    ticking = asyncio.create_task(tick_forever(projector, seconds=0.3))
-    await asyncio.sleep(2.2)
+async def evaluations(cost: float, period: float, watched: float) -> list[float]:
+    """When each evaluation started, ticking for `watched` seconds."""
+    projector = SlowProjector(cost)
+    ticking = asyncio.create_task(tick_forever(projector, seconds=period))
+    await asyncio.sleep(watched)
     ticking.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await ticking
-    gaps = [b - a for a, b in zip(projector.started, projector.started[1:], strict=False)]
+    return projector.started
+
+
+async def test_an_evaluation_longer_than_the_period_waits_four_times_its_cost() -> None:
+    # at 10 000 objectives an evaluation takes ~25 s against a 5 s period: evaluated back to
+    # back, the service spent most of a core judging an idle projection
+    started = await evaluations(cost=0.2, period=0.3, watched=2.2)
+    gaps = [b - a for a, b in itertools.pairwise(started)]
     assert gaps, "it evaluated at least twice"
     assert min(gaps) >= 0.2 + 4 * 0.2 - 0.01
 
 
 async def test_a_cheap_evaluation_runs_every_period() -> None:
-    projector = SlowProjector(cost=0.0)
-    ticking = asyncio.create_task(tick_forever(projector, seconds=0.6))
-    await asyncio.sleep(1.5)
-    ticking.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await ticking
-    assert len(projector.started) >= 2
+    assert len(await evaluations(cost=0.0, period=0.6, watched=1.5)) >= 2
 
 
 async def test_a_period_shorter_than_the_event_gap_is_kept() -> None:
     # the demo's lockstep ticks every 0.05 s and waits for each evaluation
-    projector = SlowProjector(cost=0.0)
-    ticking = asyncio.create_task(tick_forever(projector, seconds=0.05))
-    await asyncio.sleep(0.5)
-    ticking.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await ticking
-    assert len(projector.started) >= 4
+    assert len(await evaluations(cost=0.0, period=0.05, watched=0.5)) >= 4
