@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -29,7 +28,7 @@ from truenorth.generators.rules import (
     StrategySpec,
     generate_rules,
 )
-from truenorth.yaml_dates import DatesAsText
+from truenorth.strategy.domain.document import line_of_loc, parse_yaml
 
 console = Console()
 err = Console(stderr=True)
@@ -66,14 +65,15 @@ OBJECTIVE_FIELDS = frozenset(ObjectiveSpec.model_fields) - {"objective_id"}
 
 def load_strategy_specs(path: Path) -> StrategySpec:
     """Read a strategy YAML ({workspace?, id, owner, objectives: [...]}) into what
-        `generate_rules` needs. Dates read as the strategy service reads them (`ObjectiveSpec`'s
-    `truenorth.timeparse` types): a start date is 00:00 UTC, a deadline date the next midnight."""
+    `generate_rules` needs. Dates read as the strategy service reads them (`ObjectiveSpec`'s
+    `truenorth.timeparse` types): a start date is 00:00 UTC, a deadline date the next midnight.
+    YAML is read as the strategy service reads it too, with each field's line for errors."""
     try:
-        text = path.read_text(encoding="utf-8")
-        document = yaml.load(text, Loader=DatesAsText)
-        lines = _objective_lines(text)
-    except (OSError, yaml.YAMLError) as exc:
+        document, lines, errors = parse_yaml(path.read_text(encoding="utf-8"))
+    except OSError as exc:
         raise ValueError(f"{path}: {exc}") from None
+    if errors:
+        raise ValueError(f"{path}: line {errors[0].line}: {errors[0].message}")
     if not isinstance(document, dict) or "id" not in document:
         raise ValueError(f"{path}: expected a mapping with at least `id` and `objectives`")
     objectives = []
@@ -85,8 +85,7 @@ def load_strategy_specs(path: Path) -> StrategySpec:
         try:
             objectives.append(ObjectiveSpec(**fields))
         except ValidationError as exc:
-            at = lines[index] if index < len(lines) else {}
-            problems = "; ".join(_problem(e, at) for e in exc.errors())
+            problems = "; ".join(_problem(e, ("objectives", index), lines) for e in exc.errors())
             raise ValueError(f"{path}: objectives[{index}]: {problems}") from None
     return StrategySpec(
         workspace=str(document.get("workspace", "default")),
@@ -96,28 +95,10 @@ def load_strategy_specs(path: Path) -> StrategySpec:
     )
 
 
-def _problem(error: Any, lines: dict[str, int]) -> str:
+def _problem(error: Any, objective: tuple[str, int], lines: dict[Any, int]) -> str:
     field = ".".join(str(p) for p in error["loc"]) or "objective"
-    line = lines.get(str(error["loc"][0]) if error["loc"] else "", lines.get(""))
+    line = line_of_loc(lines, (*objective, *error["loc"][:1]))
     return f"{field}{'' if line is None else f' (line {line})'}: {error['msg']}"
-
-
-def _objective_lines(text: str) -> list[dict[str, int]]:
-    """For each objective, the 1-based line of each of its fields ("" = the objective)."""
-    root = yaml.compose(text)
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    found: list[dict[str, int]] = []
-    for key, value in root.value:
-        if key.value == "objectives" and isinstance(value, yaml.SequenceNode):
-            for item in value.value:
-                lines = {"": item.start_mark.line + 1}
-                if isinstance(item, yaml.MappingNode):
-                    lines |= {k.value: v.start_mark.line + 1 for k, v in item.value}
-                    if "id" in lines:
-                        lines["objective_id"] = lines["id"]
-                found.append(lines)
-    return found
 
 
 # -- commands ---------------------------------------------------------------------------------

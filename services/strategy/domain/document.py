@@ -49,7 +49,6 @@ from truenorth.strategy.domain.invariants import (
     target_errors,
 )
 from truenorth.timeparse import IN_UTC, DayEnd, DayStart
-from truenorth.yaml_dates import DatesAsText
 
 __all__ = [
     "DocumentInvalid",
@@ -217,7 +216,7 @@ class StrategyDocument(_DocumentModel):
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of `loc` or of its nearest ancestor, when the document came from text."""
-        return _line_of(self._lines, loc)
+        return line_of_loc(self._lines, loc)
 
     def error_at(self, loc: Loc, message: str, type_: str = "invariant") -> FieldError:
         return FieldError(dotted(loc) or ROOT, message, type_, self.line_of(loc))
@@ -253,7 +252,7 @@ def decode_document(raw: bytes, filename: str = "<document>") -> str:
 
 def load_document(text: str, filename: str = "<document>") -> StrategyDocument:
     """Parse and validate a YAML (or JSON) strategy document; DocumentInvalid lists every error."""
-    data, lines, errors = _parse_yaml(text)
+    data, lines, errors = parse_yaml(text)
     if errors:
         raise DocumentInvalid(filename, errors)
     return parse_document(data, filename=filename, lines=lines)
@@ -300,10 +299,21 @@ def document_json_schema() -> dict[str, Any]:
 # YAML with line numbers
 
 
-_Loader = DatesAsText
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with dates kept as text, so a date is read in one place
+    (`truenorth.timeparse`) by what the field is (a start, an end), not by PyYAML (which turns
+    2026-12-31 into a date and 2026-13-45 into an error naming no field)."""
 
 
-def _parse_yaml(text: str) -> tuple[Any, dict[Loc, int], list[FieldError]]:
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_yaml(text: str) -> tuple[Any, dict[Loc, int], list[FieldError]]:
+    """(data with dates as text, path -> 1-based line, YAML errors); the rule generators read
+    strategy files with it too."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -363,7 +373,7 @@ def _children(loc: Loc, node: yaml.Node) -> Iterator[tuple[Loc, int, yaml.Node]]
             yield (*loc, index), item.start_mark.line + 1, item
 
 
-def _line_of(lines: Mapping[Loc, int], loc: Loc) -> int | None:
+def line_of_loc(lines: Mapping[Loc, int], loc: Loc) -> int | None:
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
             return lines[loc[:end]]
@@ -379,7 +389,8 @@ def _shape_errors(error: ValidationError, lines: Mapping[Loc, int]) -> list[Fiel
     for item in error.errors(include_url=False):
         loc: Loc = tuple(part for part in item["loc"] if part != "[key]")
         message = _friendly(item)
-        result.append(FieldError(dotted(loc) or ROOT, message, item["type"], _line_of(lines, loc)))
+        line = line_of_loc(lines, loc)
+        result.append(FieldError(dotted(loc) or ROOT, message, item["type"], line))
     return result
 
 
@@ -393,7 +404,7 @@ def _friendly(item: Mapping[str, Any]) -> str:
 
 def _located(loc: Loc, error: FieldError, lines: Mapping[Loc, int]) -> FieldError:
     full: Loc = (*loc, *error.path.split("."))
-    return FieldError(dotted(full), error.message, error.type, _line_of(lines, full))
+    return FieldError(dotted(full), error.message, error.type, line_of_loc(lines, full))
 
 
 def _unique(errors: Sequence[FieldError]) -> list[FieldError]:
