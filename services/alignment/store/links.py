@@ -42,6 +42,8 @@ class LinkWriter:
             if (workspace, campaign_id) not in self.rows:
                 self.rows[(workspace, campaign_id)] = {}
                 by_workspace.setdefault(workspace, []).append(campaign_id)
+        if not by_workspace:  # a metric batch: no query to build (writer.py)
+            return
         links = t.campaign_links
         query = select(links).where(
             links.c.workspace == bindparam("w"),

@@ -38,6 +38,10 @@ class _Versions:
             if (workspace, ident) not in self.loaded:
                 self.loaded[(workspace, ident)] = 0
                 by_workspace.setdefault(workspace, []).append(ident)
+        if not by_workspace:
+            # a metric batch has none to read, and building the query cost ~0.5 ms of the
+            # ~2.2 ms CPU a 40-event metric batch took (2026-12-04)
+            return
         table, key = self.table, self.table.c[self.key_column]
         older = table.alias("older")
         # the newest version, found through the primary key: a filter on `current` let SQLite
