@@ -33,6 +33,7 @@ from truenorth.alignment.exposition import render_exposition
 from truenorth.alignment.outbox import publish_outbox
 from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
+from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.bus.eventstore import EventStore
 from truenorth.bus.streams import DLQ
@@ -74,6 +75,7 @@ class Projector:
         self.snapshot: Snapshot = Snapshot(at=clock())
         self.exposition: dict[str, bytes] = render_exposition(self.snapshot)
         """`self.snapshot` as Prometheus text: what /metrics serves."""
+        self._plans = LivePlans()
         self._last_evaluated: datetime | None = None
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -280,4 +282,4 @@ class Projector:
             await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, took))
 
     def take_snapshot(self) -> Snapshot:
-        return build_snapshot(self.engine, self.clock(), scope=self._scope())
+        return build_snapshot(self.engine, self.clock(), scope=self._scope(), plans=self._plans)

@@ -23,6 +23,7 @@ from truenorth.alignment.store.drifts import (
     open_drifts,
     record_transitions,
 )
+from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
 from truenorth.http import FieldInvalid
 from truenorth.timeparse import parse_instant
@@ -50,18 +51,25 @@ def build_snapshot(
     moment: Moment | None = None,
     workspace: str | None = None,
     scope: Scope | None = None,
+    plans: LivePlans | None = None,
 ) -> Snapshot:
     """Every figure at the moment (default: live at `now`), of one workspace, of the
-    workspaces in `scope` (a partition's), or of all."""
+    workspaces in `scope` (a partition's), or of all. `plans`: the live plans kept from the
+    last build (the live projector's), for a live moment only."""
     moment = moment or Moment.now(to_micros(now))
     with engine.connect() as connection:
         names = [workspace] if workspace else workspace_names(connection, moment)
         if scope is not None:
             names = [name for name in names if scope(name)]
+        if plans is not None and moment.live:
+            plans.refresh(connection)
         parts: list[WorkspaceSnapshot] = []
         drifts: list[OpenDrift] = []
         for name in names:
-            view = read_workspace(connection, name, moment, reports=False)
+            if plans is not None and moment.live:
+                view = plans.read(connection, name, moment)
+            else:
+                view = read_workspace(connection, name, moment, reports=False)
             parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
             drifts.extend(_open_drifts(connection, name, moment, view.acknowledged))
     return Snapshot.of(now, parts, drifts)

@@ -87,7 +87,7 @@ def read_workspace(
             for row in _newest(connection, t.objectives, "objective_id", workspace, moment)
         },
         campaigns=dict(sorted(campaigns.items())),
-        acknowledged=_acknowledged(connection, workspace, moment),
+        acknowledged=acknowledged_as_of(connection, workspace, moment),
         checkins=checkins_as_of(connection, workspace, moment),
     )
 
@@ -166,7 +166,8 @@ def checkins_as_of(
     return {objective_id: tuple(items) for objective_id, items in found.items()}
 
 
-def _acknowledged(connection: Connection, workspace: str, moment: Moment) -> dict[str, int]:
+def acknowledged_as_of(connection: Connection, workspace: str, moment: Moment) -> dict[str, int]:
+    """drift_id -> its latest acknowledgement made by `as_of` (recorded by `known_at`)."""
     acks = t.acknowledgements
     query = (
         select(acks.c.drift_id, func.max(acks.c.at))

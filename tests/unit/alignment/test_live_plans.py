@@ -1,0 +1,108 @@
+"""The live plans kept between snapshot builds: read again after any plan event, never after
+metric observations alone, and a live snapshot with them equals one read afresh."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.alignment import builders as b
+from tests.unit.alignment.builders import day
+from tests.unit.alignment.world import CONSUMER, World, moment
+from truenorth.alignment.store import plans as plans_module
+from truenorth.alignment.store.fold import fold_batch
+from truenorth.alignment.store.plans import LivePlans
+from truenorth.alignment.views import build_snapshot
+from truenorth.contract.envelope import EnvelopeFields
+from truenorth.contract.registry import encode
+
+NOW = day(20)
+
+
+class Stream:
+    """One source stream folded as the projector does: batches moving its checkpoint."""
+
+    def __init__(self, world: World, name: str) -> None:
+        self.world, self.name, self.position = world, name, 0
+
+    def fold(self, *events: EnvelopeFields) -> None:
+        messages = [(self.position + i + 1, "", encode(event), 1) for i, event in enumerate(events)]
+        with self.world.engine.begin() as connection:
+            fold_batch(connection, CONSUMER, self.name, self.position, messages)
+        self.position += len(events)
+
+
+@pytest.fixture
+def streams() -> tuple[World, Stream, Stream, Stream]:
+    world = World()
+    strategy, campaigns, metrics = (Stream(world, s) for s in ("STRATEGY", "CAMPAIGNS", "METRICS"))
+    strategy.fold(b.strategy_defined(), b.objective_added())
+    campaigns.fold(b.launched("c-a"))
+    return world, strategy, campaigns, metrics
+
+
+def live(world: World, plans: LivePlans | None = None):  # type: ignore[no-untyped-def]
+    return build_snapshot(world.engine, NOW, plans=plans)
+
+
+def plan_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    real = plans_module.read_workspace
+
+    def counting(connection, workspace, moment, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(workspace)
+        return real(connection, workspace, moment, **kwargs)
+
+    monkeypatch.setattr(plans_module, "read_workspace", counting)
+    return reads
+
+
+def test_metric_observations_alone_reuse_the_plan_read_last_time(
+    streams: tuple[World, Stream, Stream, Stream], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, _strategy, _campaigns, metrics = streams
+    reads = plan_reads(monkeypatch)
+    plans = LivePlans()
+    live(world, plans)
+    metrics.fold(b.observed("c-a", "leads", 3, day(1)))
+    metrics.fold(b.observed("c-a", "leads", 4, day(2)))
+    snapshot = live(world, plans)
+    assert len(reads) == 1
+    assert snapshot == live(world)
+    assert snapshot.objectives[0].actual == 7
+
+
+def test_a_campaign_launched_after_the_last_build_is_in_the_next(
+    streams: tuple[World, Stream, Stream, Stream],
+) -> None:
+    world, _strategy, campaigns, _metrics = streams
+    plans = LivePlans()
+    assert len(live(world, plans).objectives[0].campaigns) == 1
+    campaigns.fold(b.launched("c-b"))
+    snapshot = live(world, plans)
+    assert [c.campaign_id for c in snapshot.objectives[0].campaigns] == ["c-a", "c-b"]
+    assert snapshot == live(world)
+
+
+def test_a_revised_target_shows_in_the_next_build(
+    streams: tuple[World, Stream, Stream, Stream],
+) -> None:
+    world, strategy, _campaigns, _metrics = streams
+    plans = LivePlans()
+    live(world, plans)
+    strategy.fold(b.objective_revised(b.spec(target=999), at=day(3)))
+    assert live(world, plans).objectives[0].target == 999
+
+
+def test_an_acknowledgement_from_a_clock_ahead_shows_once_now_passes_it(
+    streams: tuple[World, Stream, Stream, Stream],
+) -> None:
+    world, strategy, _campaigns, _metrics = streams
+    strategy.fold(b.drift_acknowledged("some-drift", day(21)))
+    plans = LivePlans()
+    with world.engine.connect() as connection:
+        plans.refresh(connection)
+        before = plans.read(connection, b.WS, moment(NOW, live=True))
+        plans.refresh(connection)
+        after = plans.read(connection, b.WS, moment(day(22), live=True))
+    assert "some-drift" not in before.acknowledged
+    assert "some-drift" in after.acknowledged
