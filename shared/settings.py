@@ -180,6 +180,9 @@ class AlignmentSettings(ServiceSettings):
     """Projection store; default: SQLite under the data dir. PostgreSQL by URL."""
     batch_size: int = Field(default=1_000, gt=0, le=100_000)
     tick_seconds: float = Field(default=5.0, gt=0, le=3600)
+    tick_cost_spacing: float = Field(default=4.0, ge=0, le=100)
+    """Drift evaluations are at least this many times the last one's cost apart, so a large
+    projection is not judged back to back; 0: every `tick_seconds` (the demo's lockstep)."""
     ack_wait_seconds: float = Field(default=5.0, gt=0, le=3600)
     """Redelivery latency after a crash (docs/design.md#known-traps); a batch must commit well
     within it."""

@@ -70,7 +70,9 @@ def build_app(
         )
         await projector.start()
         holder["projector"] = projector
-        rt.state["ticker"] = asyncio.create_task(tick_forever(projector, settings.tick_seconds))
+        rt.state["ticker"] = asyncio.create_task(
+            tick_forever(projector, settings.tick_seconds, settings.tick_cost_spacing)
+        )
         rt.checks["consumers"] = lambda: _consumers_flowing(projector)
 
     async def on_stop(rt: Runtime) -> None:

@@ -115,7 +115,9 @@ class PartitionedAlignment:
         )
         await projector.start()
         self.projectors[partition] = projector
-        ticker = asyncio.create_task(tick_forever(projector, self.settings.tick_seconds))
+        ticker = asyncio.create_task(
+            tick_forever(projector, self.settings.tick_seconds, self.settings.tick_cost_spacing)
+        )
         log.info("partition started", partition=partition, epoch=epoch)
         try:
             fenced = asyncio.create_task(projector.fenced.wait())

@@ -146,6 +146,8 @@ class DemoRunner:
         return {
             "TRUENORTH_CLOCK_FILE": str(self.clock.path),
             "TRUENORTH_ALIGNMENT_TICK_SECONDS": f"{TICK_SECONDS:g}",
+            # one evaluation per step, as soon as the period allows (services/alignment/ticks)
+            "TRUENORTH_ALIGNMENT_TICK_COST_SPACING": "0",
             "TRUENORTH_WORKSPACE": self.scenario.workspace,
         }
 

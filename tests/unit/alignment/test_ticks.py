@@ -21,10 +21,12 @@ class SlowProjector:
         await asyncio.sleep(self.cost)
 
 
-async def evaluations(cost: float, period: float, watched: float) -> list[float]:
+async def evaluations(
+    cost: float, period: float, watched: float, spacing: float = 4.0
+) -> list[float]:
     """When each evaluation started, ticking for `watched` seconds."""
     projector = SlowProjector(cost)
-    ticking = asyncio.create_task(tick_forever(projector, seconds=period))
+    ticking = asyncio.create_task(tick_forever(projector, seconds=period, spacing=spacing))
     await asyncio.sleep(watched)
     ticking.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -48,3 +50,12 @@ async def test_a_cheap_evaluation_runs_every_period() -> None:
 async def test_a_period_shorter_than_the_event_gap_is_kept() -> None:
     # the demo's lockstep ticks every 0.05 s and waits for each evaluation
     assert len(await evaluations(cost=0.0, period=0.05, watched=0.5)) >= 4
+
+
+async def test_without_cost_spacing_an_evaluation_follows_the_period_alone() -> None:
+    # the demo's lockstep waits for an evaluation at every step: four times a ~30 ms
+    # evaluation between steps doubled its time
+    started = await evaluations(cost=0.2, period=0.3, watched=1.6, spacing=0)
+    gaps = [b - a for a, b in itertools.pairwise(started)]
+    assert len(gaps) >= 2
+    assert all(0.5 - 0.01 <= gap < 0.2 + 4 * 0.2 - 0.1 for gap in gaps)
