@@ -20,17 +20,16 @@ class Ticking(Protocol):
 
 EVENT_EVALUATION_GAP = 0.5
 """Seconds at least between drift evaluations triggered by folded events."""
-COST_SPACING = 4.0
-"""Evaluations are at least this many times the last one's cost apart by default."""
 
 
-async def tick_forever(projector: Ticking, seconds: float, spacing: float = COST_SPACING) -> None:
+async def tick_forever(projector: Ticking, seconds: float, spacing: float) -> None:
     """Evaluate drift every `seconds` (time-based conditions move without events) and soon
-    after events are folded: debounced, at least EVENT_EVALUATION_GAP and `spacing` times the
-    last evaluation's cost apart, so a large projection is not evaluated back to back (at
-    10 000 objectives an evaluation takes ~25 s: it is judged every ~2 minutes, not every 5 s).
-    `spacing` 0: the period alone, for the demo's lockstep, which waits for an evaluation at
-    every step (four times a ~30 ms evaluation doubled the demo's time)."""
+    after events are folded: debounced, at least EVENT_EVALUATION_GAP and `spacing`
+    (`TRUENORTH_ALIGNMENT_TICK_COST_SPACING`) times the last evaluation's cost apart, so a
+    large projection is not evaluated back to back (at 10 000 objectives an evaluation takes
+    ~25 s: it is judged every ~2 minutes, not every 5 s). `spacing` 0: the period alone, for
+    the demo's lockstep, which waits for an evaluation at every step (four times a ~30 ms
+    evaluation doubled the demo's time)."""
     while True:
         started = time.monotonic()
         projector.folded.clear()

@@ -61,13 +61,14 @@ def build_snapshot(
         names = [workspace] if workspace else workspace_names(connection, moment)
         if scope is not None:
             names = [name for name in names if scope(name)]
-        if plans is not None and moment.live:
-            plans.refresh(connection)
+        kept = plans if moment.live else None
+        if kept is not None:
+            kept.refresh(connection)
         parts: list[WorkspaceSnapshot] = []
         drifts: list[OpenDrift] = []
         for name in names:
-            if plans is not None and moment.live:
-                view = plans.read(connection, name, moment)
+            if kept is not None:
+                view = kept.read(connection, name, moment)
             else:
                 view = read_workspace(connection, name, moment, reports=False)
             parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
