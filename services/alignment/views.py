@@ -88,13 +88,13 @@ def _open_drifts(
     """The drifts open at the moment: live, the open drift rows alone (a live reading used to
     decode every resolved drift's JSON only to drop it); in the past, the history folded."""
     if moment.live:
-        opened = open_drifts(connection, workspace)
+        opened = [(row.data, row.opened_at) for row in open_drifts(connection, workspace).values()]
     else:
-        opened = {
-            entry.data.drift_id: (entry.data, to_micros(entry.opened_at))
+        opened = [
+            (entry.data, to_micros(entry.opened_at))
             for entry in drift_entries(connection, workspace, moment)
             if entry.status == "open"
-        }
+        ]
     acks = acknowledged if isinstance(acknowledged, dict) else {}
     found = [
         OpenDrift(
@@ -103,7 +103,7 @@ def _open_drifts(
             opened_at=from_micros(at),
             acknowledged=max(acks.get(data.drift_id, -1), acks.get(data.incident, -1)) >= at,
         )
-        for data, at in opened.values()
+        for data, at in opened
     ]
     found.sort(key=lambda d: d.drift.drift_id)
     return found

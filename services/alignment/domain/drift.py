@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from truenorth.alignment.domain.drift_rules import Finding, detect_drifts, drift_id
 from truenorth.contract.alignment import DriftData
@@ -15,6 +15,7 @@ __all__ = [
     "MATERIAL_CHANGE",
     "DriftTransition",
     "Finding",
+    "OpenDriftRow",
     "detect_drifts",
     "drift_id",
     "is_material_change",
@@ -35,15 +36,35 @@ class DriftTransition:
     """When the drift opened (this transition's time for `detected`)."""
 
 
-def is_material_change(before: DriftData, after: DriftData) -> bool:
-    """Severity, subjects or the set of figures changed, or a figure moved > 5 % relative."""
-    subjects = ("severity", "campaign_ids", "channel", "objective_id")
-    if any(getattr(before, name) != getattr(after, name) for name in subjects):
+@dataclass(frozen=True, slots=True)
+class OpenDriftRow:
+    """An open drift as the store keeps it: its data as last published (JSON), when it
+    opened. Validated into a DriftData only when a transition needs it: a tick compares
+    thousands of open drifts with what it finds, and building a pydantic model for each
+    side was ~65 of ~250 ms at 2 000 open drifts (benchmarks/README.md, tenth session)."""
+
+    published: Mapping[str, Any]
+    opened_at: int
+
+    @property
+    def data(self) -> DriftData:
+        return DriftData.model_validate(self.published)
+
+
+def is_material_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Severity, subjects or the set of figures changed, or a figure moved > 5 % relative.
+    Both sides as published (`DriftData.model_dump(mode="json")`, `Finding.published`)."""
+    if before["severity"] != after["severity"]:
         return True
-    if before.figures.keys() != after.figures.keys():
+    if (before["channel"], before["objective_id"]) != (after["channel"], after["objective_id"]):
         return True
-    for key, old in before.figures.items():
-        new = after.figures[key]
+    if tuple(before["campaign_ids"]) != tuple(after["campaign_ids"]):
+        return True
+    old_figures, new_figures = before["figures"], after["figures"]
+    if old_figures.keys() != new_figures.keys():
+        return True
+    for key, old in old_figures.items():
+        new = new_figures[key]
         if (abs(new - old) > MATERIAL_CHANGE * abs(old)) if old else (new != 0):
             return True
     return False
@@ -51,25 +72,25 @@ def is_material_change(before: DriftData, after: DriftData) -> bool:
 
 def reconcile(
     workspace: str,
-    open_drifts: Mapping[str, tuple[DriftData, int]],
+    open_drifts: Mapping[str, OpenDriftRow],
     findings: Iterable[Finding],
     at: int,
 ) -> list[DriftTransition]:
-    """The transitions from the workspace's open drifts (id -> (data as last published,
-    opened at)) to what is found now."""
+    """The transitions from the workspace's open drifts (by id) to what is found now."""
     transitions: list[DriftTransition] = []
     current: set[str] = set()
     for finding in findings:
-        data = finding.to_data()
-        if data.drift_id in current:
+        ident = finding.drift_id
+        if ident in current:
             continue
-        current.add(data.drift_id)
-        before = open_drifts.get(data.drift_id)
+        current.add(ident)
+        before = open_drifts.get(ident)
         if before is None:
-            transitions.append(DriftTransition("detected", workspace, data, at))
-        elif is_material_change(before[0], data):
-            transitions.append(DriftTransition("updated", workspace, data, before[1]))
+            transitions.append(DriftTransition("detected", workspace, finding.to_data(), at))
+        elif is_material_change(before.published, finding.published()):
+            data = finding.to_data()
+            transitions.append(DriftTransition("updated", workspace, data, before.opened_at))
     for ident in sorted(open_drifts.keys() - current):
-        data, opened_at = open_drifts[ident]
-        transitions.append(DriftTransition("resolved", workspace, data, opened_at))
+        row = open_drifts[ident]
+        transitions.append(DriftTransition("resolved", workspace, row.data, row.opened_at))
     return transitions

@@ -7,6 +7,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from truenorth.alignment.domain.entities import CampaignView, WorkspaceView
 from truenorth.alignment.domain.timeunits import from_micros
@@ -58,6 +59,16 @@ class Finding:
             spend_by_campaign=self.spend_by_campaign,
         )
 
+    def published(self) -> dict[str, Any]:
+        """The fields a material change is judged on, as `to_data` publishes them (JSON)."""
+        return {
+            "severity": self.severity,
+            "channel": self.channel or None,
+            "objective_id": self.objective_id,
+            "campaign_ids": self.campaign_ids,
+            "figures": self._published_figures(),
+        }
+
     def to_data(self) -> DriftData:
         cause = self.cause
         return DriftData(
@@ -71,8 +82,11 @@ class Finding:
             campaign_ids=self.campaign_ids,
             channel=self.channel or None,
             explanation=self.explanation[:4000],
-            figures={k: round(v, 6) for k, v in self.figures.items() if math.isfinite(v)},
+            figures=self._published_figures(),
         )
+
+    def _published_figures(self) -> dict[str, float]:
+        return {k: round(v, 6) for k, v in self.figures.items() if math.isfinite(v)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import Connection, delete, func, select
 
-from truenorth.alignment.domain.drift import DriftTransition
+from truenorth.alignment.domain.drift import DriftTransition, OpenDriftRow
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.read import Moment
@@ -40,14 +40,14 @@ class DriftEntry:
     """When it last changed."""
 
 
-def open_drifts(connection: Connection, workspace: str) -> dict[str, tuple[DriftData, int]]:
+def open_drifts(connection: Connection, workspace: str) -> dict[str, OpenDriftRow]:
     drifts = t.drifts
     rows = connection.execute(
         select(drifts.c.drift_id, drifts.c.data, drifts.c.opened_at).where(
             drifts.c.workspace == workspace, drifts.c.open.is_(True)
         )
     )
-    return {ident: (DriftData.model_validate(data), int(at)) for ident, data, at in rows}
+    return {ident: OpenDriftRow(data, int(at)) for ident, data, at in rows}
 
 
 def drift_workspaces(connection: Connection) -> list[str]:

@@ -279,4 +279,19 @@ class ToyWorkers:
             if check(owners):
                 return owners
             time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}: owners {self.owners()}")
+        raise AssertionError(
+            f"timed out waiting for {what}: owners {self.owners()}\n{self.diagnosis()}"
+        )
+
+    def diagnosis(self, lines: int = 25) -> str:
+        """The workers' last ownership events and output, for a failure message."""
+        events = [
+            f"{e['t']:.2f} {e['worker']} {e['event']} p{e.get('partition')} e{e.get('epoch')}"
+            for e in self.events()
+            if e["event"] != "retry"
+        ]
+        parts = ["last ownership events:", *events[-lines:]]
+        for worker, process in self.processes.items():
+            output = (self.root / f"{worker}.out").read_text(errors="replace").splitlines()
+            parts += [f"--- {worker} (exit {process.poll()}):", *output[-lines:]]
+        return "\n".join(parts)

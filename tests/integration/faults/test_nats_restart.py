@@ -150,8 +150,9 @@ def test_restart_idle_and_busy_then_stall_is_reported_and_recovers(tmp_path: Pat
             0.1,
             "stalled gauge back to 0",
         )
-    finally:
         stop(service)
-    assert stored_digest_at(database_url) == replay_digest(url)
-    server.stop()
+        assert stored_digest_at(database_url) == replay_digest(url)
+    finally:
+        stop(service)  # a no-op once stopped: the server and service never outlive a failure
+        server.stop()
     print("\nprocessed after:", {k: f"{v:.2f}s" for k, v in timings.items()})

@@ -29,6 +29,7 @@ from truenorth.alignment.store.drifts import (
 )
 from truenorth.alignment.store.read import Moment
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
+from truenorth.contract.common import Severity
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.store.db import make_engine
 
@@ -450,8 +451,8 @@ def test_open_drifts_are_kept_with_their_published_values() -> None:
     world = World()
     published = [t.data for t in tick(world, findings, day(1))]
     kept = world.open_drifts(WS)
-    assert [kept[data.drift_id][0] for data in published] == published
-    assert {opened for _, opened in kept.values()} == {to_micros(day(1))}
+    assert [kept[data.drift_id].data for data in published] == published
+    assert {row.opened_at for row in kept.values()} == {to_micros(day(1))}
     assert tick(world, findings, day(2)) == []  # kept copies compare equal: no update
 
 
@@ -482,30 +483,57 @@ def test_a_resolved_drift_found_again_reopens_with_a_new_opening_time() -> None:
     assert again.action == "detected"
     [entry] = world.drift_entries(WS)
     assert (entry.status, entry.opened_at, entry.since) == ("open", day(3), day(3))
-    [(_, opened)] = world.open_drifts(WS).values()
-    assert opened == to_micros(day(3))
+    [row] = world.open_drifts(WS).values()
+    assert row.opened_at == to_micros(day(3))
 
 
 def test_a_drift_changes_materially_only_past_five_percent_or_in_its_figure_set() -> None:
-    def data(**figures: float) -> DriftData:
+    def data(severity: Severity = "warning", **figures: float) -> dict[str, object]:
         return DriftData(
             drift_id="d-1",
             kind="stale_data",
-            severity="warning",
+            severity=severity,
             explanation="c-1 stopped reporting",
             figures=figures,
-        )
+        ).model_dump(mode="json")
 
     before = data(days=10.0, share=0.5)
     assert not is_material_change(before, data(share=0.5, days=10.4))  # order does not matter
     assert is_material_change(before, data(days=10.6, share=0.5))
     assert is_material_change(before, data(days=10.0))
     assert is_material_change(before, data(days=10.0, share=0.5, idle=1.0))
-    assert is_material_change(
-        before, data(days=10.0, share=0.5).model_copy(update={"severity": "critical"})
-    )
+    assert is_material_change(before, data("critical", days=10.0, share=0.5))
     assert not is_material_change(data(days=0.0), data(days=0.0))
     assert is_material_change(data(days=0.0), data(days=0.001))
+
+
+@pytest.mark.parametrize(
+    "finding",
+    [
+        Finding(WS, "stale_data", "c-1", "warning", "c-1 stopped", campaign_ids=("c-1",)),
+        Finding(
+            WS,
+            "channel_mix_drift",
+            "search",
+            "critical",
+            "search over its share",
+            figures={"share": 1 / 3, "gap": float("nan"), "target": 0.1234567891},
+            channel="search",
+            objective_id="o-1",
+            campaign_ids=("c-a", "c-b"),
+        ),
+        Finding(WS, "objective_off_pace", "o-1", "info", "behind", channel="", objective_id="o-1"),
+    ],
+)
+def test_a_finding_is_compared_as_it_would_be_published(finding: Finding) -> None:
+    """The tick compares findings with open drifts without building their DriftData: what
+    it compares must be exactly what publishing the finding would store."""
+    stored = finding.to_data().model_dump(mode="json")
+    assert not is_material_change(stored, finding.published())
+    assert {key: stored[key] for key in finding.published()} == {
+        **finding.published(),
+        "campaign_ids": list(finding.campaign_ids),
+    }
 
 
 def test_drifts_listed_from_another_thread_during_ticks_show_whole_ticks(tmp_path: Path) -> None:

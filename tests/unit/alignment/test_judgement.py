@@ -82,7 +82,8 @@ def open_incidents(world: World, at: datetime) -> dict[str, list[DriftData]]:
     with world.engine.connect() as connection:
         current = open_drifts(connection, b.WS)
     incidents: dict[str, list[DriftData]] = {}
-    for data, _opened in current.values():
+    for row in current.values():
+        data = row.data
         if data.severity != "info":
             incidents.setdefault(data.incident, []).append(data)
     return incidents

@@ -11,7 +11,7 @@ from functools import cache
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
-from truenorth.alignment.domain.drift import DriftTransition
+from truenorth.alignment.domain.drift import DriftTransition, OpenDriftRow
 from truenorth.alignment.domain.entities import WorkspaceView
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.domain.timeunits import to_micros
@@ -102,7 +102,7 @@ class World:
             when = Moment.now(0) if at is None else moment(at)
             return drift_entries(connection, workspace, when)
 
-    def open_drifts(self, workspace: str) -> dict[str, tuple[DriftData, int]]:
+    def open_drifts(self, workspace: str) -> dict[str, OpenDriftRow]:
         with self.engine.connect() as connection:
             return open_drifts(connection, workspace)
 
