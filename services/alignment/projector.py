@@ -33,6 +33,7 @@ from truenorth.alignment.exposition import render_exposition
 from truenorth.alignment.outbox import publish_outbox
 from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
+from truenorth.alignment.store.drifts import LiveDrifts
 from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.bus.eventstore import EventStore
@@ -76,6 +77,7 @@ class Projector:
         self.exposition: dict[str, bytes] = render_exposition(self.snapshot)
         """`self.snapshot` as Prometheus text: what /metrics serves."""
         self._plans = LivePlans()
+        self._open_drifts = LiveDrifts()
         self._last_evaluated: datetime | None = None
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -282,4 +284,10 @@ class Projector:
             await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, took))
 
     def take_snapshot(self) -> Snapshot:
-        return build_snapshot(self.engine, self.clock(), scope=self._scope(), plans=self._plans)
+        return build_snapshot(
+            self.engine,
+            self.clock(),
+            scope=self._scope(),
+            plans=self._plans,
+            open_drifts=self._open_drifts,
+        )

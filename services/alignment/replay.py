@@ -24,7 +24,7 @@ from sqlalchemy import Engine, delete, select
 from truenorth.alignment.consumers import SOURCE_STREAMS, durable_name
 from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.store import tables as t
-from truenorth.alignment.store.drifts import apply_drift_event
+from truenorth.alignment.store.drifts import apply_drift_event, move_drift_versions
 from truenorth.alignment.store.fold import Message, fold_batch
 from truenorth.bus.eventstore import EventStore, stream_sequence
 from truenorth.bus.streams import ALIGNMENT
@@ -65,6 +65,7 @@ async def rebuild(
         reset_consumer(connection, consumer)
         for table in (*t.PROJECTION_TABLES, t.drifts, t.drift_history, t.acknowledgements):
             connection.execute(delete(table))
+        move_drift_versions(connection)  # a live snapshot must not keep the deleted drifts
     with _folder(engine, second_process) as fold:
         await _fold_streams(EventStore(js), fold, batch_size, consumer, progress)
     await restore_drifts(EventStore(js), engine)

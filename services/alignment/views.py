@@ -18,6 +18,7 @@ from truenorth.alignment.domain.snapshot import (
 )
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store.drifts import (
+    LiveDrifts,
     drift_entries,
     drift_workspaces,
     open_drifts,
@@ -25,6 +26,7 @@ from truenorth.alignment.store.drifts import (
 )
 from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
+from truenorth.contract.alignment import DriftData
 from truenorth.http import FieldInvalid
 from truenorth.timeparse import parse_instant
 
@@ -52,27 +54,36 @@ def build_snapshot(
     workspace: str | None = None,
     scope: Scope | None = None,
     plans: LivePlans | None = None,
+    open_drifts: LiveDrifts | None = None,
 ) -> Snapshot:
     """Every figure at the moment (default: live at `now`), of one workspace, of the
-    workspaces in `scope` (a partition's), or of all. `plans`: the live plans kept from the
-    last build (the live projector's), for a live moment only."""
+    workspaces in `scope` (a partition's), or of all. `plans`, `open_drifts`: what the live
+    projector kept from its last build, used for a live moment only."""
     moment = moment or Moment.now(to_micros(now))
+    if not moment.live:
+        plans = open_drifts = None
     with engine.connect() as connection:
         names = [workspace] if workspace else workspace_names(connection, moment)
         if scope is not None:
             names = [name for name in names if scope(name)]
-        kept = plans if moment.live else None
-        if kept is not None:
-            kept.refresh(connection)
+        if plans is not None:
+            plans.refresh(connection)
+        if open_drifts is not None:
+            open_drifts.refresh(connection)
         parts: list[WorkspaceSnapshot] = []
         drifts: list[OpenDrift] = []
         for name in names:
-            if kept is not None:
-                view = kept.read(connection, name, moment)
+            if plans is not None:
+                view = plans.read(connection, name, moment)
             else:
                 view = read_workspace(connection, name, moment, reports=False)
             parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
-            drifts.extend(_open_drifts(connection, name, moment, view.acknowledged))
+            opened = (
+                open_drifts.read(connection, name)
+                if open_drifts is not None
+                else _opened(connection, name, moment)
+            )
+            drifts.extend(_open_drifts(name, opened, view.acknowledged))
     return Snapshot.of(now, parts, drifts)
 
 
@@ -82,19 +93,22 @@ async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -
     return await asyncio.to_thread(build_snapshot, engine, at, moment, workspace)
 
 
-def _open_drifts(
-    connection: Connection, workspace: str, moment: Moment, acknowledged: dict[str, int] | object
-) -> list[OpenDrift]:
-    """The drifts open at the moment: live, the open drift rows alone (a live reading used to
-    decode every resolved drift's JSON only to drop it); in the past, the history folded."""
+def _opened(connection: Connection, workspace: str, moment: Moment) -> list[tuple[DriftData, int]]:
+    """(data, opened at) of the drifts open at the moment: live, the open drift rows alone (a
+    live reading used to decode every resolved drift's JSON only to drop it); in the past,
+    the history folded."""
     if moment.live:
-        opened = [(row.data, row.opened_at) for row in open_drifts(connection, workspace).values()]
-    else:
-        opened = [
-            (entry.data, to_micros(entry.opened_at))
-            for entry in drift_entries(connection, workspace, moment)
-            if entry.status == "open"
-        ]
+        return [(row.data, row.opened_at) for row in open_drifts(connection, workspace).values()]
+    return [
+        (entry.data, to_micros(entry.opened_at))
+        for entry in drift_entries(connection, workspace, moment)
+        if entry.status == "open"
+    ]
+
+
+def _open_drifts(
+    workspace: str, opened: list[tuple[DriftData, int]], acknowledged: dict[str, int] | object
+) -> list[OpenDrift]:
     acks = acknowledged if isinstance(acknowledged, dict) else {}
     found = [
         OpenDrift(

@@ -94,7 +94,7 @@ def alembic_config(url: str) -> Config:
 
 
 MIGRATION_LOCK = 7_318_024_117  # pg_advisory_xact_lock key: one migrator at a time
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The newest migration's revision (a test checks it is alembic's head). A store already at
 head is left alone without importing alembic: its modules (and mako's) are ~10 MB that a
 service would otherwise hold for its whole life to run one query at start-up."""

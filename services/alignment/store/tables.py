@@ -4,7 +4,8 @@ Every fact keeps when it was true in the world (`valid_from`: the event's `occur
 observation's period) and when truenorth learned it (`recorded_at`), as integer microseconds
 since the epoch (`truenorth.alignment.domain.timeunits`). Entities changed by events keep one
 row per version; `current` marks the newest, which is what the live view reads. The migration
-is shared/store/migrations/versions/0003_alignment_tables.py (check-ins: 0004).
+is shared/store/migrations/versions/0003_alignment_tables.py (check-ins: 0004, the drift
+version: 0006).
 """
 
 from __future__ import annotations
@@ -162,6 +163,16 @@ drift_history = Table(
     Index("ix_al_drift_history_at", "workspace", "at"),
 )
 """Each drift transition (what the ALIGNMENT stream carries): `/drifts?as_of=` reads it."""
+
+drift_versions = Table(
+    "al_drift_versions",
+    metadata,
+    Column("workspace", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+"""A counter per workspace, moved in the transaction of every change to its drift rows, so a
+live snapshot keeps the open drifts it read until it moves (`store/drifts.py`, `LiveDrifts`).
+Per workspace, so partitions ticking side by side never wait on one row. Migration 0006."""
 
 acknowledgements = Table(
     "al_acknowledgements",

@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, select, text
 
 from truenorth.store.db import load_json, make_engine

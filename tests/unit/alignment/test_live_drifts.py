@@ -1,0 +1,106 @@
+"""The open drifts kept between live snapshot builds: read again whenever a tick (or a
+rebuild) changes a workspace's drift rows, never otherwise, and a live snapshot with them
+equals one read afresh."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from tests.unit.alignment import builders as b
+from tests.unit.alignment.builders import WS, day
+from tests.unit.alignment.world import World
+from truenorth.alignment.domain.drift import Finding, reconcile
+from truenorth.alignment.domain.snapshot import Snapshot
+from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store import drifts as drifts_module
+from truenorth.alignment.store.drifts import (
+    LiveDrifts,
+    move_drift_versions,
+    open_drifts,
+    record_transitions,
+)
+from truenorth.alignment.views import build_snapshot
+
+NOW = day(20)
+
+
+def stale(campaign: str, days: float = 10.0) -> Finding:
+    return Finding(WS, "stale_data", campaign, "warning", f"{campaign} stopped", {"days": days})
+
+
+def tick(world: World, findings: list[Finding], at: datetime) -> None:
+    with world.engine.begin() as connection:
+        transitions = reconcile(WS, open_drifts(connection, WS), findings, to_micros(at))
+        record_transitions(connection, transitions, at)
+
+
+def live(world: World, kept: LiveDrifts | None = None) -> Snapshot:
+    return build_snapshot(world.engine, NOW, open_drifts=kept)
+
+
+def figures(snapshot: Snapshot) -> dict[str, dict[str, float]]:
+    return {d.drift.explanation.split()[0]: d.drift.figures for d in snapshot.drifts}
+
+
+@pytest.fixture
+def world() -> World:
+    return World(b.strategy_defined(), b.objective_added(), b.launched("c-a"))
+
+
+def test_a_drift_detected_after_the_last_build_is_in_the_next(world: World) -> None:
+    kept = LiveDrifts()
+    assert live(world, kept).drifts == ()
+    tick(world, [stale("c-a")], day(19))
+    snapshot = live(world, kept)
+    assert list(figures(snapshot)) == ["c-a"]
+    assert snapshot == live(world)
+
+
+def test_an_update_and_a_resolution_show_in_the_next_build(world: World) -> None:
+    tick(world, [stale("c-a"), stale("c-b")], day(18))
+    kept = LiveDrifts()
+    assert figures(live(world, kept)) == {"c-a": {"days": 10.0}, "c-b": {"days": 10.0}}
+    tick(world, [stale("c-a", days=20.0)], day(19))
+    snapshot = live(world, kept)
+    assert figures(snapshot) == {"c-a": {"days": 20.0}}
+    assert snapshot == live(world)
+
+
+def test_builds_between_ticks_without_transitions_read_no_drift(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tick(world, [stale("c-a")], day(18))
+    reads: list[str] = []
+    real = drifts_module.open_drifts
+
+    def counting(connection, workspace):  # type: ignore[no-untyped-def]
+        reads.append(workspace)
+        return real(connection, workspace)
+
+    monkeypatch.setattr(drifts_module, "open_drifts", counting)
+    kept = LiveDrifts()
+    live(world, kept)
+    tick(world, [stale("c-a", days=10.1)], day(19))  # not a material change: no transition
+    live(world, kept)
+    assert reads == [WS]
+
+
+def test_a_rebuild_emptying_the_drift_rows_is_seen_by_the_next_build(world: World) -> None:
+    tick(world, [stale("c-a")], day(18))
+    kept = LiveDrifts()
+    assert live(world, kept).drifts
+    with world.engine.begin() as connection:
+        connection.execute(drifts_module.t.drifts.delete())
+        move_drift_versions(connection)
+    assert live(world, kept).drifts == ()
+
+
+def test_an_acknowledgement_after_the_last_build_shows_in_the_next(world: World) -> None:
+    tick(world, [stale("c-a")], day(18))
+    kept = LiveDrifts()
+    [before] = live(world, kept).drifts
+    world.apply(b.drift_acknowledged(before.drift.drift_id, day(19)))
+    [after] = live(world, kept).drifts
+    assert (before.acknowledged, after.acknowledged) == (False, True)
