@@ -77,7 +77,7 @@ class Projector:
         self.exposition: dict[str, bytes] = render_exposition(self.snapshot)
         """`self.snapshot` as Prometheus text: what /metrics serves."""
         self._plans = LivePlans()
-        self._open_drifts = LiveDrifts()
+        self._kept_drifts = LiveDrifts()
         self._last_evaluated: datetime | None = None
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -289,5 +289,5 @@ class Projector:
             self.clock(),
             scope=self._scope(),
             plans=self._plans,
-            open_drifts=self._open_drifts,
+            kept_drifts=self._kept_drifts,
         )

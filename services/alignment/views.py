@@ -54,22 +54,22 @@ def build_snapshot(
     workspace: str | None = None,
     scope: Scope | None = None,
     plans: LivePlans | None = None,
-    open_drifts: LiveDrifts | None = None,
+    kept_drifts: LiveDrifts | None = None,
 ) -> Snapshot:
     """Every figure at the moment (default: live at `now`), of one workspace, of the
-    workspaces in `scope` (a partition's), or of all. `plans`, `open_drifts`: what the live
+    workspaces in `scope` (a partition's), or of all. `plans`, `kept_drifts`: what the live
     projector kept from its last build, used for a live moment only."""
     moment = moment or Moment.now(to_micros(now))
     if not moment.live:
-        plans = open_drifts = None
+        plans = kept_drifts = None
     with engine.connect() as connection:
         names = [workspace] if workspace else workspace_names(connection, moment)
         if scope is not None:
             names = [name for name in names if scope(name)]
         if plans is not None:
             plans.refresh(connection)
-        if open_drifts is not None:
-            open_drifts.refresh(connection)
+        if kept_drifts is not None:
+            kept_drifts.refresh(connection)
         parts: list[WorkspaceSnapshot] = []
         drifts: list[OpenDrift] = []
         for name in names:
@@ -79,8 +79,8 @@ def build_snapshot(
                 view = read_workspace(connection, name, moment, reports=False)
             parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
             opened = (
-                open_drifts.read(connection, name)
-                if open_drifts is not None
+                kept_drifts.read(connection, name)
+                if kept_drifts is not None
                 else _opened(connection, name, moment)
             )
             drifts.extend(_open_drifts(name, opened, view.acknowledged))

@@ -37,7 +37,7 @@ def tick(world: World, findings: list[Finding], at: datetime) -> None:
 
 
 def live(world: World, kept: LiveDrifts | None = None) -> Snapshot:
-    return build_snapshot(world.engine, NOW, open_drifts=kept)
+    return build_snapshot(world.engine, NOW, kept_drifts=kept)
 
 
 def figures(snapshot: Snapshot) -> dict[str, dict[str, float]]:
