@@ -21,6 +21,7 @@ from truenorth.alignment.store.drifts import (
     LiveDrifts,
     drift_entries,
     drift_workspaces,
+    open_drift_data,
     open_drifts,
     record_transitions,
 )
@@ -98,7 +99,7 @@ def _opened(connection: Connection, workspace: str, moment: Moment) -> list[tupl
     live reading used to decode every resolved drift's JSON only to drop it); in the past,
     the history folded."""
     if moment.live:
-        return [(row.data, row.opened_at) for row in open_drifts(connection, workspace).values()]
+        return open_drift_data(connection, workspace)
     return [
         (entry.data, to_micros(entry.opened_at))
         for entry in drift_entries(connection, workspace, moment)

@@ -51,6 +51,11 @@ def open_drifts(connection: Connection, workspace: str) -> dict[str, OpenDriftRo
     return {ident: OpenDriftRow(data, int(at)) for ident, data, at in rows}
 
 
+def open_drift_data(connection: Connection, workspace: str) -> list[tuple[DriftData, int]]:
+    """(data, opened at) of the workspace's open drifts, validated: what a snapshot shows."""
+    return [(row.data, row.opened_at) for row in open_drifts(connection, workspace).values()]
+
+
 Versions = dict[str, int]
 """workspace -> the version of its drift rows (absent: 0, never changed)."""
 
@@ -98,8 +103,7 @@ class LiveDrifts:
         version = self._versions.get(workspace, 0)
         kept = self._kept.get(workspace)
         if kept is None or kept[0] != version:
-            rows = open_drifts(connection, workspace).values()
-            kept = self._kept[workspace] = (version, [(row.data, row.opened_at) for row in rows])
+            kept = self._kept[workspace] = (version, open_drift_data(connection, workspace))
         return kept[1]
 
 

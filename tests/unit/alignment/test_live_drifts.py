@@ -73,13 +73,13 @@ def test_builds_between_ticks_without_transitions_read_no_drift(
 ) -> None:
     tick(world, [stale("c-a")], day(18))
     reads: list[str] = []
-    real = drifts_module.open_drifts
+    real = drifts_module.open_drift_data
 
     def counting(connection, workspace):  # type: ignore[no-untyped-def]
         reads.append(workspace)
         return real(connection, workspace)
 
-    monkeypatch.setattr(drifts_module, "open_drifts", counting)
+    monkeypatch.setattr(drifts_module, "open_drift_data", counting)
     kept = LiveDrifts()
     live(world, kept)
     tick(world, [stale("c-a", days=10.1)], day(19))  # not a material change: no transition
