@@ -93,14 +93,19 @@ class PartitionedAlignment:
 
     async def run_partition(self, partition: int, epoch: int, stop: asyncio.Event) -> None:
         """Fold one partition until asked to stop or fenced out by a newer owner. The lease
-        is ours from here (the gauge says so); the claim may wait for a previous owner's
-        transaction in flight (paused mid-commit: it commits, or dies with its session)."""
+        is ours from here (the gauge says so) until this returns or raises, whatever fails:
+        a start that timed out (a NATS node down) once left the gauge claiming a partition
+        another worker owned, and the streams it had subscribed to still folding."""
         self.metrics.partition_owned.labels(str(partition)).set(epoch)
         try:
-            await asyncio.to_thread(claim, self.engine, CONSUMER, partition, epoch)
-        except BaseException:
+            await self._fold_partition(partition, epoch, stop)
+        finally:
             self._forget_gauges(partition)
-            raise
+
+    async def _fold_partition(self, partition: int, epoch: int, stop: asyncio.Event) -> None:
+        # the claim may wait for a previous owner's transaction in flight (paused mid-commit:
+        # it commits, or dies with its session)
+        await asyncio.to_thread(claim, self.engine, CONSUMER, partition, epoch)
         owned = Partition(partition, self.settings.partitions, epoch)
         projector = Projector(
             self.nc.jetstream(),
@@ -113,24 +118,25 @@ class PartitionedAlignment:
             dlq_workspace=self.shared.workspace,
             partition=owned,
         )
-        await projector.start()
-        self.projectors[partition] = projector
-        ticker = asyncio.create_task(
-            tick_forever(projector, self.settings.tick_seconds, self.settings.tick_cost_spacing)
-        )
-        log.info("partition started", partition=partition, epoch=epoch)
+        ticker: asyncio.Task[None] | None = None
         try:
+            await projector.start()
+            self.projectors[partition] = projector
+            ticker = asyncio.create_task(
+                tick_forever(projector, self.settings.tick_seconds, self.settings.tick_cost_spacing)
+            )
+            log.info("partition started", partition=partition, epoch=epoch)
             fenced = asyncio.create_task(projector.fenced.wait())
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({fenced, stopped}, return_when=asyncio.FIRST_COMPLETED)
             for waiter in (fenced, stopped):
                 waiter.cancel()
         finally:
-            ticker.cancel()
-            await asyncio.wait([ticker], timeout=self.settings.shutdown_grace_seconds)
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.wait([ticker], timeout=self.settings.shutdown_grace_seconds)
             await projector.stop()
             self.projectors.pop(partition, None)
-            self._forget_gauges(partition)
             log.info("partition stopped", partition=partition, epoch=epoch)
         if projector.fenced.is_set():
             raise FencedOut(CONSUMER, partition, epoch, None)
