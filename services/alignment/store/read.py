@@ -14,6 +14,7 @@ for one reading: a snapshot asks the same windows of many objectives.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,7 @@ def _links(connection: Connection, workspace: str, moment: Moment) -> dict[str, 
         query = query.where(or_(links.c.linked_until.is_(None), ~ended))
     found: dict[str, set[str]] = {}
     for campaign_id, objective_id in connection.execute(query):
-        found.setdefault(campaign_id, set()).add(objective_id)
+        found.setdefault(campaign_id, set()).add(sys.intern(objective_id))
     return {c: tuple(sorted(o)) for c, o in found.items()}
 
 
@@ -214,13 +215,13 @@ def _campaign(
         campaign_id=row["campaign_id"],
         launched=True,
         name=row["name"],
-        owner=row["owner"],
-        channel=row["channel"],
-        segment=row["segment"],
+        owner=sys.intern(row["owner"]),
+        channel=sys.intern(row["channel"]),
+        segment=sys.intern(row["segment"]),
         budget=float(row["budget"]),
         start=int(row["start"]),
         end=int(row["end"]),
-        status=row["status"],
+        status=sys.intern(row["status"]),
         went_live=row["went_live"],
         stopped=row["stopped"],
         objective_ids=links,
