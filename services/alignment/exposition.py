@@ -174,9 +174,8 @@ def _channels(parts: _Families, snapshot: Snapshot) -> None:
 
 def _drifts(parts: _Families, snapshot: Snapshot) -> None:
     counts: dict[tuple[str, ...], int] = {}
-    for open_drift in snapshot.drifts:
-        d = open_drift.drift
-        key = (open_drift.workspace, d.strategy_id or "", d.objective_id or "", d.kind, d.severity)
+    for d in snapshot.drifts:
+        key = (d.workspace, d.strategy_id or "", d.objective_id or "", d.kind, d.severity)
         counts[key] = counts.get(key, 0) + 1
     parts.start(m.DRIFT_OPEN, "Open drifts")
     for label_values, count in sorted(counts.items()):
@@ -187,9 +186,8 @@ def _incidents(parts: _Families, snapshot: Snapshot) -> None:
     """One series per open incident (its facets grouped by `drift.incident`), labelled with
     the highest severity among them, so an alert fires once per cause."""
     severities: dict[tuple[str, str, str], str] = {}
-    for open_drift in snapshot.drifts:
-        d = open_drift.drift
-        key = (open_drift.workspace, d.strategy_id or "", d.incident)
+    for d in snapshot.drifts:
+        key = (d.workspace, d.strategy_id or "", d.incident)
         if severity_rank(d.severity) > severity_rank(severities.get(key, "")):
             severities[key] = d.severity
     parts.start(m.INCIDENT_OPEN, "Open incidents (drifts with one cause), by highest severity")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
@@ -14,6 +15,7 @@ from truenorth.alignment.domain.snapshot import (
     OpenDrift,
     Snapshot,
     WorkspaceSnapshot,
+    shown_drift,
     workspace_snapshot,
 )
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
@@ -21,13 +23,12 @@ from truenorth.alignment.store.drifts import (
     LiveDrifts,
     drift_entries,
     drift_workspaces,
-    open_drift_data,
     open_drifts,
     record_transitions,
+    shown_open_drifts,
 )
 from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
-from truenorth.contract.alignment import DriftData
 from truenorth.http import FieldInvalid
 from truenorth.timeparse import parse_instant
 
@@ -84,7 +85,7 @@ def build_snapshot(
                 if kept_drifts is not None
                 else _opened(connection, name, moment)
             )
-            drifts.extend(_open_drifts(name, opened, view.acknowledged))
+            drifts.extend(_acknowledged(opened, view.acknowledged))
     return Snapshot.of(now, parts, drifts)
 
 
@@ -94,33 +95,32 @@ async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -
     return await asyncio.to_thread(build_snapshot, engine, at, moment, workspace)
 
 
-def _opened(connection: Connection, workspace: str, moment: Moment) -> list[tuple[DriftData, int]]:
-    """(data, opened at) of the drifts open at the moment: live, the open drift rows alone (a
-    live reading used to decode every resolved drift's JSON only to drop it); in the past,
+def _opened(connection: Connection, workspace: str, moment: Moment) -> list[tuple[OpenDrift, int]]:
+    """The drifts open at the moment, with when each opened: live, the open drift rows alone
+    (a live reading used to decode every resolved drift's JSON only to drop it); in the past,
     the history folded."""
     if moment.live:
-        return open_drift_data(connection, workspace)
-    return [
-        (entry.data, to_micros(entry.opened_at))
-        for entry in drift_entries(connection, workspace, moment)
-        if entry.status == "open"
-    ]
+        return shown_open_drifts(connection, workspace)
+    opened = []
+    for entry in drift_entries(connection, workspace, moment):
+        if entry.status == "open":
+            at = to_micros(entry.opened_at)
+            opened.append((shown_drift(workspace, vars(entry.data), at), at))
+    return opened
 
 
-def _open_drifts(
-    workspace: str, opened: list[tuple[DriftData, int]], acknowledged: dict[str, int] | object
+def _acknowledged(
+    opened: list[tuple[OpenDrift, int]], acknowledged: dict[str, int] | object
 ) -> list[OpenDrift]:
+    """The open drifts, each acknowledged if its drift or its incident was since it opened."""
     acks = acknowledged if isinstance(acknowledged, dict) else {}
     found = [
-        OpenDrift(
-            workspace=workspace,
-            drift=data,
-            opened_at=from_micros(at),
-            acknowledged=max(acks.get(data.drift_id, -1), acks.get(data.incident, -1)) >= at,
-        )
-        for data, at in opened
+        replace(drift, acknowledged=True)
+        if max(acks.get(drift.drift_id, -1), acks.get(drift.incident, -1)) >= at
+        else drift
+        for drift, at in opened
     ]
-    found.sort(key=lambda d: d.drift.drift_id)
+    found.sort(key=lambda d: d.drift_id)
     return found
 
 

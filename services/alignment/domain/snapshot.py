@@ -7,9 +7,11 @@ never writes. The live service builds it after commits, never at scrape time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from truenorth.alignment.domain.daily import Series, daily_series, rows_of, trailing_window
 from truenorth.alignment.domain.entities import (
@@ -33,7 +35,6 @@ from truenorth.alignment.domain.spend import (
 )
 from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, from_micros, to_micros
 from truenorth.alignment.store.read import Facts, Window
-from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec
 from truenorth.contract.strategy import CONFIDENCE_LEVELS
 
@@ -127,10 +128,38 @@ class ObjectiveSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class OpenDrift:
+    """An open drift as a snapshot shows it: what the exposition counts and groups into
+    incidents. Its explanation and figures stay in the drift rows, where the page and the
+    read API find them: at 10 000 objectives a snapshot held ~23 000 open drifts, ~80 MB as
+    DriftData (~3.5 KB each) against ~7 MB like this (benchmarks/README.md, eleventh session)."""
+
     workspace: str
-    drift: DriftData
+    drift_id: str
+    kind: str
+    severity: str
+    strategy_id: str | None
+    objective_id: str | None
+    incident: str
+    """The incident it is a facet of (its own drift id when it names none)."""
     opened_at: datetime
-    acknowledged: bool
+    acknowledged: bool = False
+
+
+def shown_drift(workspace: str, data: Mapping[str, Any], opened_at: int) -> OpenDrift:
+    """An open drift as a snapshot shows it, from its data as stored (the JSON a DriftData
+    dumps) or a DriftData's fields (`vars(data)`). Kinds, severities and subjects repeat
+    across thousands of drifts: one string each."""
+    strategy_id, objective_id = data.get("strategy_id"), data.get("objective_id")
+    return OpenDrift(
+        workspace=workspace,
+        drift_id=data["drift_id"],
+        kind=sys.intern(data["kind"]),
+        severity=sys.intern(data["severity"]),
+        strategy_id=None if strategy_id is None else sys.intern(strategy_id),
+        objective_id=None if objective_id is None else sys.intern(objective_id),
+        incident=data.get("incident_id") or data["drift_id"],
+        opened_at=from_micros(opened_at),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from truenorth.alignment.domain.drift import DriftTransition, OpenDriftRow
+from truenorth.alignment.domain.snapshot import OpenDrift, shown_drift
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.read import Moment
@@ -51,9 +52,15 @@ def open_drifts(connection: Connection, workspace: str) -> dict[str, OpenDriftRo
     return {ident: OpenDriftRow(data, int(at)) for ident, data, at in rows}
 
 
-def open_drift_data(connection: Connection, workspace: str) -> list[tuple[DriftData, int]]:
-    """(data, opened at) of the workspace's open drifts, validated: what a snapshot shows."""
-    return [(row.data, row.opened_at) for row in open_drifts(connection, workspace).values()]
+def shown_open_drifts(connection: Connection, workspace: str) -> list[tuple[OpenDrift, int]]:
+    """The workspace's open drifts as a snapshot shows them, with when each opened."""
+    drifts = t.drifts
+    rows = connection.execute(
+        select(drifts.c.data, drifts.c.opened_at).where(
+            drifts.c.workspace == workspace, drifts.c.open.is_(True)
+        )
+    )
+    return [(shown_drift(workspace, data, int(at)), int(at)) for data, at in rows]
 
 
 Versions = dict[str, int]
@@ -90,7 +97,7 @@ class LiveDrifts:
     One per projector, whose snapshots are built one at a time."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[int, list[tuple[DriftData, int]]]] = {}
+        self._kept: dict[str, tuple[int, list[tuple[OpenDrift, int]]]] = {}
         self._versions: Versions = {}
 
     def refresh(self, connection: Connection) -> None:
@@ -98,12 +105,12 @@ class LiveDrifts:
         committing in between is read now and again next time, never missed."""
         self._versions = drift_versions(connection)
 
-    def read(self, connection: Connection, workspace: str) -> list[tuple[DriftData, int]]:
-        """(data, opened at) of the workspace's open drifts."""
+    def read(self, connection: Connection, workspace: str) -> list[tuple[OpenDrift, int]]:
+        """The workspace's open drifts, with when each opened."""
         version = self._versions.get(workspace, 0)
         kept = self._kept.get(workspace)
         if kept is None or kept[0] != version:
-            kept = self._kept[workspace] = (version, open_drift_data(connection, workspace))
+            kept = self._kept[workspace] = (version, shown_open_drifts(connection, workspace))
         return kept[1]
 
 

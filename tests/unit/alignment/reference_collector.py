@@ -144,7 +144,7 @@ class SnapshotCollector(Collector):
         rank = {"info": 0, "warning": 1, "critical": 2}
         worst: dict[tuple[str, str, str], str] = {}
         for open_drift in snapshot.drifts:
-            d = open_drift.drift
+            d = open_drift
             key = (open_drift.workspace, d.strategy_id or "", d.incident)
             if key not in worst or rank[d.severity] > rank[worst[key]]:
                 worst[key] = d.severity
@@ -158,7 +158,7 @@ class SnapshotCollector(Collector):
         gauge = GaugeMetricFamily(m.DRIFT_OPEN, "Open drifts", labels=labels)
         counts: dict[tuple[str, ...], int] = {}
         for open_drift in snapshot.drifts:
-            d = open_drift.drift
+            d = open_drift
             key: tuple[str, ...] = (
                 open_drift.workspace,
                 d.strategy_id or "",

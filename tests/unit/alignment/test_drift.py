@@ -421,13 +421,11 @@ def test_acknowledged_drifts_are_marked_in_the_snapshot() -> None:
     before = world.snapshot(day(51))
     world.apply(b.drift_acknowledged(transition.data.drift_id, day(51)))
     for snapshot in (world.snapshot(day(51)), world.snapshot(day(51), live=True)):
-        [drift] = [d for d in snapshot.drifts if d.drift.kind == "objective_off_pace"]
+        [drift] = [d for d in snapshot.drifts if d.kind == "objective_off_pace"]
         assert drift.acknowledged
-    [unacknowledged] = [d for d in before.drifts if d.drift.kind == "objective_off_pace"]
+    [unacknowledged] = [d for d in before.drifts if d.kind == "objective_off_pace"]
     assert not unacknowledged.acknowledged
-    [earlier] = [
-        d for d in world.snapshot(day(50.5)).drifts if d.drift.kind == "objective_off_pace"
-    ]
+    [earlier] = [d for d in world.snapshot(day(50.5)).drifts if d.kind == "objective_off_pace"]
     assert not earlier.acknowledged  # acknowledged after that time
 
 

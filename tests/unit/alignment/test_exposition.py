@@ -25,7 +25,6 @@ from truenorth.alignment.domain.snapshot import (
     WorkspaceSnapshot,
 )
 from truenorth.alignment.exposition import render, render_exposition, select
-from truenorth.contract.alignment import DriftData
 
 AT = datetime(2025, 11, 1, tzinfo=UTC)
 
@@ -72,15 +71,7 @@ def objective(objective_id: str, **overrides: object) -> ObjectiveSnapshot:
 
 
 def drift(drift_id: str, kind: str, severity: str, objective_id: str | None) -> OpenDrift:
-    data = DriftData(
-        drift_id=drift_id,
-        kind=kind,
-        severity=severity,
-        explanation="…",
-        strategy_id="growth",
-        objective_id=objective_id,
-    )
-    return OpenDrift("acme", data, AT, acknowledged=False)
+    return OpenDrift("acme", drift_id, kind, severity, "growth", objective_id, drift_id, AT)
 
 
 CHECKIN_LOW = CheckInView("checked", "low", "slow start", None, None, "maria", 1_700_000_000)

@@ -26,8 +26,8 @@ from truenorth.alignment.views import build_snapshot
 NOW = day(20)
 
 
-def stale(campaign: str, days: float = 10.0) -> Finding:
-    return Finding(WS, "stale_data", campaign, "warning", f"{campaign} stopped", {"days": days})
+def stale(campaign: str, days: float = 10.0, severity: str = "warning") -> Finding:
+    return Finding(WS, "stale_data", campaign, severity, f"{campaign} stopped", {"days": days})
 
 
 def tick(world: World, findings: list[Finding], at: datetime) -> None:
@@ -40,8 +40,12 @@ def live(world: World, kept: LiveDrifts | None = None) -> Snapshot:
     return build_snapshot(world.engine, NOW, kept_drifts=kept)
 
 
-def figures(snapshot: Snapshot) -> dict[str, dict[str, float]]:
-    return {d.drift.explanation.split()[0]: d.drift.figures for d in snapshot.drifts}
+def severities(snapshot: Snapshot) -> dict[str, str]:
+    """campaign -> the severity of its open stale_data drift."""
+    return {
+        d.drift_id.removeprefix("stale_data-").rsplit("-", 1)[0]: d.severity
+        for d in snapshot.drifts
+    }
 
 
 @pytest.fixture
@@ -54,17 +58,17 @@ def test_a_drift_detected_after_the_last_build_is_in_the_next(world: World) -> N
     assert live(world, kept).drifts == ()
     tick(world, [stale("c-a")], day(19))
     snapshot = live(world, kept)
-    assert list(figures(snapshot)) == ["c-a"]
+    assert list(severities(snapshot)) == ["c-a"]
     assert snapshot == live(world)
 
 
 def test_an_update_and_a_resolution_show_in_the_next_build(world: World) -> None:
     tick(world, [stale("c-a"), stale("c-b")], day(18))
     kept = LiveDrifts()
-    assert figures(live(world, kept)) == {"c-a": {"days": 10.0}, "c-b": {"days": 10.0}}
-    tick(world, [stale("c-a", days=20.0)], day(19))
+    assert severities(live(world, kept)) == {"c-a": "warning", "c-b": "warning"}
+    tick(world, [stale("c-a", severity="critical")], day(19))
     snapshot = live(world, kept)
-    assert figures(snapshot) == {"c-a": {"days": 20.0}}
+    assert severities(snapshot) == {"c-a": "critical"}
     assert snapshot == live(world)
 
 
@@ -73,13 +77,13 @@ def test_builds_between_ticks_without_transitions_read_no_drift(
 ) -> None:
     tick(world, [stale("c-a")], day(18))
     reads: list[str] = []
-    real = drifts_module.open_drift_data
+    real = drifts_module.shown_open_drifts
 
     def counting(connection, workspace):  # type: ignore[no-untyped-def]
         reads.append(workspace)
         return real(connection, workspace)
 
-    monkeypatch.setattr(drifts_module, "open_drift_data", counting)
+    monkeypatch.setattr(drifts_module, "shown_open_drifts", counting)
     kept = LiveDrifts()
     live(world, kept)
     tick(world, [stale("c-a", days=10.1)], day(19))  # not a material change: no transition
@@ -101,6 +105,6 @@ def test_an_acknowledgement_after_the_last_build_shows_in_the_next(world: World)
     tick(world, [stale("c-a")], day(18))
     kept = LiveDrifts()
     [before] = live(world, kept).drifts
-    world.apply(b.drift_acknowledged(before.drift.drift_id, day(19)))
+    world.apply(b.drift_acknowledged(before.drift_id, day(19)))
     [after] = live(world, kept).drifts
     assert (before.acknowledged, after.acknowledged) == (False, True)
