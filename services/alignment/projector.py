@@ -85,6 +85,9 @@ class Projector:
         self._snapshot_dirty = asyncio.Event()
         self.folded = asyncio.Event()
         """Set when a batch added events to the projection: drift is evaluated soon after."""
+        self.first_build = asyncio.Event()
+        """Set once the first snapshot build has ended (built or failed): the first drift
+        evaluation waits for it."""
         self.fenced = asyncio.Event()
         """Set when a commit was refused because a newer owner of the partition has written:
         this projector must stop (`truenorth.alignment.workers` forgets the lease)."""
@@ -279,6 +282,7 @@ class Projector:
                 self.snapshot, self.exposition = snapshot, exposition
             except Exception as exc:  # keep serving the last snapshot; retry on change
                 log.error("snapshot build failed", error=repr(exc))
+            self.first_build.set()
             took = time.perf_counter() - started
             self.metrics.snapshot_seconds.observe(took)
             await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, took))

@@ -14,6 +14,8 @@ class SlowProjector:
     def __init__(self, cost: float) -> None:
         self.cost = cost
         self.folded = asyncio.Event()
+        self.first_build = asyncio.Event()
+        self.first_build.set()
         self.started: list[float] = []
 
     async def tick(self) -> None:
@@ -59,3 +61,17 @@ async def test_without_cost_spacing_an_evaluation_follows_the_period_alone() -> 
     gaps = [b - a for a, b in itertools.pairwise(started)]
     assert len(gaps) >= 2
     assert all(0.5 - 0.01 <= gap < 0.2 + 4 * 0.2 - 0.1 for gap in gaps)
+
+
+async def test_the_first_evaluation_waits_for_the_first_snapshot_build() -> None:
+    projector = SlowProjector(cost=0.0)
+    projector.first_build.clear()
+    ticking = asyncio.create_task(tick_forever(projector, seconds=0.05, spacing=0))
+    await asyncio.sleep(0.2)
+    assert projector.started == []
+    projector.first_build.set()
+    await asyncio.sleep(0.1)
+    ticking.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ticking
+    assert projector.started
