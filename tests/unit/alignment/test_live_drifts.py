@@ -12,7 +12,7 @@ from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World
 from truenorth.alignment.domain.drift import Finding, reconcile
-from truenorth.alignment.domain.snapshot import Snapshot
+from truenorth.alignment.domain.snapshot import Snapshot, shown_drift
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import drifts as drifts_module
 from truenorth.alignment.store.drifts import (
@@ -21,7 +21,8 @@ from truenorth.alignment.store.drifts import (
     open_drifts,
     record_transitions,
 )
-from truenorth.alignment.views import build_snapshot
+from truenorth.alignment.views import build_snapshot, parse_moment
+from truenorth.contract.alignment import DriftData
 
 NOW = day(20)
 
@@ -108,3 +109,35 @@ def test_an_acknowledgement_after_the_last_build_shows_in_the_next(world: World)
     world.apply(b.drift_acknowledged(before.drift_id, day(19)))
     [after] = live(world, kept).drifts
     assert (before.acknowledged, after.acknowledged) == (False, True)
+
+
+@pytest.mark.parametrize("incident_id", [None, "campaign-c-a"])
+def test_an_open_drift_shows_the_same_from_its_row_and_from_its_data(
+    incident_id: str | None,
+) -> None:
+    data = DriftData(
+        drift_id="stale_data-c-a-0123456789ab",
+        kind="stale_data",
+        severity="warning",
+        strategy_id="growth",
+        objective_id=None,
+        campaign_ids=("c-a",),
+        explanation="c-a stopped reporting",
+        figures={"days": 10.0},
+        incident_id=incident_id,
+    )
+    opened = to_micros(day(18))
+    from_row = shown_drift(WS, data.model_dump(mode="json"), opened)
+    assert from_row == shown_drift(WS, vars(data), opened)
+    assert from_row.incident == data.incident
+    assert (from_row.kind, from_row.severity, from_row.opened_at) == (
+        "stale_data",
+        "warning",
+        day(18),
+    )
+
+
+def test_a_past_snapshot_shows_the_open_drifts_a_live_one_does(world: World) -> None:
+    tick(world, [stale("c-a"), stale("c-b", severity="critical")], day(18))
+    past = build_snapshot(world.engine, NOW, parse_moment(NOW, NOW.isoformat(), None))
+    assert past.drifts == live(world, LiveDrifts()).drifts
