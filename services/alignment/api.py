@@ -14,7 +14,7 @@ from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.store.drifts import DriftEntry, drift_entries, lifecycle
 from truenorth.alignment.store.read import Moment
-from truenorth.alignment.views import parse_moment, past_snapshot
+from truenorth.alignment.views import parse_moment, past_objectives
 from truenorth.alignment.whatif_api import recommendations
 from truenorth.drift_lifecycle import Incident
 
@@ -117,11 +117,13 @@ def _projector(request: Request) -> Projector | None:
 async def _snapshot(
     request: Request, workspace: str, as_of: str | None, known_at: str | None
 ) -> Snapshot:
+    """What the objective endpoints read: the live snapshot, or the workspace's objectives
+    as of the moment."""
     projector = _projector(request)
     moment = _moment(request, as_of, known_at)
     if moment.live and projector is not None:
         return projector.snapshot
-    return await past_snapshot(request.app.state.engine, moment, workspace)
+    return await past_objectives(request.app.state.engine, moment, workspace)
 
 
 async def _drift_entries(request: Request, workspace: str, moment: Moment) -> list[DriftEntry]:

@@ -7,6 +7,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from tests.unit.alignment.world import World, moment
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.read import Facts, Window
+from truenorth.alignment.views import past_objectives
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.store.db import make_engine
 
@@ -526,3 +528,18 @@ def test_a_revision_recorded_late_about_an_earlier_time_shows_only_without_known
     assert shown_then is not None and shown_then.target == 1000  # what the dashboard showed
     before = objective_at(world, 2)
     assert before is not None and before.target == 1000
+
+
+@pytest.mark.parametrize(
+    ("at", "known_at", "live"), [(5, None, False), (5, 5, False), (50, None, True)]
+)
+async def test_the_objective_endpoints_read_the_objectives_a_whole_snapshot_shows(
+    at: float, known_at: float | None, live: bool
+) -> None:
+    world = World(*ORDERED)
+    world.transitions(day(8.5))  # drifts open: a whole snapshot also folds them
+    reading = moment(day(at), None if known_at is None else day(known_at), live=live)
+    found = await past_objectives(world.engine, reading, WS)
+    whole = world.snapshot(day(at), None if known_at is None else day(known_at), live=live)
+    assert found.objectives == whole.objectives and found.objectives
+    assert found.at == whole.at
