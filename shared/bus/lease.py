@@ -284,6 +284,10 @@ class LeaseKeeper:
     free_since: dict[int, float] = field(default_factory=dict)
     """Free partitions, each with when this worker first saw it free."""
     live: list[str] = field(default_factory=list)
+    _writing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    """A tick and a hand-over never write the same lease at once: a release racing a renewal
+    of the same revision would leave one of them refused (and the worker crashed or the
+    partition ours until the TTL). The watchdog's `lapse_expired` does not wait for it."""
 
     @property
     def worker(self) -> str:
@@ -298,6 +302,10 @@ class LeaseKeeper:
         return expired
 
     async def tick(self) -> Changes:
+        async with self._writing:
+            return await self._tick()
+
+    async def _tick(self) -> Changes:
         changes = Changes(lost=self.lapse_expired())
         with contextlib.suppress(*TRANSIENT):
             await self.store.heartbeat(list(self.held))
@@ -336,6 +344,8 @@ class LeaseKeeper:
                 renewed = await self.store.renew(lease)
             except TRANSIENT:
                 continue  # valid until lease.valid_until; retried next tick
+            if self.held.get(partition) is not lease:
+                continue  # lapsed meanwhile (the watchdog): `_recover` finds out what it is now
             if renewed is None:
                 del self.held[partition]
                 changes.lost.append(partition)
@@ -350,7 +360,7 @@ class LeaseKeeper:
                 continue
             except (KeyNotFoundError, KeyDeletedError):
                 renewed = None
-            del self.lapsed[partition]
+            self.lapsed.pop(partition, None)
             if renewed is not None:
                 self.held[partition] = renewed
                 changes.acquired.append(renewed)
@@ -383,10 +393,11 @@ class LeaseKeeper:
 
     async def release(self, partition: int) -> None:
         """Hand a held partition back (at its latest revision: renewals go on until then)."""
-        lease = self.held.pop(partition, None)
-        if lease is not None:
-            with contextlib.suppress(*TRANSIENT):
-                await self.store.release(lease)
+        async with self._writing:
+            lease = self.held.pop(partition, None)
+            if lease is not None:
+                with contextlib.suppress(*TRANSIENT):
+                    await self.store.release(lease)
 
     def forget(self, partition: int) -> None:
         """A partition whose commit was fenced out: someone else owns it."""
