@@ -16,7 +16,9 @@ class Ticking(Protocol):
     folded: asyncio.Event
     first_build: asyncio.Event
 
-    async def tick(self) -> None: ...
+    async def tick(self) -> float:
+        """Evaluate, publish, observe the streams; returns how long the evaluation took."""
+        ...
 
 
 EVENT_EVALUATION_GAP = 0.5
@@ -39,13 +41,15 @@ async def tick_forever(projector: Ticking, seconds: float, spacing: float) -> No
     while True:
         started = time.monotonic()
         projector.folded.clear()
+        # the evaluation's cost, not the tick's: a tick that waited on a NATS timeout would
+        # otherwise hold back the next one, and its stall check, for four times that wait
+        cost = 0.0
         try:
-            await projector.tick()
+            cost = await projector.tick()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.error("drift tick failed", error=repr(exc))
-        cost = time.monotonic() - started
         await asyncio.sleep(max(min(seconds, EVENT_EVALUATION_GAP), spacing * cost))
         remaining = seconds - (time.monotonic() - started)
         if remaining > 0:
