@@ -218,7 +218,7 @@ class Projector:
             # seconds at thousands of objectives: keep the event loop free for scrapes
             scope, fence = self._scope_and_fence()
             started = time.perf_counter()
-            await asyncio.to_thread(drift_tick, self.engine, now, scope, fence)
+            await asyncio.to_thread(drift_tick, self.engine, now, scope, fence, self._plans)
             took = time.perf_counter() - started
             self._last_evaluated = now
         self.metrics.last_tick.set(now.timestamp())

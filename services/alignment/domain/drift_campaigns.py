@@ -200,18 +200,18 @@ def stale_data(context: Context, campaign: CampaignView) -> Iterator[Finding]:
     if campaign.status != "live":
         return
     went_live = campaign.went_live if campaign.went_live is not None else campaign.start
-    covered = campaign.last_period_end
+    last_report, covered = context.facts.reports().get(campaign.campaign_id, (None, None))
     reference = max(went_live, covered or went_live)
     hours = (context.at - reference) / MICROS_PER_HOUR
     limit = context.campaign_guardrails(campaign).stale_hours or 24.0
     if not exceeds(hours, limit):
         return
     figures = {"hours_silent": math.floor(hours), "limit_hours": limit}
-    if covered is not None and covered >= went_live and campaign.last_report is not None:
-        lag = max(0.0, (campaign.last_report - covered) / MICROS_PER_HOUR)
+    if covered is not None and covered >= went_live and last_report is not None:
+        lag = max(0.0, (last_report - covered) / MICROS_PER_HOUR)
         figures["upload_lag_hours"] = math.floor(lag)
         since = (
-            f"its data covers up to {iso(covered)} (last uploaded {iso(campaign.last_report)}, "
+            f"its data covers up to {iso(covered)} (last uploaded {iso(last_report)}, "
             f"{lag:.0f} h after that period ended)"
         )
     else:

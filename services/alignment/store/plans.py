@@ -35,9 +35,14 @@ def plan_version(connection: Connection) -> PlanVersion:
 
 
 class LivePlans:
-    """`read_workspace` for live snapshots (`reports=False`), reading the plan only when its
-    version moved. One per projector, whose snapshots are built one at a time:
-    `refresh` once per build, then `read` each workspace."""
+    """`read_workspace` for live snapshots and drift ticks (`reports=False`), reading the plan
+    only when its version moved: `refresh` once per build or tick, then `read` each workspace.
+
+    One per projector, shared by its snapshot builds and its ticks, each in its own thread.
+    That is safe without a lock: a view is never changed once read, `refresh` swaps in a new
+    dict rather than clearing the old one, and a view goes into the dict that was current when
+    its reading began, so it is never older than the version it is kept under (at worst a
+    workspace is read twice)."""
 
     def __init__(self) -> None:
         self._version: PlanVersion | None = None
@@ -52,10 +57,9 @@ class LivePlans:
             self._version, self._views = version, {}
 
     def read(self, connection: Connection, workspace: str, moment: Moment) -> WorkspaceView:
-        view = self._views.get(workspace)
+        views = self._views  # a refresh meanwhile must not receive a view read before it
+        view = views.get(workspace)
         if view is None:
-            view = self._views[workspace] = read_workspace(
-                connection, workspace, moment, reports=False
-            )
+            view = views[workspace] = read_workspace(connection, workspace, moment, reports=False)
             return view
         return replace(view, acknowledged=acknowledged_as_of(connection, workspace, moment))

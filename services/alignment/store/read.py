@@ -244,6 +244,7 @@ class Facts:
         self._sums: dict[tuple[str, Window], dict[str, float]] = {}
         self._latest: dict[tuple[str, Window], dict[str, tuple[int, int, float]]] = {}
         self._counts: dict[tuple[str, Window], dict[str, int]] = {}
+        self._reports: dict[str, tuple[int, int]] | None = None
 
     def _within(self, query: Select[Any], window: Window) -> Select[Any]:
         source = self.source
@@ -326,16 +327,18 @@ class Facts:
 
     def reports(self) -> dict[str, tuple[int, int]]:
         """campaign_id -> (latest recorded_at, latest period end) of its observations."""
-        source = self.source
-        query = self._within(
-            select(
-                source.c.campaign_id,
-                func.max(source.c.last_recorded_at),
-                func.max(source.c.period_end),
-            ).group_by(source.c.campaign_id),
-            None,
-        )
-        return {c: (int(r), int(e)) for c, r, e in self.connection.execute(query)}
+        if self._reports is None:
+            source = self.source
+            query = self._within(
+                select(
+                    source.c.campaign_id,
+                    func.max(source.c.last_recorded_at),
+                    func.max(source.c.period_end),
+                ).group_by(source.c.campaign_id),
+                None,
+            )
+            self._reports = {c: (int(r), int(e)) for c, r, e in self.connection.execute(query)}
+        return self._reports
 
 
 def _fact_source(workspace: str, moment: Moment) -> Any:

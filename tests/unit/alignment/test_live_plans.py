@@ -8,10 +8,11 @@ import pytest
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import day
 from tests.unit.alignment.world import CONSUMER, World, moment
+from truenorth.alignment.domain.drift import DriftTransition
 from truenorth.alignment.store import plans as plans_module
 from truenorth.alignment.store.fold import fold_batch
 from truenorth.alignment.store.plans import LivePlans
-from truenorth.alignment.views import build_snapshot
+from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import encode
 
@@ -106,3 +107,43 @@ def test_an_acknowledgement_from_a_clock_ahead_shows_once_now_passes_it(
         after = plans.read(connection, b.WS, moment(day(22), live=True))
     assert "some-drift" not in before.acknowledged
     assert "some-drift" in after.acknowledged
+
+
+def judged_pair() -> tuple[tuple[Stream, Stream, Stream], tuple[Stream, Stream, Stream]]:
+    """Two identical projections, each as (strategy, campaigns, metrics) streams: a live
+    campaign whose data stopped, and spend on a campaign known only from its metrics."""
+    pair = []
+    for _ in range(2):
+        world = World()
+        strategy, campaigns, metrics = (
+            Stream(world, s) for s in ("STRATEGY", "CAMPAIGNS", "METRICS")
+        )
+        strategy.fold(b.strategy_defined(), b.objective_added())
+        campaigns.fold(b.launched("c-a", start=day(1)))
+        metrics.fold(*b.daily("c-a", "spend", [100] * 3), *b.daily("c-x", "spend", [50] * 3))
+        pair.append((strategy, campaigns, metrics))
+    return pair[0], pair[1]
+
+
+def judged(transitions: list[DriftTransition]) -> list[tuple[str, str, str, str]]:
+    return [(t.action, t.data.kind, t.data.drift_id, t.data.explanation) for t in transitions]
+
+
+def test_a_tick_on_the_kept_plans_judges_what_a_fresh_reading_judges() -> None:
+    (_, kept_campaigns, _), (_, fresh_campaigns, _) = judged_pair()
+    kept, fresh = kept_campaigns.world, fresh_campaigns.world
+    plans = LivePlans()
+    live(kept, plans)  # the snapshot's build read the plans first
+
+    first = drift_tick(kept.engine, day(9), plans=plans)
+    assert judged(first) == judged(drift_tick(fresh.engine, day(9)))
+    found = {(t.data.kind, t.data.severity, t.data.campaign_ids) for t in first}
+    # the campaign's own drift (info), beside the workspace's share of untethered spend
+    assert ("untethered_spend", "info", ("c-x",)) in found
+    assert ("stale_data", "warning", ("c-a",)) in found
+
+    for campaigns in (kept_campaigns, fresh_campaigns):
+        campaigns.fold(b.ended("c-a", day(9)))
+    second = drift_tick(kept.engine, day(10), plans=plans)
+    assert judged(second) == judged(drift_tick(fresh.engine, day(10)))
+    assert ("resolved", "stale_data") in {(t.action, t.data.kind) for t in second}
