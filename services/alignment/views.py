@@ -184,7 +184,7 @@ def _judged_view(
 ) -> WorkspaceView:
     """The live plan, with the campaigns known only from their metrics: drift judges their
     spend (untethered), a snapshot does not show them. Reusing the plan the snapshots keep
-    took a tick at 10 000 objectives from ~5.0 to ~3.1 s, and stopped the 100 000 campaigns it
+    took a tick at 10 000 objectives from ~5.0 to ~3.5 s, and stopped the 100 000 campaigns it
     read again each time from growing the service by ~15 MB a tick (benchmarks/README.md,
     twelfth session)."""
     if plans is not None:

@@ -79,10 +79,6 @@ class CampaignView:
     stopped: int | None = None
     """When it last stopped being live (paused or ended while live)."""
     objective_ids: tuple[str, ...] = ()
-    last_report: int | None = None
-    """Latest recorded_at of its metric observations."""
-    last_period_end: int | None = None
-    """Latest period end its metric observations cover."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,20 +63,17 @@ def workspace_names(connection: Connection, moment: Moment) -> list[str]:
 def read_workspace(
     connection: Connection, workspace: str, moment: Moment, *, reports: bool = True
 ) -> WorkspaceView:
-    """`reports=False`: without each campaign's latest report (only the staleness check needs
-    it), so without campaigns known only from their metrics; a snapshot skips the scan of
-    every period total it costs (a third of a build's SQL)."""
+    """`reports=False`: without the campaigns known only from their metrics, and without the
+    scan of every period total that finds them (a third of a build's SQL); a snapshot does
+    not show them, and a drift tick adds them itself (`views._judged_view`)."""
     links = _links(connection, workspace, moment)
-    reports_by_campaign = Facts(connection, workspace, moment).reports() if reports else {}
     campaigns = {
-        row["campaign_id"]: _campaign(row, links.get(row["campaign_id"], ()), reports_by_campaign)
+        row["campaign_id"]: _campaign(row, links.get(row["campaign_id"], ()))
         for row in _newest(connection, t.campaigns, "campaign_id", workspace, moment)
     }
-    for campaign_id in reports_by_campaign.keys() - campaigns.keys():  # only metrics seen so far
-        last_report, last_end = reports_by_campaign[campaign_id]
-        campaigns[campaign_id] = CampaignView(
-            campaign_id, last_report=last_report, last_period_end=last_end
-        )
+    if reports:
+        for campaign_id in Facts(connection, workspace, moment).reports().keys() - campaigns.keys():
+            campaigns[campaign_id] = CampaignView(campaign_id)  # only metrics seen so far
     return WorkspaceView(
         name=workspace,
         strategies={
@@ -207,10 +204,7 @@ def _objective(row: RowMapping) -> ObjectiveView:
     )
 
 
-def _campaign(
-    row: RowMapping, links: tuple[str, ...], reports: dict[str, tuple[int, int]]
-) -> CampaignView:
-    last_report, last_end = reports.get(row["campaign_id"], (None, None))
+def _campaign(row: RowMapping, links: tuple[str, ...]) -> CampaignView:
     return CampaignView(
         campaign_id=row["campaign_id"],
         launched=True,
@@ -225,8 +219,6 @@ def _campaign(
         went_live=row["went_live"],
         stopped=row["stopped"],
         objective_ids=links,
-        last_report=last_report,
-        last_period_end=last_end,
     )
 
 
