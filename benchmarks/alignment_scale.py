@@ -5,7 +5,9 @@ transaction, no NATS in the way), then `truenorth serve alignment` starts on it 
 embedded nats-server (as after a restart: its checkpoints say everything is folded) and we
 wait for its first snapshot and drift tick. Then:
 
-- RSS: the service's VmRSS (and peak VmHWM) from /proc after that tick;
+- RSS: the service's VmRSS (and peak VmHWM) from /proc after that tick, and again after
+  `SETTLE_TICKS` more ticks (the figure a long-running service settles at: before the twelfth
+  session it grew ~15 MB a tick at 10 000 objectives for the first several ticks);
 - scrape: GET /metrics, 50 times;
 - as_of (not at the 10 000-objective RSS sizes): GET /v1/workspaces/bench/objectives?as_of=…,
   once (cold), then 100 times one after the other (p50/p99),
@@ -52,6 +54,8 @@ PLANNED = START - timedelta(days=7)
 """When the plan was made and the campaigns launched: before AS_OF, so `objectives?as_of=`
 answers with every objective (made now, they did not exist yet at AS_OF: an empty answer)."""
 BATCH = 5_000
+SETTLE_TICKS = 5
+TICK_LINE = "truenorth_last_tick_timestamp_seconds "
 
 
 def fill(url: str, strategies: int, campaigns: int, observations: int) -> float:
@@ -119,6 +123,12 @@ async def measure(tmp: Path, url: str, objectives: int, readings: int) -> dict[s
             figures["first tick and snapshot s"] = time.perf_counter() - started
             await asyncio.sleep(2)
             figures["RSS MB"], figures["peak RSS MB"] = rss_mb(service.pid)
+            if not readings:
+                await _ticks(client, SETTLE_TICKS)
+                await asyncio.sleep(2)
+                rss, peak = rss_mb(service.pid)
+                figures[f"RSS after {SETTLE_TICKS} more ticks MB"] = rss
+                figures[f"peak RSS after {SETTLE_TICKS} more ticks MB"] = peak
             figures |= await _scrapes(client)
             if readings:
                 figures |= await _as_of(client, service.pid, objectives, readings)
@@ -144,6 +154,17 @@ async def _wait_for_tick_and_snapshot(client: httpx.AsyncClient, objectives: int
             pass
         await asyncio.sleep(0.5)
     raise TimeoutError("the service never showed its first tick and snapshot")
+
+
+async def _ticks(client: httpx.AsyncClient, count: int) -> None:
+    """Wait for `count` more drift ticks (each moves the last tick's timestamp)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + 900
+    while len(seen) <= count and time.monotonic() < deadline:
+        params = {"name[]": TICK_LINE.strip()}
+        text = (await client.get("/metrics", params=params)).text
+        seen |= {line for line in text.splitlines() if line.startswith(TICK_LINE)}
+        await asyncio.sleep(0.5)
 
 
 async def _scrapes(client: httpx.AsyncClient) -> dict[str, float]:
