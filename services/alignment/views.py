@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 
 from truenorth.alignment.domain.drift import DriftTransition, detect_drifts, reconcile
-from truenorth.alignment.domain.entities import CampaignView, WorkspaceView
+from truenorth.alignment.domain.entities import WorkspaceView
 from truenorth.alignment.domain.snapshot import (
     OpenDrift,
     Snapshot,
@@ -30,7 +30,13 @@ from truenorth.alignment.store.drifts import (
     shown_open_drifts,
 )
 from truenorth.alignment.store.plans import LivePlans
-from truenorth.alignment.store.read import Facts, Moment, read_workspace, workspace_names
+from truenorth.alignment.store.read import (
+    Facts,
+    Moment,
+    metrics_only_campaigns,
+    read_workspace,
+    workspace_names,
+)
 from truenorth.http import FieldInvalid
 from truenorth.timeparse import parse_instant
 
@@ -191,8 +197,7 @@ def _judged_view(
         view = plans.read(connection, name, moment)
     else:
         view = read_workspace(connection, name, moment, reports=False)
-    metrics_only = facts.reports().keys() - view.campaigns.keys()
+    metrics_only = metrics_only_campaigns(view.campaigns, facts)
     if not metrics_only:
         return view
-    campaigns = {**view.campaigns, **{c: CampaignView(c) for c in metrics_only}}
-    return replace(view, campaigns=dict(sorted(campaigns.items())))
+    return replace(view, campaigns=dict(sorted({**view.campaigns, **metrics_only}.items())))

@@ -15,7 +15,7 @@ for one reading: a snapshot asks the same windows of many objectives.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +72,7 @@ def read_workspace(
         for row in _newest(connection, t.campaigns, "campaign_id", workspace, moment)
     }
     if reports:
-        for campaign_id in Facts(connection, workspace, moment).reports().keys() - campaigns.keys():
-            campaigns[campaign_id] = CampaignView(campaign_id)  # only metrics seen so far
+        campaigns |= metrics_only_campaigns(campaigns, Facts(connection, workspace, moment))
     return WorkspaceView(
         name=workspace,
         strategies={
@@ -88,6 +87,14 @@ def read_workspace(
         acknowledged=acknowledged_as_of(connection, workspace, moment),
         checkins=checkins_as_of(connection, workspace, moment),
     )
+
+
+def metrics_only_campaigns(
+    launched: Mapping[str, CampaignView], facts: Facts
+) -> dict[str, CampaignView]:
+    """The campaigns known only from their metrics so far: counted once launched, judged
+    meanwhile (their spend is untethered)."""
+    return {c: CampaignView(c) for c in facts.reports().keys() - launched.keys()}
 
 
 # -- versions --------------------------------------------------------------------------------
