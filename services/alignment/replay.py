@@ -24,7 +24,7 @@ from sqlalchemy import Engine, delete, select
 from truenorth.alignment.consumers import SOURCE_STREAMS, durable_name
 from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.store import tables as t
-from truenorth.alignment.store.drifts import apply_drift_event, move_drift_versions
+from truenorth.alignment.store.drifts import DriftEvent, apply_drift_events, move_drift_versions
 from truenorth.alignment.store.fold import Message, fold_batch
 from truenorth.bus.eventstore import EventStore, stream_sequence
 from truenorth.bus.streams import ALIGNMENT
@@ -145,12 +145,21 @@ def _commit(
 async def restore_drifts(store: EventStore, engine: Engine) -> None:
     """Drifts already published stay open/resolved as published."""
     with engine.begin() as connection:
+        pending: list[DriftEvent] = []
         async for msg in store.read_raw(ALIGNMENT.name):
             try:
-                event = decode(msg.data)
+                event = DriftEvent.of(decode(msg.data))
             except ValueError:
                 continue
-            apply_drift_event(connection, event)
+            if event is not None:
+                pending.append(event)
+            if len(pending) >= RESTORED_PER_WRITE:
+                apply_drift_events(connection, pending)
+                pending = []
+        apply_drift_events(connection, pending)
+
+
+RESTORED_PER_WRITE = 1_000
 
 
 def digest(engine: Engine) -> str:

@@ -24,6 +24,7 @@ from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store.drifts import (
     LiveDrifts,
     drift_entries,
+    drift_events,
     drift_workspaces,
     open_drifts,
     record_transitions,
@@ -177,10 +178,11 @@ def drift_tick(
             findings = list(detect_drifts(view, facts, at, open_ids=frozenset(before)))
             transitions = reconcile(name, before, findings, at)
         if transitions:
+            events = drift_events(transitions, now)
             with engine.begin() as connection:
                 if fence is not None:
                     fence(connection)
-                record_transitions(connection, transitions, now)
+                record_transitions(connection, events)
             committed.extend(transitions)
     return committed
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
+from sqlalchemy import Connection
 
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
@@ -22,7 +24,9 @@ from truenorth.alignment.domain.drift import (
 )
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.drifts import (
-    apply_drift_event,
+    DriftEvent,
+    apply_drift_events,
+    drift_events,
     lifecycle,
     open_drifts,
     record_transitions,
@@ -376,13 +380,13 @@ def test_drifts_restored_from_published_events_are_not_announced_again() -> None
     rebuilt = World(*strategy_events())
     data = transition.data
     with rebuilt.engine.begin() as connection:
-        apply_drift_event(
+        fold_drift_events(
             connection,
             DriftDetected(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(50), data=data),
         )
     assert rebuilt.evaluate(day(50), "objective_off_pace") == []
     with rebuilt.engine.begin() as connection:
-        apply_drift_event(
+        fold_drift_events(
             connection,
             DriftResolved(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(51), data=data),
         )
@@ -391,10 +395,18 @@ def test_drifts_restored_from_published_events_are_not_announced_again() -> None
     assert (entry.status, entry.opened_at, entry.since) == ("resolved", day(50), day(51))
 
 
-def test_the_drift_rows_the_history_and_the_incidents_agree_on_when_a_drift_reopened() -> None:
+def fold_drift_events(connection: Connection, *events: EnvelopeFields) -> None:
+    apply_drift_events(connection, [DriftEvent.of(event) for event in events])  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("written", ["one at a time", "in one write"])
+def test_the_drift_rows_the_history_and_the_incidents_agree_on_when_a_drift_reopened(
+    written: str,
+) -> None:
     """One rule (`truenorth.drift_lifecycle.open_since`): an Updated reaching a resolved drift
     (a log read out of order, a rebuild) opens a new episode, in the live rows, in `/drifts`
-    as of a time and in the incidents alike."""
+    as of a time and in the incidents alike; folded one event at a time or all in one write
+    (a rebuild writes a thousand at once)."""
     [transition] = World(*strategy_events()).evaluate(day(50), "objective_off_pace")
     data = transition.data
     world = World(*strategy_events())
@@ -404,8 +416,11 @@ def test_the_drift_rows_the_history_and_the_incidents_agree_on_when_a_drift_reop
         DriftUpdated(workspace=WS, aggregate_id=data.drift_id, occurred_at=day(52), data=data),
     )
     with world.engine.begin() as connection:
-        for event in events:
-            apply_drift_event(connection, event)
+        if written == "in one write":
+            fold_drift_events(connection, *events)
+        else:
+            for event in events:
+                fold_drift_events(connection, event)
     [live] = [e for e in world.drift_entries(WS) if e.data.drift_id == data.drift_id]
     [past] = [e for e in world.drift_entries(WS, day(53)) if e.data.drift_id == data.drift_id]
     with world.engine.connect() as connection:
@@ -574,5 +589,31 @@ def tick(world: World, findings: list[Finding], at: datetime) -> list[DriftTrans
     transaction, as a drift tick does for one workspace."""
     with world.engine.begin() as connection:
         transitions = reconcile(WS, open_drifts(connection, WS), findings, to_micros(at))
-        record_transitions(connection, transitions, at)
+        record_transitions(connection, drift_events(transitions, at))
     return transitions
+
+
+def test_a_tick_writes_its_transitions_in_as_many_statements_for_three_as_for_three_hundred() -> (
+    None
+):
+    """Under SQLite a tick's write holds up every fold commit: written five statements an
+    event, ~150 updates a tick held the fold up ~200 ms at 2 000 events/s
+    (benchmarks/README.md, thirteenth session)."""
+
+    def statements_to_record(findings: int, at: datetime) -> int:
+        world = World(*strategy_events())
+        stale = [
+            Finding(WS, "stale_data", f"c-{n}", "warning", "stopped", {"days": 10.0})
+            for n in range(findings)
+        ]
+        with world.engine.begin() as connection:
+            transitions = reconcile(WS, open_drifts(connection, WS), stale, to_micros(at))
+            events = drift_events(transitions, at)
+            executed: list[str] = []
+            sqlalchemy.event.listen(
+                connection, "before_cursor_execute", lambda *a: executed.append(a[2])
+            )
+            assert record_transitions(connection, events) == findings
+        return len(executed)
+
+    assert statements_to_record(300, day(50)) == statements_to_record(3, day(50))

@@ -17,6 +17,7 @@ from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import drifts as drifts_module
 from truenorth.alignment.store.drifts import (
     LiveDrifts,
+    drift_events,
     move_drift_versions,
     open_drifts,
     record_transitions,
@@ -34,7 +35,7 @@ def stale(campaign: str, days: float = 10.0, severity: str = "warning") -> Findi
 def tick(world: World, findings: list[Finding], at: datetime) -> None:
     with world.engine.begin() as connection:
         transitions = reconcile(WS, open_drifts(connection, WS), findings, to_micros(at))
-        record_transitions(connection, transitions, at)
+        record_transitions(connection, drift_events(transitions, at))
 
 
 def live(world: World, kept: LiveDrifts | None = None) -> Snapshot:
