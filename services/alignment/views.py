@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Connection, Engine
 
@@ -26,6 +27,8 @@ from truenorth.alignment.store.drifts import (
     drift_entries,
     drift_events,
     drift_workspaces,
+    last_published,
+    open_drift_ids,
     open_drifts,
     record_transitions,
     shown_open_drifts,
@@ -174,9 +177,15 @@ def drift_tick(
         with engine.connect() as connection:
             facts = Facts(connection, name, moment)
             view = _judged_view(connection, name, moment, facts, plans)
-            before = open_drifts(connection, name)
-            findings = list(detect_drifts(view, facts, at, open_ids=frozenset(before)))
-            transitions = reconcile(name, before, findings, at)
+            open_ids = open_drift_ids(connection, name)
+            findings = list(detect_drifts(view, facts, at, open_ids=open_ids))
+            transitions = reconcile(
+                name,
+                open_drifts(connection, name),
+                findings,
+                at,
+                partial(last_published, connection, name),
+            )
         if transitions:
             events = drift_events(transitions, now)
             with engine.begin() as connection:

@@ -4,7 +4,7 @@ come in, the transitions go out; the store keeps them (`truenorth.alignment.stor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -12,6 +12,7 @@ from truenorth.alignment.domain.drift_rules import Finding, detect_drifts, drift
 from truenorth.contract.alignment import DriftData
 
 __all__ = [
+    "COMPARED",
     "MATERIAL_CHANGE",
     "DriftTransition",
     "Finding",
@@ -36,24 +37,25 @@ class DriftTransition:
     """When the drift opened (this transition's time for `detected`)."""
 
 
+COMPARED = ("severity", "channel", "objective_id", "campaign_ids", "figures")
+"""What `is_material_change` reads of a drift as published."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpenDriftRow:
-    """An open drift as the store keeps it: its data as last published (JSON), when it
-    opened. Validated into a DriftData only when a transition needs it: a tick compares
-    thousands of open drifts with what it finds, and building a pydantic model for each
-    side was ~65 of ~250 ms at 2 000 open drifts (benchmarks/README.md, tenth session)."""
+    """An open drift as a tick compares it: the `COMPARED` fields of its data as last
+    published (JSON) and when it opened. A tick reads every open drift, and at 110 000 open
+    drifts their whole data was ~320 MB of dicts a tick that the allocator kept; what is
+    compared is ~110 MB, and it is streamed (benchmarks/README.md, thirteenth session)."""
 
-    published: Mapping[str, Any]
+    compared: Mapping[str, Any]
     opened_at: int
-
-    @property
-    def data(self) -> DriftData:
-        return DriftData.model_validate(self.published)
 
 
 def is_material_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Severity, subjects or the set of figures changed, or a figure moved > 5 % relative.
-    Both sides as published (`DriftData.model_dump(mode="json")`, `Finding.published`)."""
+    Both sides as published (`DriftData.model_dump(mode="json")`, `Finding.published`), of
+    which it reads the `COMPARED` fields alone."""
     if before["severity"] != after["severity"]:
         return True
     if (before["channel"], before["objective_id"]) != (after["channel"], after["objective_id"]):
@@ -72,25 +74,37 @@ def is_material_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> b
 
 def reconcile(
     workspace: str,
-    open_drifts: Mapping[str, OpenDriftRow],
+    open_drifts: Iterable[tuple[str, OpenDriftRow]],
     findings: Iterable[Finding],
     at: int,
+    last_published: Callable[[list[str]], Mapping[str, DriftData]],
 ) -> list[DriftTransition]:
-    """The transitions from the workspace's open drifts (by id) to what is found now."""
-    transitions: list[DriftTransition] = []
-    current: set[str] = set()
+    """The transitions from the workspace's open drifts (id, row: read once, in any order)
+    to what is found now. A drift that resolves is published with its data as last
+    published, `last_published(ids)`: read for those drifts alone."""
+    found: dict[str, Finding] = {}
     for finding in findings:
-        ident = finding.drift_id
-        if ident in current:
+        found.setdefault(finding.drift_id, finding)
+    still_open: set[str] = set()
+    changed: dict[str, int] = {}
+    gone: dict[str, int] = {}
+    for ident, row in open_drifts:
+        now = found.get(ident)
+        if now is None:
+            gone[ident] = row.opened_at
             continue
-        current.add(ident)
-        before = open_drifts.get(ident)
-        if before is None:
+        still_open.add(ident)
+        if is_material_change(row.compared, now.published()):
+            changed[ident] = row.opened_at
+    transitions: list[DriftTransition] = []
+    for ident, finding in found.items():
+        if ident not in still_open:
             transitions.append(DriftTransition("detected", workspace, finding.to_data(), at))
-        elif is_material_change(before.published, finding.published()):
+        elif ident in changed:
             data = finding.to_data()
-            transitions.append(DriftTransition("updated", workspace, data, before.opened_at))
-    for ident in sorted(open_drifts.keys() - current):
-        row = open_drifts[ident]
-        transitions.append(DriftTransition("resolved", workspace, row.data, row.opened_at))
+            transitions.append(DriftTransition("updated", workspace, data, changed[ident]))
+    resolved = sorted(gone)
+    published = last_published(resolved) if resolved else {}
+    for ident in resolved:
+        transitions.append(DriftTransition("resolved", workspace, published[ident], gone[ident]))
     return transitions

@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from truenorth.alignment.domain.drift import DriftTransition, OpenDriftRow
+from truenorth.alignment.domain.drift import COMPARED, DriftTransition, OpenDriftRow
 from truenorth.alignment.domain.snapshot import OpenDrift, shown_drift
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store import tables as t
@@ -43,25 +43,70 @@ class DriftEntry:
     """When it last changed."""
 
 
-def open_drifts(connection: Connection, workspace: str) -> dict[str, OpenDriftRow]:
+def open_drift_ids(connection: Connection, workspace: str) -> frozenset[str]:
     drifts = t.drifts
-    rows = connection.execute(
-        select(drifts.c.drift_id, drifts.c.data, drifts.c.opened_at).where(
-            drifts.c.workspace == workspace, drifts.c.open.is_(True)
-        )
+    query = select(drifts.c.drift_id).where(
+        drifts.c.workspace == workspace, drifts.c.open.is_(True)
     )
-    return {ident: OpenDriftRow(data, int(at)) for ident, data, at in rows}
+    return frozenset(connection.execute(query).scalars())
+
+
+def open_drifts(connection: Connection, workspace: str) -> Iterator[tuple[str, OpenDriftRow]]:
+    """Each open drift of the workspace as a tick compares it, streamed from the database,
+    which extracts the compared fields from the data: a tick never holds every open drift's
+    whole data (benchmarks/README.md, thirteenth session)."""
+    drifts = t.drifts
+    fields = COMPARED[1:]  # severity is a column
+    query = select(
+        drifts.c.drift_id,
+        drifts.c.opened_at,
+        drifts.c.severity,
+        *(drifts.c.data[name] for name in fields),
+    ).where(drifts.c.workspace == workspace, drifts.c.open.is_(True))
+    for ident, opened_at, severity, *values in connection.execute(query):
+        compared = {"severity": severity, **dict(zip(fields, values, strict=True))}
+        yield ident, OpenDriftRow(compared, int(opened_at))
+
+
+def last_published(
+    connection: Connection, workspace: str, drift_ids: Iterable[str]
+) -> dict[str, DriftData]:
+    """The named drifts' data as last published."""
+    drifts = t.drifts
+    found: dict[str, DriftData] = {}
+    for chunk in _chunks(sorted(drift_ids)):
+        query = select(drifts.c.drift_id, drifts.c.data).where(
+            drifts.c.workspace == workspace, drifts.c.drift_id.in_(chunk)
+        )
+        for ident, data in connection.execute(query):
+            found[ident] = DriftData.model_validate(data)
+    return found
+
+
+SHOWN = ("strategy_id", "objective_id", "incident_id")
+"""What a snapshot shows of an open drift's data besides its id, kind and severity columns."""
 
 
 def shown_open_drifts(connection: Connection, workspace: str) -> list[tuple[OpenDrift, int]]:
-    """The workspace's open drifts as a snapshot shows them, with when each opened."""
+    """The workspace's open drifts as a snapshot shows them, with when each opened; the
+    database extracts the shown fields from the data (at 110 000 open drifts their whole
+    data was ~320 MB of dicts, read at every build after a tick had changed one)."""
     drifts = t.drifts
     rows = connection.execute(
-        select(drifts.c.data, drifts.c.opened_at).where(
-            drifts.c.workspace == workspace, drifts.c.open.is_(True)
-        )
+        select(
+            drifts.c.drift_id,
+            drifts.c.kind,
+            drifts.c.severity,
+            drifts.c.opened_at,
+            *(drifts.c.data[name] for name in SHOWN),
+        ).where(drifts.c.workspace == workspace, drifts.c.open.is_(True))
     )
-    return [(shown_drift(workspace, data, int(at)), int(at)) for data, at in rows]
+    shown = []
+    for ident, kind, severity, at, *values in rows:
+        data = {"drift_id": ident, "kind": kind, "severity": severity}
+        data.update(zip(SHOWN, values, strict=True))
+        shown.append((shown_drift(workspace, data, int(at)), int(at)))
+    return shown
 
 
 Versions = dict[str, int]

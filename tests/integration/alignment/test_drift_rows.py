@@ -8,14 +8,11 @@ from datetime import datetime
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World
-from truenorth.alignment.domain.drift import Finding, reconcile
-from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.domain.drift import Finding
 from truenorth.alignment.store.drifts import (
-    drift_events,
-    open_drifts,
     pending_outbox,
-    record_transitions,
 )
+from truenorth.alignment.views import build_snapshot
 from truenorth.store.db import make_engine
 
 
@@ -26,10 +23,7 @@ def stale(campaign: str, days: float) -> Finding:
 
 
 def tick(world: World, findings: list[Finding], at: datetime) -> list[str]:
-    with world.engine.begin() as connection:
-        transitions = reconcile(WS, open_drifts(connection, WS), findings, to_micros(at))
-        record_transitions(connection, drift_events(transitions, at))
-    return [transition.action for transition in transitions]
+    return [transition.action for transition in world.record(WS, findings, at)]
 
 
 def test_a_ticks_transitions_open_update_resolve_and_reopen_drifts(database_url: str) -> None:
@@ -46,3 +40,40 @@ def test_a_ticks_transitions_open_update_resolve_and_reopen_drifts(database_url:
     assert entries["c-39"].opened_at == day(13) and entries["c-39"].since == day(13)
     with world.engine.connect() as connection:
         assert len(pending_outbox(connection)) == 40 + 40 + 30 + 30
+
+
+def test_a_snapshot_and_a_tick_read_the_fields_they_need_of_the_open_drifts(
+    database_url: str,
+) -> None:
+    """The database extracts them from each drift's data (SQLite's JSON functions,
+    PostgreSQL's operators): a tick's comparison and a snapshot's subjects come out the same."""
+    world = World(b.strategy_defined(), engine=make_engine(database_url))
+    off_pace = Finding(
+        WS,
+        "objective_off_pace",
+        "o-1",
+        "critical",
+        "o-1 is off pace",
+        {"pace": 0.5, "progress": 0.25},
+        strategy_id="s-1",
+        objective_id="o-1",
+        campaign_ids=("c-a", "c-b"),
+    )
+    [detected] = world.record(WS, [off_pace], day(10))
+    [row] = world.open_drifts(WS).values()
+    assert row.compared == {
+        "severity": "critical",
+        "channel": None,
+        "objective_id": "o-1",
+        "campaign_ids": ["c-a", "c-b"],
+        "figures": {"pace": 0.5, "progress": 0.25},
+    }
+    assert world.record(WS, [off_pace], day(11)) == []  # the same figures: no update
+    [shown] = build_snapshot(world.engine, day(11)).drifts
+    assert (shown.drift_id, shown.kind, shown.severity) == (
+        detected.data.drift_id,
+        "objective_off_pace",
+        "critical",
+    )
+    assert (shown.strategy_id, shown.objective_id) == ("s-1", "o-1")
+    assert shown.incident == detected.data.incident

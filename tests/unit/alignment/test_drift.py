@@ -5,6 +5,7 @@ figures."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World
 from truenorth.alignment.domain.drift import (
+    COMPARED,
     DriftTransition,
     Finding,
     drift_id,
@@ -27,6 +29,7 @@ from truenorth.alignment.store.drifts import (
     DriftEvent,
     apply_drift_events,
     drift_events,
+    last_published,
     lifecycle,
     open_drifts,
     record_transitions,
@@ -464,7 +467,11 @@ def test_open_drifts_are_kept_with_their_published_values() -> None:
     world = World()
     published = [t.data for t in tick(world, findings, day(1))]
     kept = world.open_drifts(WS)
-    assert [kept[data.drift_id].data for data in published] == published
+    with world.engine.connect() as connection:
+        stored = last_published(connection, WS, kept)
+    assert [stored[data.drift_id] for data in published] == published
+    compared = [{k: data.model_dump(mode="json")[k] for k in COMPARED} for data in published]
+    assert [kept[data.drift_id].compared for data in published] == compared
     assert {row.opened_at for row in kept.values()} == {to_micros(day(1))}
     assert tick(world, findings, day(2)) == []  # kept copies compare equal: no update
 
@@ -585,12 +592,7 @@ def test_drifts_listed_from_another_thread_during_ticks_show_whole_ticks(tmp_pat
 
 
 def tick(world: World, findings: list[Finding], at: datetime) -> list[DriftTransition]:
-    """Reconcile the findings with the stored open drifts and record the transitions in one
-    transaction, as a drift tick does for one workspace."""
-    with world.engine.begin() as connection:
-        transitions = reconcile(WS, open_drifts(connection, WS), findings, to_micros(at))
-        record_transitions(connection, drift_events(transitions, at))
-    return transitions
+    return world.record(WS, findings, at)
 
 
 def test_a_tick_writes_its_transitions_in_as_many_statements_for_three_as_for_three_hundred() -> (
@@ -607,7 +609,13 @@ def test_a_tick_writes_its_transitions_in_as_many_statements_for_three_as_for_th
             for n in range(findings)
         ]
         with world.engine.begin() as connection:
-            transitions = reconcile(WS, open_drifts(connection, WS), stale, to_micros(at))
+            transitions = reconcile(
+                WS,
+                open_drifts(connection, WS),
+                stale,
+                to_micros(at),
+                partial(last_published, connection, WS),
+            )
             events = drift_events(transitions, at)
             executed: list[str] = []
             sqlalchemy.event.listen(

@@ -11,7 +11,6 @@ import pytest
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import day
 from tests.unit.alignment.world import World
-from truenorth.alignment.store.drifts import open_drifts
 from truenorth.contract.alignment import DriftData
 
 
@@ -79,12 +78,10 @@ def test_a_deviation_of_exactly_the_tolerance_does_not_fire() -> None:
 def open_incidents(world: World, at: datetime) -> dict[str, list[DriftData]]:
     """incident id -> its open drifts (warning or above) after an evaluation at `at`."""
     world.transitions(at)
-    with world.engine.connect() as connection:
-        current = open_drifts(connection, b.WS)
     incidents: dict[str, list[DriftData]] = {}
-    for row in current.values():
-        data = row.data
-        if data.severity != "info":
+    for entry in world.drift_entries(b.WS):
+        data = entry.data
+        if entry.status == "open" and data.severity != "info":
             incidents.setdefault(data.incident, []).append(data)
     return incidents
 

@@ -11,16 +11,13 @@ import pytest
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World
-from truenorth.alignment.domain.drift import Finding, reconcile
+from truenorth.alignment.domain.drift import Finding
 from truenorth.alignment.domain.snapshot import Snapshot, shown_drift
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import drifts as drifts_module
 from truenorth.alignment.store.drifts import (
     LiveDrifts,
-    drift_events,
     move_drift_versions,
-    open_drifts,
-    record_transitions,
 )
 from truenorth.alignment.views import build_snapshot, parse_moment
 from truenorth.contract.alignment import DriftData
@@ -33,9 +30,7 @@ def stale(campaign: str, days: float = 10.0, severity: str = "warning") -> Findi
 
 
 def tick(world: World, findings: list[Finding], at: datetime) -> None:
-    with world.engine.begin() as connection:
-        transitions = reconcile(WS, open_drifts(connection, WS), findings, to_micros(at))
-        record_transitions(connection, drift_events(transitions, at))
+    world.record(WS, findings, at)
 
 
 def live(world: World, kept: LiveDrifts | None = None) -> Snapshot:

@@ -16,7 +16,8 @@ from markupsafe import escape
 
 from truenorth.alignment.page import web_router
 from truenorth.alignment.page.render import environment
-from truenorth.alignment.store.drifts import open_drifts
+from truenorth.alignment.store.drifts import drift_entries
+from truenorth.alignment.store.read import Moment
 from truenorth.demo.offline import OfflineResult, replay_offline
 from truenorth.demo.scenario import DEFAULT_EXAMPLE, Scenario, build_scenario, load_example
 
@@ -90,11 +91,12 @@ def test_open_incidents_are_grouped_with_their_drifts(replayed: Replayed) -> Non
     assert snapshot is not None and snapshot.drifts
     assert 'class="group"' in html
     with replayed.result.engine.connect() as connection:
-        rows = open_drifts(connection, WS)
-    assert sorted(rows) == [drift.drift_id for drift in snapshot.drifts]
-    for drift_id, row in rows.items():
+        live = drift_entries(connection, WS, Moment.now(0))
+    opened = {entry.data.drift_id: entry.data for entry in live if entry.status == "open"}
+    assert sorted(opened) == [drift.drift_id for drift in snapshot.drifts]
+    for drift_id, data in opened.items():
         assert f'data-drift="{drift_id}"' in html
-        assert escape(row.published["explanation"]) in html
+        assert escape(data.explanation) in html
 
 
 def test_the_detail_view_draws_progress_expected_and_the_revision(replayed: Replayed) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
-from truenorth.alignment.domain.drift import DriftTransition, OpenDriftRow
+from truenorth.alignment.domain.drift import DriftTransition, Finding, OpenDriftRow, reconcile
 from truenorth.alignment.domain.entities import WorkspaceView
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.domain.timeunits import to_micros
@@ -19,7 +19,10 @@ from truenorth.alignment.replay import digest
 from truenorth.alignment.store.drifts import (
     DriftEntry,
     drift_entries,
+    drift_events,
+    last_published,
     open_drifts,
+    record_transitions,
 )
 from truenorth.alignment.store.fold import fold_events
 from truenorth.alignment.store.read import Moment, read_workspace
@@ -104,7 +107,7 @@ class World:
 
     def open_drifts(self, workspace: str) -> dict[str, OpenDriftRow]:
         with self.engine.connect() as connection:
-            return open_drifts(connection, workspace)
+            return dict(open_drifts(connection, workspace))
 
     # -- drift -------------------------------------------------------------------------------
 
@@ -112,6 +115,22 @@ class World:
         """Evaluate drift at `at` in every workspace and record the transitions: the
         service's drift tick."""
         return drift_tick(self.engine, at)
+
+    def record(
+        self, workspace: str, findings: list[Finding], at: datetime
+    ) -> list[DriftTransition]:
+        """Reconcile the findings with the workspace's stored open drifts and record the
+        transitions in one transaction, as a drift tick does for one workspace."""
+        with self.engine.begin() as connection:
+            transitions = reconcile(
+                workspace,
+                open_drifts(connection, workspace),
+                findings,
+                to_micros(at),
+                partial(last_published, connection, workspace),
+            )
+            record_transitions(connection, drift_events(transitions, at))
+        return transitions
 
     def evaluate(self, at: datetime, kind: str) -> list[DriftTransition]:
         return [t for t in self.transitions(at) if t.data.kind == kind]
