@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World
+from truenorth.alignment import views
 from truenorth.alignment.domain.drift import (
     COMPARED,
     DriftTransition,
@@ -32,6 +33,7 @@ from truenorth.alignment.store.drifts import (
     last_published,
     lifecycle,
     open_drifts,
+    pending_outbox,
     record_transitions,
 )
 from truenorth.alignment.store.read import Moment
@@ -625,3 +627,16 @@ def test_a_tick_writes_its_transitions_in_as_many_statements_for_three_as_for_th
         return len(executed)
 
     assert statements_to_record(300, day(50)) == statements_to_record(3, day(50))
+
+
+def test_a_tick_with_more_transitions_than_one_write_commits_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(views, "TRANSITIONS_PER_WRITE", 1)
+    world = World(*strategy_events())
+    detected = world.transitions(day(50))
+    assert len(detected) > 1
+    assert set(world.open_drifts(WS)) == {t.data.drift_id for t in detected}
+    with world.engine.connect() as connection:
+        assert len(pending_outbox(connection)) == len(detected)
+    assert world.transitions(day(50)) == []
