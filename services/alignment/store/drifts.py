@@ -180,9 +180,7 @@ class DriftEvent:
     at: int
     """When it occurred (µs)."""
     published: dict[str, Any]
-    """The whole event, `model_dump(mode="json")`: its "data" is the drift's row."""
-    payload: str
-    """`published` as the outbox keeps it."""
+    """The whole event, `model_dump(mode="json")`: the outbox's payload; its "data", the row."""
 
     @classmethod
     def of(cls, event: EnvelopeFields) -> DriftEvent | None:
@@ -196,8 +194,7 @@ class DriftEvent:
             workspace=event.workspace,
             drift_id=data.drift_id,
             at=to_micros(event.occurred_at),
-            published=(published := event.model_dump(mode="json")),
-            payload=orjson.dumps(published).decode(),
+            published=event.model_dump(mode="json"),
         )
 
 
@@ -227,7 +224,7 @@ def record_transitions(connection: Connection, events: Sequence[DriftEvent]) -> 
             {
                 "event_id": event.published["event_id"],
                 "workspace": event.workspace,
-                "payload": event.payload,
+                "payload": orjson.dumps(event.published).decode(),
             }
             for event in events
         ],

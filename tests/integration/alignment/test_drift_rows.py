@@ -54,7 +54,7 @@ def test_a_snapshot_and_a_tick_read_the_fields_they_need_of_the_open_drifts(
         "o-1",
         "critical",
         "o-1 is off pace",
-        {"pace": 0.5, "progress": 0.25},
+        {"pace": 0.123456789, "progress": 1 / 3, "actual": 1e-7},
         strategy_id="s-1",
         objective_id="o-1",
         campaign_ids=("c-a", "c-b"),
@@ -66,7 +66,7 @@ def test_a_snapshot_and_a_tick_read_the_fields_they_need_of_the_open_drifts(
         "channel": None,
         "objective_id": "o-1",
         "campaign_ids": ["c-a", "c-b"],
-        "figures": {"pace": 0.5, "progress": 0.25},
+        "figures": detected.data.model_dump(mode="json")["figures"],  # as published, exactly
     }
     assert world.record(WS, [off_pace], day(11)) == []  # the same figures: no update
     [shown] = build_snapshot(world.engine, day(11)).drifts
