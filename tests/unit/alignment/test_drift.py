@@ -5,7 +5,6 @@ figures."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,14 @@ from truenorth.alignment.domain.drift import (
     Finding,
     drift_id,
     is_material_change,
-    reconcile,
 )
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.drifts import (
     DriftEvent,
     apply_drift_events,
-    drift_events,
     last_published,
     lifecycle,
-    open_drifts,
     pending_outbox,
-    record_transitions,
 )
 from truenorth.alignment.store.read import Moment
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
@@ -610,20 +605,11 @@ def test_a_tick_writes_its_transitions_in_as_many_statements_for_three_as_for_th
             Finding(WS, "stale_data", f"c-{n}", "warning", "stopped", {"days": 10.0})
             for n in range(findings)
         ]
-        with world.engine.begin() as connection:
-            transitions = reconcile(
-                WS,
-                open_drifts(connection, WS),
-                stale,
-                to_micros(at),
-                partial(last_published, connection, WS),
-            )
-            events = drift_events(transitions, at)
-            executed: list[str] = []
-            sqlalchemy.event.listen(
-                connection, "before_cursor_execute", lambda *a: executed.append(a[2])
-            )
-            assert record_transitions(connection, events) == findings
+        executed: list[str] = []
+        sqlalchemy.event.listen(
+            world.engine, "before_cursor_execute", lambda *a: executed.append(a[2])
+        )
+        assert len(world.record(WS, stale, at)) == findings
         return len(executed)
 
     assert statements_to_record(300, day(50)) == statements_to_record(3, day(50))
