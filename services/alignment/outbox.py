@@ -9,7 +9,7 @@ from collections.abc import Callable
 import structlog
 from sqlalchemy import Engine
 
-from truenorth.alignment.store.drifts import pending_outbox, published
+from truenorth.alignment.store.drift_writes import pending_outbox, published
 from truenorth.bus.eventstore import EventStore
 from truenorth.contract.registry import decode
 

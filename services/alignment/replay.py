@@ -24,7 +24,11 @@ from sqlalchemy import Engine, delete, select
 from truenorth.alignment.consumers import SOURCE_STREAMS, durable_name
 from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.store import tables as t
-from truenorth.alignment.store.drifts import DriftEvent, apply_drift_events, move_drift_versions
+from truenorth.alignment.store.drift_writes import (
+    DriftEvent,
+    apply_drift_events,
+    move_drift_versions,
+)
 from truenorth.alignment.store.fold import Message, fold_batch
 from truenorth.bus.eventstore import EventStore, stream_sequence
 from truenorth.bus.streams import ALIGNMENT

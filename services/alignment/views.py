@@ -22,15 +22,14 @@ from truenorth.alignment.domain.snapshot import (
     workspace_snapshot,
 )
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
+from truenorth.alignment.store.drift_writes import drift_events, record_transitions
 from truenorth.alignment.store.drifts import (
     LiveDrifts,
     drift_entries,
-    drift_events,
     drift_workspaces,
     last_published,
     open_drift_ids,
     open_drifts,
-    record_transitions,
     shown_open_drifts,
 )
 from truenorth.alignment.store.plans import LivePlans

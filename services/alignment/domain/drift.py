@@ -1,6 +1,7 @@
 """Drift lifecycle (docs/design.md, "Drift"): a drift opens once (`detected`), is `updated`
 only when its figures change materially, and closes once (`resolved`). Pure: the open drifts
-come in, the transitions go out; the store keeps them (`truenorth.alignment.store.drifts`)."""
+come in, the transitions go out; the store keeps them (`truenorth.alignment.store.drift_writes`,
+read back by `truenorth.alignment.store.drifts`)."""
 
 from __future__ import annotations
 

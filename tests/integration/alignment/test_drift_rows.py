@@ -9,9 +9,7 @@ from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World
 from truenorth.alignment.domain.drift import Finding
-from truenorth.alignment.store.drifts import (
-    pending_outbox,
-)
+from truenorth.alignment.store.drift_writes import pending_outbox
 from truenorth.alignment.views import build_snapshot
 from truenorth.store.db import make_engine
 

@@ -24,13 +24,8 @@ from truenorth.alignment.domain.drift import (
     is_material_change,
 )
 from truenorth.alignment.domain.timeunits import to_micros
-from truenorth.alignment.store.drifts import (
-    DriftEvent,
-    apply_drift_events,
-    last_published,
-    lifecycle,
-    pending_outbox,
-)
+from truenorth.alignment.store.drift_writes import DriftEvent, apply_drift_events, pending_outbox
+from truenorth.alignment.store.drifts import last_published, lifecycle
 from truenorth.alignment.store.read import Moment
 from truenorth.contract.alignment import DriftData, DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.common import Severity

@@ -15,10 +15,8 @@ from truenorth.alignment.domain.drift import Finding
 from truenorth.alignment.domain.snapshot import Snapshot, shown_drift
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import drifts as drifts_module
-from truenorth.alignment.store.drifts import (
-    LiveDrifts,
-    move_drift_versions,
-)
+from truenorth.alignment.store.drift_writes import move_drift_versions
+from truenorth.alignment.store.drifts import LiveDrifts
 from truenorth.alignment.views import build_snapshot, parse_moment
 from truenorth.contract.alignment import DriftData
 

@@ -16,14 +16,8 @@ from truenorth.alignment.domain.entities import WorkspaceView
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.replay import digest
-from truenorth.alignment.store.drifts import (
-    DriftEntry,
-    drift_entries,
-    drift_events,
-    last_published,
-    open_drifts,
-    record_transitions,
-)
+from truenorth.alignment.store.drift_writes import drift_events, record_transitions
+from truenorth.alignment.store.drifts import DriftEntry, drift_entries, last_published, open_drifts
 from truenorth.alignment.store.fold import fold_events
 from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.alignment.views import build_snapshot, drift_tick
