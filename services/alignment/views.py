@@ -4,13 +4,14 @@ Reading never writes; a tick writes only its drift transitions and their outbox.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
 from sqlalchemy import Connection, Engine
 
+from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.drift import DriftTransition, detect_drifts, reconcile
 from truenorth.alignment.domain.entities import WorkspaceView
 from truenorth.alignment.domain.snapshot import (
@@ -158,11 +159,12 @@ def drift_tick(
     scope: Scope | None = None,
     fence: Callable[[Connection], None] | None = None,
     plans: LivePlans | None = None,
-) -> list[DriftTransition]:
+    committed: Callable[[list[DriftTransition]], None] | None = None,
+) -> int:
     """Evaluate drift at `now` in every workspace (of `scope`, a partition's) and commit the
-    transitions with their outbox events, a workspace at a time and `TRANSITIONS_PER_WRITE`
-    a transaction, each passing the partition's `fence` first; returns the transitions
-    committed. `plans`: the live plans the
+    transitions with their outbox events as they are judged, `TRANSITIONS_PER_WRITE` a
+    transaction, each passing the partition's `fence` first; returns how many were
+    committed, and hands each committed batch to `committed`. `plans`: the live plans the
     projector's snapshots keep, judged as they are instead of read again."""
     moment = Moment.now(to_micros(now))
     with engine.connect() as connection:
@@ -171,43 +173,45 @@ def drift_tick(
             plans.refresh(connection)
     if scope is not None:
         names = [name for name in names if scope(name)]
-    committed: list[DriftTransition] = []
+    count = 0
     for name in names:
-        transitions = _judge(engine, name, moment, plans)
-        for start in range(0, len(transitions), TRANSITIONS_PER_WRITE):
-            events = drift_events(transitions[start : start + TRANSITIONS_PER_WRITE], now)
-            with engine.begin() as connection:
-                if fence is not None:
-                    fence(connection)
-                record_transitions(connection, events)
-        committed.extend(transitions)
-    return committed
+        with engine.connect() as reading:
+            for batch in batched(_judge(reading, name, moment, plans), TRANSITIONS_PER_WRITE):
+                events = drift_events(batch, now)
+                with engine.begin() as connection:
+                    if fence is not None:
+                        fence(connection)
+                    record_transitions(connection, events)
+                count += len(batch)
+                if committed is not None:
+                    committed(batch)
+    return count
 
 
 TRANSITIONS_PER_WRITE = 1_000
-"""A tick's transitions are written a thousand at a time, a transaction each, their events
-built just before: the first tick on a store where all 100 000 campaigns are stale has
-110 000, whose events built at once took the service to a 1.1 GB peak (benchmarks/README.md,
-thirteenth session). A crash between two writes leaves the rest to the next tick, which
-finds them again."""
+"""A tick's transitions are written a thousand at a time, a transaction each, as they are
+judged: the first tick on a store where all 100 000 campaigns are stale has 110 000, whose
+events built at once took the service to a 1.1 GB peak (benchmarks/README.md, thirteenth
+session). A crash between two writes leaves the rest to the next tick, which finds them
+again."""
 
 
 def _judge(
-    engine: Engine, name: str, moment: Moment, plans: LivePlans | None
-) -> list[DriftTransition]:
-    """The workspace's drift transitions at the moment: its findings against its open drifts."""
-    with engine.connect() as connection:
-        facts = Facts(connection, name, moment)
-        view = _judged_view(connection, name, moment, facts, plans)
-        open_ids = open_drift_ids(connection, name)
-        findings = list(detect_drifts(view, facts, moment.as_of, open_ids=open_ids))
-        return reconcile(
-            name,
-            open_drifts(connection, name),
-            findings,
-            moment.as_of,
-            partial(last_published, connection, name),
-        )
+    connection: Connection, name: str, moment: Moment, plans: LivePlans | None
+) -> Iterator[DriftTransition]:
+    """The workspace's drift transitions at the moment, lazily: its findings against its
+    open drifts. A batch written while it goes on is of drifts it has already judged."""
+    facts = Facts(connection, name, moment)
+    view = _judged_view(connection, name, moment, facts, plans)
+    open_ids = open_drift_ids(connection, name)
+    return reconcile(
+        name,
+        open_ids,
+        detect_drifts(view, facts, moment.as_of, open_ids=open_ids),
+        moment.as_of,
+        partial(open_drifts, connection, name),
+        partial(last_published, connection, name),
+    )
 
 
 def _judged_view(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
+from truenorth.alignment.domain.drift import DriftTransition
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.store.fold import fold_events
 from truenorth.alignment.views import build_snapshot, drift_tick
@@ -173,7 +174,9 @@ class _Folder:
         return events
 
     def tick(self, now: datetime) -> None:
-        for transition in drift_tick(self.engine, now):
+        committed: list[DriftTransition] = []
+        drift_tick(self.engine, now, committed=committed.extend)
+        for transition in committed:
             data = transition.data
             self.result.transitions.append(
                 Transition(

@@ -5,10 +5,11 @@ read back by `truenorth.alignment.store.drifts`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.drift_rules import Finding, detect_drifts, drift_id
 from truenorth.contract.alignment import DriftData
 
@@ -45,9 +46,9 @@ COMPARED = ("severity", "channel", "objective_id", "campaign_ids", "figures")
 @dataclass(frozen=True, slots=True)
 class OpenDriftRow:
     """An open drift as a tick compares it: the `COMPARED` fields of its data as last
-    published (JSON) and when it opened. A tick reads every open drift, and at 110 000 open
-    drifts their whole data was ~320 MB of dicts a tick that the allocator kept; what is
-    compared is ~110 MB, and it is streamed (benchmarks/README.md, thirteenth session)."""
+    published (JSON) and when it opened. At 110 000 open drifts their whole data was ~320 MB
+    of dicts a tick that the allocator kept; a tick reads what it compares, for the drifts it
+    is judging (benchmarks/README.md, thirteenth and fourteenth sessions)."""
 
     compared: Mapping[str, Any]
     opened_at: int
@@ -75,37 +76,37 @@ def is_material_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> b
 
 def reconcile(
     workspace: str,
-    open_drifts: Iterable[tuple[str, OpenDriftRow]],
+    open_ids: Collection[str],
     findings: Iterable[Finding],
     at: int,
-    last_published: Callable[[list[str]], Mapping[str, DriftData]],
-) -> list[DriftTransition]:
-    """The transitions from the workspace's open drifts (id, row: read once, in any order)
-    to what is found now. A drift that resolves is published with its data as last
-    published, `last_published(ids)`: read for those drifts alone."""
-    found: dict[str, Finding] = {}
-    for finding in findings:
-        found.setdefault(finding.drift_id, finding)
-    still_open: set[str] = set()
-    changed: dict[str, int] = {}
-    gone: dict[str, int] = {}
-    for ident, row in open_drifts:
-        now = found.get(ident)
-        if now is None:
-            gone[ident] = row.opened_at
-            continue
-        still_open.add(ident)
-        if is_material_change(row.compared, now.published()):
-            changed[ident] = row.opened_at
-    transitions: list[DriftTransition] = []
-    for ident, finding in found.items():
-        if ident not in still_open:
-            transitions.append(DriftTransition("detected", workspace, finding.to_data(), at))
-        elif ident in changed:
-            data = finding.to_data()
-            transitions.append(DriftTransition("updated", workspace, data, changed[ident]))
-    resolved = sorted(gone)
-    published = last_published(resolved) if resolved else {}
-    for ident in resolved:
-        transitions.append(DriftTransition("resolved", workspace, published[ident], gone[ident]))
-    return transitions
+    stored: Callable[[list[str]], Mapping[str, OpenDriftRow]],
+    last_published: Callable[[list[str]], Mapping[str, tuple[DriftData, int]]],
+) -> Iterator[DriftTransition]:
+    """The transitions from the workspace's open drifts (`open_ids`) to what is found now,
+    lazily: findings are judged `JUDGED_AT_ONCE` at a time against the stored rows of those
+    that are open (`stored(ids)`), and the open drifts no longer found resolve with their
+    data as last published and when they opened (`last_published(ids)`). A tick at 110 000
+    open drifts held every finding and every open drift at once: ~230 MB, which the
+    allocator kept in part, tick after tick (benchmarks/README.md, fourteenth session)."""
+    seen: set[str] = set()
+    for batch in batched(findings, JUDGED_AT_ONCE):
+        fresh: dict[str, Finding] = {}
+        for finding in batch:
+            if finding.drift_id not in seen:
+                seen.add(finding.drift_id)
+                fresh[finding.drift_id] = finding
+        rows = stored([ident for ident in fresh if ident in open_ids])
+        for ident, finding in fresh.items():
+            row = rows.get(ident)
+            if row is None:
+                yield DriftTransition("detected", workspace, finding.to_data(), at)
+            elif is_material_change(row.compared, finding.published()):
+                yield DriftTransition("updated", workspace, finding.to_data(), row.opened_at)
+    for gone in batched(sorted(set(open_ids) - seen), JUDGED_AT_ONCE):
+        published = last_published(gone)
+        for ident in gone:
+            data, opened_at = published[ident]
+            yield DriftTransition("resolved", workspace, data, opened_at)
+
+
+JUDGED_AT_ONCE = 1_000

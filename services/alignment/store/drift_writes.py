@@ -162,7 +162,7 @@ def _stored_episodes(
         wanted.setdefault(event.workspace, set()).add(event.drift_id)
     found: dict[tuple[str, str], tuple[bool, int]] = {}
     for workspace, idents in wanted.items():
-        for chunk in in_chunks(sorted(idents)):
+        for chunk in in_chunks(idents):
             query = select(drifts.c.drift_id, drifts.c.open, drifts.c.opened_at).where(
                 drifts.c.workspace == workspace, drifts.c.drift_id.in_(chunk)
             )

@@ -219,8 +219,6 @@ def test_channels_a_strategy_does_not_name_are_labelled_other_in_gauges() -> Non
 def test_a_workspace_without_a_strategy_is_kept_but_never_labelled_or_judged() -> None:
     """Finding 6 of issue 17 with the doors open (auth off): invented workspaces must not
     grow /metrics or the drift log; their rows count once a strategy is defined."""
-    from truenorth.alignment.views import drift_tick
-
     invented = [
         event
         for n in range(20)
@@ -235,7 +233,7 @@ def test_a_workspace_without_a_strategy_is_kept_but_never_labelled_or_judged() -
     after = render(world.snapshot(b.day(2))).decode()
     assert "made-up" not in after
     assert len(after.splitlines()) == len(before.splitlines())
-    judged = {transition.workspace for transition in drift_tick(world.engine, b.day(2))}
+    judged = {transition.workspace for transition in world.transitions(b.day(2))}
     assert judged <= {b.WS}
     world.apply(b.strategy_defined(workspace="made-up-0"))
     assert 'workspace="made-up-0"' in render(world.snapshot(b.day(2))).decode()

@@ -12,7 +12,7 @@ from truenorth.alignment.domain.drift import DriftTransition
 from truenorth.alignment.store import plans as plans_module
 from truenorth.alignment.store.fold import fold_batch
 from truenorth.alignment.store.plans import LivePlans
-from truenorth.alignment.views import build_snapshot, drift_tick
+from truenorth.alignment.views import build_snapshot
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import encode
 
@@ -135,8 +135,8 @@ def test_a_tick_on_the_kept_plans_judges_what_a_fresh_reading_judges() -> None:
     plans = LivePlans()
     live(kept, plans)  # the snapshot's build read the plans first
 
-    first = drift_tick(kept.engine, day(9), plans=plans)
-    assert judged(first) == judged(drift_tick(fresh.engine, day(9)))
+    first = kept.transitions(day(9), plans)
+    assert judged(first) == judged(fresh.transitions(day(9)))
     found = {(t.data.kind, t.data.severity, t.data.campaign_ids) for t in first}
     # the campaign's own drift (info), beside the workspace's share of untethered spend
     assert ("untethered_spend", "info", ("c-x",)) in found
@@ -144,6 +144,6 @@ def test_a_tick_on_the_kept_plans_judges_what_a_fresh_reading_judges() -> None:
 
     for campaigns in (kept_campaigns, fresh_campaigns):
         campaigns.fold(b.ended("c-a", day(9)))
-    second = drift_tick(kept.engine, day(10), plans=plans)
-    assert judged(second) == judged(drift_tick(fresh.engine, day(10)))
+    second = kept.transitions(day(10), plans)
+    assert judged(second) == judged(fresh.transitions(day(10)))
     assert ("resolved", "stale_data") in {(t.action, t.data.kind) for t in second}

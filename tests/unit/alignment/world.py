@@ -17,8 +17,15 @@ from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.replay import digest
 from truenorth.alignment.store.drift_writes import drift_events, record_transitions
-from truenorth.alignment.store.drifts import DriftEntry, drift_entries, last_published, open_drifts
+from truenorth.alignment.store.drifts import (
+    DriftEntry,
+    drift_entries,
+    last_published,
+    open_drift_ids,
+    open_drifts,
+)
 from truenorth.alignment.store.fold import fold_events
+from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.alignment.views import build_snapshot, drift_tick
 from truenorth.contract.alignment import DriftData
@@ -101,14 +108,16 @@ class World:
 
     def open_drifts(self, workspace: str) -> dict[str, OpenDriftRow]:
         with self.engine.connect() as connection:
-            return dict(open_drifts(connection, workspace))
+            return open_drifts(connection, workspace, open_drift_ids(connection, workspace))
 
     # -- drift -------------------------------------------------------------------------------
 
-    def transitions(self, at: datetime) -> list[DriftTransition]:
+    def transitions(self, at: datetime, plans: LivePlans | None = None) -> list[DriftTransition]:
         """Evaluate drift at `at` in every workspace and record the transitions: the
         service's drift tick."""
-        return drift_tick(self.engine, at)
+        committed: list[DriftTransition] = []
+        drift_tick(self.engine, at, plans=plans, committed=committed.extend)
+        return committed
 
     def record(
         self, workspace: str, findings: list[Finding], at: datetime
@@ -116,12 +125,15 @@ class World:
         """Reconcile the findings with the workspace's stored open drifts and record the
         transitions in one transaction, as a drift tick does for one workspace."""
         with self.engine.begin() as connection:
-            transitions = reconcile(
-                workspace,
-                open_drifts(connection, workspace),
-                findings,
-                to_micros(at),
-                partial(last_published, connection, workspace),
+            transitions = list(
+                reconcile(
+                    workspace,
+                    open_drift_ids(connection, workspace),
+                    findings,
+                    to_micros(at),
+                    partial(open_drifts, connection, workspace),
+                    partial(last_published, connection, workspace),
+                )
             )
             record_transitions(connection, drift_events(transitions, at))
         return transitions
