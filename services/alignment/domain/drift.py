@@ -85,9 +85,10 @@ def reconcile(
     """The transitions from the workspace's open drifts (`open_ids`) to what is found now,
     lazily: findings are judged `JUDGED_AT_ONCE` at a time against the stored rows of those
     that are open (`stored(ids)`), and the open drifts no longer found resolve with their
-    data as last published and when they opened (`last_published(ids)`). A tick at 110 000
-    open drifts held every finding and every open drift at once: ~230 MB, which the
-    allocator kept in part, tick after tick (benchmarks/README.md, fourteenth session)."""
+    data as last published and when they opened (`last_published(ids)`). Holding every
+    finding and every open drift at once, a tick at 1M observations and 122 000 open drifts
+    allocated up to 232 MB (`tracemalloc`), now 113 MB, and its first tick took the process to
+    655 MB, now 307 MB (benchmarks/README.md, fourteenth session)."""
     seen: set[str] = set()
     for batch in batched(findings, JUDGED_AT_ONCE):
         fresh: dict[str, Finding] = {}
