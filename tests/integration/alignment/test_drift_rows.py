@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World
+from truenorth.alignment import views
+from truenorth.alignment.domain import drift
 from truenorth.alignment.domain.drift import Finding
 from truenorth.alignment.store.drift_writes import pending_outbox
 from truenorth.alignment.views import build_snapshot
@@ -75,3 +79,22 @@ def test_a_snapshot_and_a_tick_read_the_fields_they_need_of_the_open_drifts(
     )
     assert (shown.strategy_id, shown.objective_id) == ("s-1", "o-1")
     assert shown.incident == detected.data.incident
+
+
+def test_a_tick_writes_as_it_judges_and_a_second_finds_nothing_new(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One connection reads (facts, open drifts) while each batch of transitions commits on
+    another: on PostgreSQL the reading transaction sees each commit as it goes on."""
+    monkeypatch.setattr(drift, "JUDGED_AT_ONCE", 2)
+    monkeypatch.setattr(views, "TRANSITIONS_PER_WRITE", 2)
+    campaigns = [b.launched(f"c-{n}") for n in range(5)]
+    world = World(
+        b.strategy_defined(), b.objective_added(), *campaigns, engine=make_engine(database_url)
+    )
+    detected = world.transitions(day(50))
+    assert len(detected) >= 5 and {t.action for t in detected} == {"detected"}
+    assert set(world.open_drifts(WS)) == {t.data.drift_id for t in detected}
+    assert world.transitions(day(50)) == []
+    with world.engine.connect() as connection:
+        assert len(pending_outbox(connection)) == len(detected)
