@@ -42,6 +42,7 @@ from truenorth.alignment.store.read import (
     workspace_names,
 )
 from truenorth.http import FieldInvalid
+from truenorth.store.db import reading
 from truenorth.timeparse import parse_instant
 
 Scope = Callable[[str], bool]
@@ -76,7 +77,7 @@ def build_snapshot(
     moment = moment or Moment.now(to_micros(now))
     if not moment.live:
         plans = kept_drifts = None
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         names = [workspace] if workspace else workspace_names(connection, moment)
         if scope is not None:
             names = [name for name in names if scope(name)]
@@ -117,7 +118,7 @@ async def past_objectives(engine: Engine, moment: Moment, workspace: str) -> Sna
 
 
 def _objectives_snapshot(engine: Engine, moment: Moment, workspace: str) -> Snapshot:
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         view = read_workspace(connection, workspace, moment, reports=False)
         facts = Facts(connection, workspace, moment)
         objectives = tuple(objective_snapshots(view, facts, moment.as_of))
@@ -167,7 +168,7 @@ def drift_tick(
     committed, and hands each committed batch to `committed`. `plans`: the live plans the
     projector's snapshots keep, judged as they are instead of read again."""
     moment = Moment.now(to_micros(now))
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         names = sorted(set(workspace_names(connection, moment)) | set(drift_workspaces(connection)))
         if plans is not None:
             plans.refresh(connection)
@@ -175,8 +176,8 @@ def drift_tick(
         names = [name for name in names if scope(name)]
     count = 0
     for name in names:
-        with engine.connect() as reading:
-            for batch in batched(_judge(reading, name, moment, plans), TRANSITIONS_PER_WRITE):
+        with reading(engine) as judged:
+            for batch in batched(_judge(judged, name, moment, plans), TRANSITIONS_PER_WRITE):
                 events = drift_events(batch, now)
                 with engine.begin() as connection:
                     if fence is not None:

@@ -75,6 +75,18 @@ def load_json(text: str | bytes) -> Any:
 IDLE_IN_TRANSACTION_MS = 5_000
 
 
+def reading(engine: Engine) -> Connection:
+    """A connection that only reads, whose transaction PostgreSQL does not end for idling
+    (`IDLE_IN_TRANSACTION_MS`, there for writers' row locks, which a reader holds none of)
+    while Python works between two reads, as a drift tick or a snapshot build at thousands of
+    objectives does for seconds. Not autocommit: streamed reads (`yield_per`) need a
+    transaction for their server-side cursor."""
+    connection = engine.connect()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+    return connection
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -3,6 +3,8 @@ databases: opened, updated, resolved and reopened as the lifecycle says."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -15,6 +17,7 @@ from truenorth.alignment.domain import drift
 from truenorth.alignment.domain.drift import Finding
 from truenorth.alignment.store.drift_writes import pending_outbox
 from truenorth.alignment.views import build_snapshot
+from truenorth.store import db
 from truenorth.store.db import make_engine
 
 
@@ -98,3 +101,29 @@ def test_a_tick_writes_as_it_judges_and_a_second_finds_nothing_new(
     assert world.transitions(day(50)) == []
     with world.engine.connect() as connection:
         assert len(pending_outbox(connection)) == len(detected)
+
+
+def test_a_tick_judging_longer_than_the_idle_in_transaction_timeout_still_commits(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL ends a session left idle inside a transaction for a few seconds (so a
+    stopped worker does not hold a partition's rows): a tick's reading must not be such a
+    session while it judges, which at 10 000 objectives takes seconds between two reads."""
+    monkeypatch.setattr(db, "IDLE_IN_TRANSACTION_MS", 200)
+    monkeypatch.setattr(drift, "JUDGED_AT_ONCE", 1)
+    real = views.detect_drifts
+
+    def slowly(*args: object, **kwargs: object) -> Iterator[Finding]:
+        for n, finding in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
+            if n:
+                time.sleep(0.5)
+            yield finding
+
+    monkeypatch.setattr(views, "detect_drifts", slowly)
+    campaigns = [b.launched(f"c-{n}") for n in range(2)]
+    world = World(
+        b.strategy_defined(), b.objective_added(), *campaigns, engine=make_engine(database_url)
+    )
+    detected = world.transitions(day(50))
+    assert len(detected) >= 2
+    assert set(world.open_drifts(WS)) == {t.data.drift_id for t in detected}
