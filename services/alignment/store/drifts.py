@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
 
@@ -26,7 +26,6 @@ EVENTS: dict[str, type[DriftDetected] | type[DriftUpdated] | type[DriftResolved]
     "resolved": DriftResolved,
 }
 ACTIONS: dict[type, str] = {event: action for action, event in EVENTS.items()}
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
