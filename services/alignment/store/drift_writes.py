@@ -13,10 +13,11 @@ import orjson
 from sqlalchemy import Connection, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.drift import DriftTransition
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import tables as t
-from truenorth.alignment.store.drifts import ACTIONS, EVENTS, in_chunks
+from truenorth.alignment.store.drifts import ACTIONS, EVENTS
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.drift_lifecycle import open_since
@@ -162,7 +163,7 @@ def _stored_episodes(
         wanted.setdefault(event.workspace, set()).add(event.drift_id)
     found: dict[tuple[str, str], tuple[bool, int]] = {}
     for workspace, idents in wanted.items():
-        for chunk in in_chunks(idents):
+        for chunk in batched(idents, t.IDS_PER_QUERY):
             query = select(drifts.c.drift_id, drifts.c.open, drifts.c.opened_at).where(
                 drifts.c.workspace == workspace, drifts.c.drift_id.in_(chunk)
             )

@@ -4,7 +4,7 @@ as the read API lists it, live or folded from the history. Writing them is `drif
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -57,7 +57,7 @@ def open_drifts(
     drifts = t.drifts
     fields = COMPARED[1:]  # severity is a column
     found: dict[str, OpenDriftRow] = {}
-    for chunk in in_chunks(drift_ids):
+    for chunk in batched(drift_ids, t.IDS_PER_QUERY):
         # `open` is tested here, not in SQL: with it in the WHERE clause SQLite searched the
         # (open, workspace) index, every open drift for each chunk (~40 ms a chunk of 500 at
         # 110 000 open drifts), instead of the primary key
@@ -81,7 +81,7 @@ def last_published(
     """The named drifts' data as last published, with when each opened."""
     drifts = t.drifts
     found: dict[str, tuple[DriftData, int]] = {}
-    for chunk in in_chunks(drift_ids):
+    for chunk in batched(drift_ids, t.IDS_PER_QUERY):
         query = select(drifts.c.drift_id, drifts.c.data, drifts.c.opened_at).where(
             drifts.c.workspace == workspace, drifts.c.drift_id.in_(chunk)
         )
@@ -155,15 +155,6 @@ def drift_workspaces(connection: Connection) -> list[str]:
     drifts = t.drifts
     query = select(drifts.c.workspace).where(drifts.c.open.is_(True)).distinct()
     return sorted(connection.execute(query).scalars())
-
-
-IDS_PER_QUERY = 500
-"""Well under SQLite's 32 766 and PostgreSQL's 65 535 parameters a statement."""
-
-
-def in_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
-    """The ids sorted, `IDS_PER_QUERY` at a time."""
-    return batched(sorted(ids), IDS_PER_QUERY)
 
 
 def drift_entries(connection: Connection, workspace: str, moment: Moment) -> list[DriftEntry]:

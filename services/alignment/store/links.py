@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.store import tables as t
 from truenorth.store.db import insert_rows
-
-IN_CHUNK = 500
 
 Campaign = tuple[str, str]
 """(workspace, campaign_id)"""
@@ -50,8 +49,7 @@ class LinkWriter:
             links.c.campaign_id.in_(bindparam("ids", expanding=True)),
         )
         for workspace, ids in by_workspace.items():
-            for start in range(0, len(ids), IN_CHUNK):
-                chunk = ids[start : start + IN_CHUNK]
+            for chunk in batched(ids, t.IDS_PER_QUERY):
                 for row in self.connection.execute(query, {"w": workspace, "ids": chunk}):
                     record = row._asdict()
                     key = (row.objective_id, row.linked_from)

@@ -10,12 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, update
 
+from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import tables as t
 from truenorth.contract.metrics import MetricObserved, MetricRestated
 from truenorth.store.db import insert_rows
-
-IN_CHUNK = 500
 
 Row = dict[str, Any]
 """One value of an observation id: a row of `al_observations`, by column name."""
@@ -49,8 +48,7 @@ class ObservationWriter:
                 by_workspace.setdefault(workspace, []).append(ident)
         mark = "%s" if self.connection.dialect.name == "postgresql" else "?"
         for workspace, idents in by_workspace.items():
-            for start in range(0, len(idents), IN_CHUNK):
-                chunk = idents[start : start + IN_CHUNK]
+            for chunk in batched(idents, t.IDS_PER_QUERY):
                 rows = self.connection.exec_driver_sql(
                     _PREFETCH % (mark, ", ".join([mark] * len(chunk))), (workspace, *chunk)
                 )

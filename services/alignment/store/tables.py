@@ -242,3 +242,7 @@ PROJECTION_TABLES = (
 )
 """What the digest covers: the fold of the three source streams."""
 ALL_TABLES = (*PROJECTION_TABLES, drifts, drift_history, acknowledgements, answers, outbox)
+
+IDS_PER_QUERY = 500
+"""Ids in one `IN (...)` list: well under SQLite's 32 766 and PostgreSQL's 65 535 parameters a
+statement."""

@@ -8,13 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.links import LinkWriter
 from truenorth.alignment.store.observations import ObservationWriter
 from truenorth.contract.envelope import EnvelopeFields
-
-IN_CHUNK = 500
 
 
 class _Versions:
@@ -61,8 +60,7 @@ class _Versions:
             table.c.version == newest,
         )
         for workspace, idents in by_workspace.items():
-            for start in range(0, len(idents), IN_CHUNK):
-                chunk = idents[start : start + IN_CHUNK]
+            for chunk in batched(idents, t.IDS_PER_QUERY):
                 for row in connection.execute(query, {"w": workspace, "ids": chunk}).mappings():
                     found = (workspace, row[self.key_column])
                     self.loaded[found] = int(row["version"])
