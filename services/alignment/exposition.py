@@ -17,7 +17,6 @@ from prometheus_client.utils import floatToGoString
 
 from truenorth import metric_names as m
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
-from truenorth.drift_lifecycle import severity_rank
 
 OBJECTIVE_LABELS = ("workspace", "strategy", "objective", "kpi")
 CHANNEL_LABELS = ("workspace", "strategy", "channel")
@@ -173,26 +172,20 @@ def _channels(parts: _Families, snapshot: Snapshot) -> None:
 
 
 def _drifts(parts: _Families, snapshot: Snapshot) -> None:
-    counts: dict[tuple[str, ...], int] = {}
-    for d in snapshot.drifts:
-        key = (d.workspace, d.strategy_id or "", d.objective_id or "", d.kind, d.severity)
-        counts[key] = counts.get(key, 0) + 1
     parts.start(m.DRIFT_OPEN, "Open drifts")
-    for label_values, count in sorted(counts.items()):
-        parts.append(f"{m.DRIFT_OPEN}{{{_labels(DRIFT_LABELS, label_values)}}} {_number(count)}\n")
+    for c in snapshot.drifts.counts:
+        labels = _labels(
+            DRIFT_LABELS, (c.workspace, c.strategy_id, c.objective_id, c.kind, c.severity)
+        )
+        parts.append(f"{m.DRIFT_OPEN}{{{labels}}} {_number(c.count)}\n")
 
 
 def _incidents(parts: _Families, snapshot: Snapshot) -> None:
-    """One series per open incident (its facets grouped by `drift.incident`), labelled with
+    """One series per open incident (its facets grouped in `OpenDrifts.of`), labelled with
     the highest severity among them, so an alert fires once per cause."""
-    severities: dict[tuple[str, str, str], str] = {}
-    for d in snapshot.drifts:
-        key = (d.workspace, d.strategy_id or "", d.incident)
-        if severity_rank(d.severity) > severity_rank(severities.get(key, "")):
-            severities[key] = d.severity
     parts.start(m.INCIDENT_OPEN, "Open incidents (drifts with one cause), by highest severity")
-    for (workspace, strategy, incident), severity in sorted(severities.items()):
-        labels = _labels(INCIDENT_LABELS, (workspace, strategy, incident, severity))
+    for i in snapshot.drifts.incidents:
+        labels = _labels(INCIDENT_LABELS, (i.workspace, i.strategy_id, i.incident, i.severity))
         parts.append(f"{m.INCIDENT_OPEN}{{{labels}}} 1.0\n")
 
 

@@ -17,6 +17,7 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import Engine
 
+from truenorth.alignment.domain.open_drifts import OpenDrifts
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition
 from truenorth.alignment.partition import CONSUMER, Partition
@@ -172,7 +173,7 @@ def merge_snapshots(snapshots: list[Snapshot], at: datetime) -> Snapshot:
         objectives=objectives,
         channels=tuple(c for s in snapshots for c in s.channels),
         aligned_spend=tuple(a for s in snapshots for a in s.aligned_spend),
-        drifts=tuple(d for s in snapshots for d in s.drifts),
+        drifts=OpenDrifts.merged(s.drifts for s in snapshots),
         strategies=tuple(x for s in snapshots for x in s.strategies),
         _by_objective={(o.workspace, o.objective_id): o for o in objectives},
     )

@@ -177,9 +177,8 @@ def digest(engine: Engine) -> str:
                 for column in table.primary_key.columns
             ]
             hasher.update(table.name.encode() + b"\x1e")
-            rows = connection.execution_options(yield_per=5_000).execute(
-                select(table).order_by(*keys)
-            )
+            query = select(table).order_by(*keys).execution_options(yield_per=5_000)
+            rows = connection.execute(query)
             for row in rows:
                 hasher.update(orjson.dumps(list(row), option=orjson.OPT_SORT_KEYS))
                 hasher.update(b"\x1e")

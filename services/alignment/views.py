@@ -14,12 +14,11 @@ from sqlalchemy import Connection, Engine
 from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.drift import DriftTransition, detect_drifts, reconcile
 from truenorth.alignment.domain.entities import WorkspaceView
+from truenorth.alignment.domain.open_drifts import OpenDrifts, ShownDrift
 from truenorth.alignment.domain.snapshot import (
-    OpenDrift,
     Snapshot,
     WorkspaceSnapshot,
     objective_snapshots,
-    shown_drift,
     workspace_snapshot,
 )
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
@@ -86,20 +85,18 @@ def build_snapshot(
         if kept_drifts is not None:
             kept_drifts.refresh(connection)
         parts: list[WorkspaceSnapshot] = []
-        drifts: list[OpenDrift] = []
+        drifts: list[OpenDrifts] = []
         for name in names:
             if plans is not None:
                 view = plans.read(connection, name, moment)
             else:
                 view = read_workspace(connection, name, moment, reports=False)
             parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
-            opened = (
-                kept_drifts.read(connection, name)
-                if kept_drifts is not None
-                else _opened(connection, name, moment)
-            )
-            drifts.extend(_acknowledged(opened, view.acknowledged))
-    return Snapshot.of(now, parts, drifts)
+            if kept_drifts is not None:
+                drifts.append(kept_drifts.read(connection, name))
+            else:
+                drifts.append(OpenDrifts.of(name, _opened(connection, name, moment)))
+    return Snapshot.of(now, parts, OpenDrifts.merged(drifts))
 
 
 async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -> Snapshot:
@@ -125,33 +122,18 @@ def _objectives_snapshot(engine: Engine, moment: Moment, workspace: str) -> Snap
     return Snapshot.of(from_micros(moment.as_of), [WorkspaceSnapshot(objectives=objectives)])
 
 
-def _opened(connection: Connection, workspace: str, moment: Moment) -> list[tuple[OpenDrift, int]]:
-    """The drifts open at the moment, with when each opened: live, the open drift rows alone
-    (a live reading used to decode every resolved drift's JSON only to drop it); in the past,
-    the history folded."""
+def _opened(connection: Connection, workspace: str, moment: Moment) -> Iterator[ShownDrift]:
+    """The drifts open at the moment: live, the open drift rows alone (a live reading used to
+    decode every resolved drift's JSON only to drop it); in the past, the history folded."""
     if moment.live:
-        return shown_open_drifts(connection, workspace)
-    opened = []
+        yield from shown_open_drifts(connection, workspace)
+        return
     for entry in drift_entries(connection, workspace, moment):
         if entry.status == "open":
-            at = to_micros(entry.opened_at)
-            opened.append((shown_drift(workspace, vars(entry.data), at), at))
-    return opened
-
-
-def _acknowledged(
-    opened: list[tuple[OpenDrift, int]], acknowledged: dict[str, int] | object
-) -> list[OpenDrift]:
-    """The open drifts, each acknowledged if its drift or its incident was since it opened."""
-    acks = acknowledged if isinstance(acknowledged, dict) else {}
-    found = [
-        replace(drift, acknowledged=True)
-        if max(acks.get(drift.drift_id, -1), acks.get(drift.incident, -1)) >= at
-        else drift
-        for drift, at in opened
-    ]
-    found.sort(key=lambda d: d.drift_id)
-    return found
+            d = entry.data
+            yield ShownDrift(
+                d.drift_id, d.strategy_id, d.objective_id, d.kind, d.severity, d.incident_id
+            )
 
 
 def drift_tick(

@@ -111,8 +111,6 @@ class WorkspaceView:
     strategies: Mapping[str, StrategyView]
     objectives: Mapping[str, ObjectiveView]
     campaigns: Mapping[str, CampaignView]
-    acknowledged: Mapping[str, int] = field(default_factory=dict)
-    """drift_id -> latest acknowledgement time."""
     checkins: Mapping[str, tuple[CheckInView, ...]] = field(default_factory=dict)
     """objective_id -> its check-ins as of the moment, newest first."""
 

@@ -7,11 +7,9 @@ never writes. The live service builds it after commits, never at scrape time.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from truenorth.alignment.domain.daily import Series, daily_series, rows_of, trailing_window
 from truenorth.alignment.domain.entities import (
@@ -21,6 +19,7 @@ from truenorth.alignment.domain.entities import (
     WorkspaceView,
 )
 from truenorth.alignment.domain.forecast import bounds_of, forecast, reconciliation
+from truenorth.alignment.domain.open_drifts import OpenDrifts
 from truenorth.alignment.domain.progress import (
     Status,
     cost_per_outcome,
@@ -127,42 +126,6 @@ class ObjectiveSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenDrift:
-    """An open drift as a snapshot shows it: what the exposition counts and groups into
-    incidents. Its explanation and figures stay in the drift rows, where the page and the
-    read API find them: at 10 000 objectives a snapshot held ~23 000 open drifts, ~80 MB as
-    DriftData (~3.5 KB each) against ~7 MB like this (benchmarks/README.md, eleventh session)."""
-
-    workspace: str
-    drift_id: str
-    kind: str
-    severity: str
-    strategy_id: str | None
-    objective_id: str | None
-    incident: str
-    """The incident it is a facet of (its own drift id when it names none)."""
-    opened_at: datetime
-    acknowledged: bool = False
-
-
-def shown_drift(workspace: str, data: Mapping[str, Any], opened_at: int) -> OpenDrift:
-    """An open drift as a snapshot shows it, from its data as stored (the JSON a DriftData
-    dumps) or a DriftData's fields (`vars(data)`). Kinds, severities and subjects repeat
-    across thousands of drifts: one string each."""
-    strategy_id, objective_id = data.get("strategy_id"), data.get("objective_id")
-    return OpenDrift(
-        workspace=workspace,
-        drift_id=data["drift_id"],
-        kind=sys.intern(data["kind"]),
-        severity=sys.intern(data["severity"]),
-        strategy_id=None if strategy_id is None else sys.intern(strategy_id),
-        objective_id=None if objective_id is None else sys.intern(objective_id),
-        incident=data.get("incident_id") or data["drift_id"],
-        opened_at=from_micros(opened_at),
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class StrategyChanges:
     """`truenorth_strategy_changes_total` (per event type) and its last change time."""
 
@@ -187,7 +150,7 @@ class Snapshot:
     objectives: tuple[ObjectiveSnapshot, ...] = ()
     channels: tuple[ChannelShareSnapshot, ...] = ()
     aligned_spend: tuple[AlignedSpendSnapshot, ...] = ()
-    drifts: tuple[OpenDrift, ...] = ()
+    drifts: OpenDrifts = field(default_factory=OpenDrifts)
     strategies: tuple[StrategyChanges, ...] = ()
     _by_objective: dict[tuple[str, str], ObjectiveSnapshot] = field(
         default_factory=dict, repr=False, compare=False
@@ -195,7 +158,7 @@ class Snapshot:
 
     @classmethod
     def of(
-        cls, at: datetime, parts: Iterable[WorkspaceSnapshot], drifts: Sequence[OpenDrift] = ()
+        cls, at: datetime, parts: Iterable[WorkspaceSnapshot], drifts: OpenDrifts = OpenDrifts()
     ) -> Snapshot:
         listed = list(parts)
         objectives = tuple(o for p in listed for o in p.objectives)
@@ -204,7 +167,7 @@ class Snapshot:
             objectives=objectives,
             channels=tuple(c for p in listed for c in p.channels),
             aligned_spend=tuple(a for p in listed for a in p.aligned_spend),
-            drifts=tuple(drifts),
+            drifts=drifts,
             strategies=tuple(s for p in listed for s in p.strategies),
             _by_objective={(o.workspace, o.objective_id): o for o in objectives},
         )

@@ -165,7 +165,7 @@ def workspaces_of(snapshot: Snapshot | None) -> list[str]:
     if snapshot is None:
         return []
     names = {o.workspace for o in snapshot.objectives}
-    names |= {d.workspace for d in snapshot.drifts}
+    names |= snapshot.drifts.workspaces()
     names |= {s.workspace for s in snapshot.strategies}
     return sorted(names)
 

@@ -4,7 +4,7 @@ as the read API lists it, live or folded from the history. Writing them is `drif
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.drift import COMPARED, OpenDriftRow
-from truenorth.alignment.domain.snapshot import OpenDrift, shown_drift
+from truenorth.alignment.domain.open_drifts import OpenDrifts, ShownDrift
 from truenorth.alignment.domain.timeunits import from_micros
 from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.read import Moment
@@ -90,30 +90,26 @@ def last_published(
     return found
 
 
-SHOWN = ("strategy_id", "objective_id", "incident_id")
-"""What a snapshot shows of an open drift's data besides its id, kind and severity columns."""
-
-
-def shown_open_drifts(connection: Connection, workspace: str) -> list[tuple[OpenDrift, int]]:
-    """The workspace's open drifts as a snapshot shows them, with when each opened; the
-    database extracts the shown fields from the data (at 110 000 open drifts their whole
-    data was ~320 MB of dicts, read at every build after a tick had changed one)."""
+def shown_open_drifts(connection: Connection, workspace: str) -> Iterator[ShownDrift]:
+    """The workspace's open drifts as a snapshot summarises them, streamed; the database
+    extracts the shown fields from the data (at 110 000 open drifts their whole data was
+    ~320 MB of dicts, read at every build after a tick had changed one)."""
     drifts = t.drifts
-    rows = connection.execute(
-        select(
-            drifts.c.drift_id,
-            drifts.c.kind,
-            drifts.c.severity,
-            drifts.c.opened_at,
-            *(drifts.c.data[name] for name in SHOWN),
-        ).where(drifts.c.workspace == workspace, drifts.c.open.is_(True))
-    )
-    shown = []
-    for ident, kind, severity, at, *values in rows:
-        data = {"drift_id": ident, "kind": kind, "severity": severity}
-        data.update(zip(SHOWN, values, strict=True))
-        shown.append((shown_drift(workspace, data, int(at)), int(at)))
-    return shown
+    data = drifts.c.data
+    query = select(
+        drifts.c.drift_id,
+        drifts.c.kind,
+        drifts.c.severity,
+        data["strategy_id"],
+        data["objective_id"],
+        data["incident_id"],
+    ).where(drifts.c.workspace == workspace, drifts.c.open.is_(True))
+    rows = connection.execute(query.execution_options(yield_per=STREAMED_ROWS))
+    for ident, kind, severity, strategy_id, objective_id, incident_id in rows:
+        yield ShownDrift(ident, strategy_id, objective_id, kind, severity, incident_id)
+
+
+STREAMED_ROWS = 1_000
 
 
 Versions = dict[str, int]
@@ -127,14 +123,14 @@ def drift_versions(connection: Connection) -> Versions:
 
 
 class LiveDrifts:
-    """The open drifts of each workspace for live snapshots, read again only when the
-    workspace's drift version moved. Drift rows change at ticks, a few times a minute at
+    """The summary of each workspace's open drifts for live snapshots, read again only when
+    the workspace's drift version moved. Drift rows change at ticks, a few times a minute at
     most, while a live snapshot is built after nearly every commit: decoding and validating
     2 000 open drifts was ~25 of ~80 ms of a build (benchmarks/README.md, tenth session).
     One per projector, whose snapshots are built one at a time."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[int, list[tuple[OpenDrift, int]]]] = {}
+        self._kept: dict[str, tuple[int, OpenDrifts]] = {}
         self._versions: Versions = {}
 
     def refresh(self, connection: Connection) -> None:
@@ -142,12 +138,12 @@ class LiveDrifts:
         committing in between is read now and again next time, never missed."""
         self._versions = drift_versions(connection)
 
-    def read(self, connection: Connection, workspace: str) -> list[tuple[OpenDrift, int]]:
-        """The workspace's open drifts, with when each opened."""
+    def read(self, connection: Connection, workspace: str) -> OpenDrifts:
         version = self._versions.get(workspace, 0)
         kept = self._kept.get(workspace)
         if kept is None or kept[0] != version:
-            kept = self._kept[workspace] = (version, shown_open_drifts(connection, workspace))
+            summary = OpenDrifts.of(workspace, shown_open_drifts(connection, workspace))
+            kept = self._kept[workspace] = (version, summary)
         return kept[1]
 
 

@@ -7,19 +7,14 @@ fifth of a build at 100 objectives / 1 000 campaigns (~20 of ~95 ms, 2026-12-04)
 event is folded from STRATEGY or CAMPAIGNS and moves that stream's checkpoint in the same
 transaction, so those checkpoints are the plan's version: while they stand still, the plan
 read last time is the plan now.
-
-Acknowledgements are read every time: the live view counts those made by now, and one made
-by a clock ahead of ours must show once now passes it, without waiting for the next plan event.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy import Connection, select
 
 from truenorth.alignment.domain.entities import WorkspaceView
-from truenorth.alignment.store.read import Moment, acknowledged_as_of, read_workspace
+from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.bus.streams import METRICS
 from truenorth.store.schema import checkpoints
 
@@ -61,5 +56,4 @@ class LivePlans:
         view = views.get(workspace)
         if view is None:
             view = views[workspace] = read_workspace(connection, workspace, moment, reports=False)
-            return view
-        return replace(view, acknowledged=acknowledged_as_of(connection, workspace, moment))
+        return view

@@ -84,7 +84,6 @@ def read_workspace(
             for row in _newest(connection, t.objectives, "objective_id", workspace, moment)
         },
         campaigns=dict(sorted(campaigns.items())),
-        acknowledged=acknowledged_as_of(connection, workspace, moment),
         checkins=checkins_as_of(connection, workspace, moment),
     )
 
@@ -169,19 +168,6 @@ def checkins_as_of(
             )
         )
     return {objective_id: tuple(items) for objective_id, items in found.items()}
-
-
-def acknowledged_as_of(connection: Connection, workspace: str, moment: Moment) -> dict[str, int]:
-    """drift_id -> its latest acknowledgement made by `as_of` (recorded by `known_at`)."""
-    acks = t.acknowledgements
-    query = (
-        select(acks.c.drift_id, func.max(acks.c.at))
-        .where(acks.c.workspace == workspace, acks.c.at <= moment.as_of)
-        .group_by(acks.c.drift_id)
-    )
-    if moment.known_at is not None:
-        query = query.where(acks.c.recorded_at <= moment.known_at)
-    return {drift_id: int(at) for drift_id, at in connection.execute(query)}
 
 
 def _strategy(row: RowMapping) -> StrategyView:
@@ -398,6 +384,6 @@ class DailyRows:
             ).where(source.c.metric == self.metric),
             self.window,
         )
-        rows = self.facts.connection.execution_options(yield_per=5_000).execute(query)
+        rows = self.facts.connection.execute(query.execution_options(yield_per=5_000))
         for campaign_id, start, end, value in rows:
             yield campaign_id, int(start), int(end), float(value)

@@ -74,14 +74,17 @@ def test_a_snapshot_and_a_tick_read_the_fields_they_need_of_the_open_drifts(
         "figures": detected.data.model_dump(mode="json")["figures"],  # as published, exactly
     }
     assert world.record(WS, [off_pace], day(11)) == []  # the same figures: no update
-    [shown] = build_snapshot(world.engine, day(11)).drifts
-    assert (shown.drift_id, shown.kind, shown.severity) == (
-        detected.data.drift_id,
+    shown = build_snapshot(world.engine, day(11)).drifts
+    [count] = shown.counts
+    assert (count.strategy_id, count.objective_id, count.kind, count.severity, count.count) == (
+        "s-1",
+        "o-1",
         "objective_off_pace",
         "critical",
+        1,
     )
-    assert (shown.strategy_id, shown.objective_id) == ("s-1", "o-1")
-    assert shown.incident == detected.data.incident
+    [incident] = shown.incidents
+    assert (incident.incident, incident.severity) == (detected.data.incident, "critical")
 
 
 def test_a_tick_writes_as_it_judges_and_a_second_finds_nothing_new(

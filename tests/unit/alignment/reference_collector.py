@@ -141,34 +141,18 @@ class SnapshotCollector(Collector):
             "Open incidents (drifts with one cause), by highest severity",
             labels=["workspace", "strategy", "incident", "severity"],
         )
-        rank = {"info": 0, "warning": 1, "critical": 2}
-        worst: dict[tuple[str, str, str], str] = {}
-        for open_drift in snapshot.drifts:
-            d = open_drift
-            key = (open_drift.workspace, d.strategy_id or "", d.incident)
-            if key not in worst or rank[d.severity] > rank[worst[key]]:
-                worst[key] = d.severity
-        for (ws, strategy, incident), severity in sorted(worst.items()):
-            gauge.add_metric([ws, strategy, incident, severity], 1)
+        for i in snapshot.drifts.incidents:
+            gauge.add_metric([i.workspace, i.strategy_id, i.incident, i.severity], 1)
         yield gauge
 
     @staticmethod
     def _drifts(snapshot: Snapshot) -> Iterator[Metric]:
         labels = ["workspace", "strategy", "objective", "kind", "severity"]
         gauge = GaugeMetricFamily(m.DRIFT_OPEN, "Open drifts", labels=labels)
-        counts: dict[tuple[str, ...], int] = {}
-        for open_drift in snapshot.drifts:
-            d = open_drift
-            key: tuple[str, ...] = (
-                open_drift.workspace,
-                d.strategy_id or "",
-                d.objective_id or "",
-                d.kind,
-                d.severity,
+        for c in snapshot.drifts.counts:
+            gauge.add_metric(
+                [c.workspace, c.strategy_id, c.objective_id, c.kind, c.severity], c.count
             )
-            counts[key] = counts.get(key, 0) + 1
-        for label_values, value in sorted(counts.items()):
-            gauge.add_metric(list(label_values), value)
         yield gauge
 
     @staticmethod

@@ -428,20 +428,6 @@ def test_the_drift_rows_the_history_and_the_incidents_agree_on_when_a_drift_reop
         assert (entry.status, entry.opened_at, entry.since) == ("open", day(52), day(52))
 
 
-def test_acknowledged_drifts_are_marked_in_the_snapshot() -> None:
-    world = World(*strategy_events())
-    [transition] = world.evaluate(day(50), "objective_off_pace")
-    before = world.snapshot(day(51))
-    world.apply(b.drift_acknowledged(transition.data.drift_id, day(51)))
-    for snapshot in (world.snapshot(day(51)), world.snapshot(day(51), live=True)):
-        [drift] = [d for d in snapshot.drifts if d.kind == "objective_off_pace"]
-        assert drift.acknowledged
-    [unacknowledged] = [d for d in before.drifts if d.kind == "objective_off_pace"]
-    assert not unacknowledged.acknowledged
-    [earlier] = [d for d in world.snapshot(day(50.5)).drifts if d.kind == "objective_off_pace"]
-    assert not earlier.acknowledged  # acknowledged after that time
-
-
 def test_open_drifts_are_kept_with_their_published_values() -> None:
     """What the store gives back is exactly what was published: a later tick finding the
     same figures changes nothing."""

@@ -15,11 +15,11 @@ from tests.unit.alignment.reference_collector import SnapshotCollector
 from tests.unit.alignment.world import World
 from truenorth import metric_names as m
 from truenorth.alignment.domain.entities import CheckInView
+from truenorth.alignment.domain.open_drifts import OpenDrifts, ShownDrift
 from truenorth.alignment.domain.snapshot import (
     AlignedSpendSnapshot,
     ChannelShareSnapshot,
     ObjectiveSnapshot,
-    OpenDrift,
     Snapshot,
     StrategyChanges,
     WorkspaceSnapshot,
@@ -70,8 +70,8 @@ def objective(objective_id: str, **overrides: object) -> ObjectiveSnapshot:
     return ObjectiveSnapshot(**{**figures, **overrides})  # type: ignore[arg-type]
 
 
-def drift(drift_id: str, kind: str, severity: str, objective_id: str | None) -> OpenDrift:
-    return OpenDrift("acme", drift_id, kind, severity, "growth", objective_id, drift_id, AT)
+def drift(drift_id: str, kind: str, severity: str, objective_id: str | None) -> ShownDrift:
+    return ShownDrift(drift_id, "growth", objective_id, kind, severity, None)
 
 
 CHECKIN_LOW = CheckInView("checked", "low", "slow start", None, None, "maria", 1_700_000_000)
@@ -107,9 +107,15 @@ def test_every_family_matches_prometheus_client_byte_for_byte() -> None:
         drift("d-1", "objective_off_pace", "critical", "leads-q4"),
         drift("d-3", "stale_data", "info", None),
     )
-    snapshot = Snapshot.of(AT, [part, other], drifts)
+    snapshot = Snapshot.of(AT, [part, other], OpenDrifts.of("acme", drifts))
     assert snapshot.objective("other", "leads-q4") is not None
     assert render(snapshot) == reference(snapshot)
+    text = render(snapshot).decode()
+    assert (
+        'truenorth_drift_open{kind="stale_data",objective="",severity="info",strategy="growth",'
+        'workspace="acme"} 2.0'
+    ) in text.splitlines()
+    assert text.count(m.INCIDENT_OPEN + "{") == 3
 
 
 def test_label_values_are_escaped_like_prometheus_client() -> None:
@@ -143,7 +149,7 @@ def test_a_folded_scenario_with_open_drifts_renders_like_prometheus_client() -> 
     )
     assert world.transitions(day(10))  # channel mix and pace drifts open
     for snapshot in (world.snapshot(day(10), live=True), world.snapshot(day(10))):
-        assert snapshot.drifts and snapshot.channels and snapshot.objectives
+        assert snapshot.drifts.incidents and snapshot.channels and snapshot.objectives
         assert snapshot.strategies and snapshot.aligned_spend
         assert render(snapshot) == reference(snapshot)
 

@@ -513,7 +513,7 @@ def test_the_live_snapshot_equals_the_snapshot_as_of_now() -> None:
     for n in (7, 8.5, 50):
         world.transitions(day(n))  # drifts open and resolve
         live, as_of = world.snapshot(day(n), live=True), world.snapshot(day(n))
-        assert live == as_of and live.objectives and live.drifts
+        assert live == as_of and live.objectives and live.drifts.counts
         assert world.snapshot(day(n), known_at=day(1000)) == as_of
 
 

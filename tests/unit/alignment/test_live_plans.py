@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import day
-from tests.unit.alignment.world import CONSUMER, World, moment
+from tests.unit.alignment.world import CONSUMER, World
 from truenorth.alignment.domain.drift import DriftTransition
 from truenorth.alignment.store import plans as plans_module
 from truenorth.alignment.store.fold import fold_batch
@@ -92,21 +92,6 @@ def test_a_revised_target_shows_in_the_next_build(
     live(world, plans)
     strategy.fold(b.objective_revised(b.spec(target=999), at=day(3)))
     assert live(world, plans).objectives[0].target == 999
-
-
-def test_an_acknowledgement_from_a_clock_ahead_shows_once_now_passes_it(
-    streams: tuple[World, Stream, Stream, Stream],
-) -> None:
-    world, strategy, _campaigns, _metrics = streams
-    strategy.fold(b.drift_acknowledged("some-drift", day(21)))
-    plans = LivePlans()
-    with world.engine.connect() as connection:
-        plans.refresh(connection)
-        before = plans.read(connection, b.WS, moment(NOW, live=True))
-        plans.refresh(connection)
-        after = plans.read(connection, b.WS, moment(day(22), live=True))
-    assert "some-drift" not in before.acknowledged
-    assert "some-drift" in after.acknowledged
 
 
 def judged_pair() -> tuple[tuple[Stream, Stream, Stream], tuple[Stream, Stream, Stream]]:

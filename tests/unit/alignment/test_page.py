@@ -88,12 +88,13 @@ def test_the_channel_mix_shows_planned_actual_and_the_difference(replayed: Repla
 def test_open_incidents_are_grouped_with_their_drifts(replayed: Replayed) -> None:
     html = client(replayed).get("/ui/live").text
     snapshot = replayed.result.snapshot
-    assert snapshot is not None and snapshot.drifts
+    assert snapshot is not None and snapshot.drifts.incidents
     assert 'class="group"' in html
     with replayed.result.engine.connect() as connection:
         live = drift_entries(connection, WS, Moment.now(0))
     opened = {entry.data.drift_id: entry.data for entry in live if entry.status == "open"}
-    assert sorted(opened) == [drift.drift_id for drift in snapshot.drifts]
+    assert sum(c.count for c in snapshot.drifts.counts) == len(opened)
+    assert {i.incident for i in snapshot.drifts.incidents} == {d.incident for d in opened.values()}
     for drift_id, data in opened.items():
         assert f'data-drift="{drift_id}"' in html
         assert escape(data.explanation) in html
