@@ -7,11 +7,12 @@ import pytest
 
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import day
-from tests.unit.alignment.world import CONSUMER, World
+from tests.unit.alignment.world import CONSUMER, World, moment
 from truenorth.alignment.domain.drift import DriftTransition
 from truenorth.alignment.store import plans as plans_module
 from truenorth.alignment.store.fold import fold_batch
 from truenorth.alignment.store.plans import LivePlans
+from truenorth.alignment.store.read import Facts, read_workspace
 from truenorth.alignment.views import build_snapshot
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import encode
@@ -132,3 +133,20 @@ def test_a_tick_on_the_kept_plans_judges_what_a_fresh_reading_judges() -> None:
     second = kept.transitions(day(10), plans)
     assert judged(second) == judged(fresh.transitions(day(10)))
     assert ("resolved", "stale_data") in {(t.action, t.data.kind) for t in second}
+
+
+def test_readings_of_the_facts_share_the_plans_campaign_ids(
+    streams: tuple[World, Stream, Stream, Stream],
+) -> None:
+    """At 100 000 campaigns a reading is a dict over every campaign, several of them a tick:
+    a string of its own per key doubled what each held."""
+    world, _strategy, campaigns, metrics = streams
+    campaigns.fold(b.launched("c-" + "b" * 40))
+    metrics.fold(*(b.observed(c, "spend", 10, day(5)) for c in ("c-a", "c-" + "b" * 40)))
+    with world.engine.connect() as connection:
+        when = moment(NOW, live=True)
+        view = read_workspace(connection, b.WS, when)
+        facts = Facts(connection, b.WS, when)
+        for reading in (facts.sums("spend", None), facts.counts("spend", None), facts.reports()):
+            for campaign_id in reading:
+                assert campaign_id is view.campaigns[campaign_id].campaign_id
