@@ -171,7 +171,7 @@ drift_versions = Table(
     Column("version", BigInteger, nullable=False),
 )
 """A counter per workspace, moved in the transaction of every change to its drift rows, so a
-live snapshot keeps the open drifts it read until it moves (`store/drifts.py`, `LiveDrifts`).
+live snapshot keeps its summary of the open drifts until it moves (`store/drifts.LiveDrifts`).
 Per workspace, so partitions ticking side by side never wait on one row. Migration 0006."""
 
 acknowledgements = Table(

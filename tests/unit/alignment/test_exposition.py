@@ -24,7 +24,7 @@ from truenorth.alignment.domain.snapshot import (
     StrategyChanges,
     WorkspaceSnapshot,
 )
-from truenorth.alignment.exposition import render, render_exposition, select
+from truenorth.alignment.exposition import LINES_PER_PACK, render, render_exposition, select
 
 AT = datetime(2025, 11, 1, tzinfo=UTC)
 
@@ -168,6 +168,15 @@ def test_the_held_families_join_into_the_text_and_are_selected_in_exposition_ord
     assert select(families, {"no_such_family"}) == []
     held = sum(len(packed) for packed in families.values())
     assert held < len(render(snapshot)) / 4  # held compressed
+
+
+def test_a_family_longer_than_one_pack_is_held_whole() -> None:
+    drifts = [drift(f"d-{n:05}", "stale_data", "info", None) for n in range(LINES_PER_PACK * 2 + 1)]
+    snapshot = Snapshot.of(AT, [], OpenDrifts.of("acme", drifts))
+    families = render_exposition(snapshot)
+    assert b"".join(select(families, None)) == render(snapshot) == reference(snapshot)
+    [incidents] = select(families, {m.INCIDENT_OPEN})
+    assert incidents.count(b"\n") == 2 + LINES_PER_PACK * 2 + 1  # HELP, TYPE, each incident
 
 
 def test_a_scrape_can_ask_for_some_families_only() -> None:
