@@ -4,7 +4,7 @@
 
 A snapshot keeps this summary, not the drifts: the page and the read API take explanations and
 figures from the drift rows. At 10 000 objectives / 100 000 stale campaigns a snapshot kept
-122 788 open drifts, ~48 MB as one object each, against ~16 MB as incidents and counts
+122 788 open drifts, ~48 MB as one object each, against ~19 MB as incidents and counts
 (benchmarks/README.md, fifteenth session).
 """
 
@@ -38,7 +38,7 @@ class ShownDrift(NamedTuple):
 class DriftCount:
     workspace: str
     strategy_id: str
-    """"" when the drift names no strategy; likewise `objective_id`."""
+    """Empty when the drift names no strategy; likewise `objective_id`."""
     objective_id: str
     kind: str
     severity: str
