@@ -177,7 +177,7 @@ def digest(engine: Engine) -> str:
                 for column in table.primary_key.columns
             ]
             hasher.update(table.name.encode() + b"\x1e")
-            query = select(table).order_by(*keys).execution_options(yield_per=5_000)
+            query = select(table).order_by(*keys).execution_options(yield_per=t.STREAMED_ROWS)
             rows = connection.execute(query)
             for row in rows:
                 hasher.update(orjson.dumps(list(row), option=orjson.OPT_SORT_KEYS))

@@ -104,12 +104,9 @@ def shown_open_drifts(connection: Connection, workspace: str) -> Iterator[ShownD
         data["objective_id"],
         data["incident_id"],
     ).where(drifts.c.workspace == workspace, drifts.c.open.is_(True))
-    rows = connection.execute(query.execution_options(yield_per=STREAMED_ROWS))
+    rows = connection.execute(query.execution_options(yield_per=t.STREAMED_ROWS))
     for ident, kind, severity, strategy_id, objective_id, incident_id in rows:
         yield ShownDrift(ident, strategy_id, objective_id, kind, severity, incident_id)
-
-
-STREAMED_ROWS = 1_000
 
 
 Versions = dict[str, int]

@@ -394,6 +394,6 @@ class DailyRows:
             ).where(source.c.metric == self.metric),
             self.window,
         )
-        rows = self.facts.connection.execute(query.execution_options(yield_per=5_000))
+        rows = self.facts.connection.execute(query.execution_options(yield_per=t.STREAMED_ROWS))
         for campaign_id, start, end, value in rows:
             yield campaign_id, int(start), int(end), float(value)

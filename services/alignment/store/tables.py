@@ -246,3 +246,6 @@ ALL_TABLES = (*PROJECTION_TABLES, drifts, drift_history, acknowledgements, answe
 IDS_PER_QUERY = 500
 """Ids in one `IN (...)` list: well under SQLite's 32 766 and PostgreSQL's 65 535 parameters a
 statement."""
+
+STREAMED_ROWS = 5_000
+"""Rows a streamed read (`yield_per`, a server-side cursor on PostgreSQL) fetches at a time."""
