@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -11,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
+from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.store.drifts import DriftEntry, drift_entries, lifecycle
 from truenorth.alignment.store.read import Moment
@@ -134,7 +134,7 @@ async def _drift_entries(request: Request, workspace: str, moment: Moment) -> li
         with engine.connect() as connection:
             return drift_entries(connection, workspace, moment)
 
-    return await asyncio.to_thread(read)
+    return await in_foreground(read)
 
 
 def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:
@@ -173,7 +173,7 @@ async def incidents(
             ]
         return listed, recommendations(engine, workspace, moment, listed)
 
-    listed, recommended = await asyncio.to_thread(read)
+    listed, recommended = await in_foreground(read)
     found = [{**incident_json(i), "recommendation": recommended.get(i.incident_id)} for i in listed]
     found.sort(key=lambda i: (i["status"], -SEVERITY_RANK[i["severity"]], i["opened_at"]))
     at = datetime.fromtimestamp(moment.as_of / 1e6, UTC)

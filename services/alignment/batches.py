@@ -14,6 +14,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
+from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.ordering import classify
 from truenorth.alignment.partition import Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
@@ -153,7 +154,7 @@ class Batches:
         expected = self.positions.get(stream, 0)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        folded = await asyncio.to_thread(self._commit, stream, expected, messages, loop)
+        folded = await in_foreground(self._commit, stream, expected, messages, loop)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.positions[stream] = messages[-1][0]
         self.metrics.applied.labels(stream).inc(folded.applied)

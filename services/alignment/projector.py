@@ -30,6 +30,7 @@ from truenorth.alignment.batches import Batches
 from truenorth.alignment.consumers import SOURCE_STREAMS, StreamState, fetch, subscribe_durable
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.exposition import render_exposition
+from truenorth.alignment.foreground import PROCESS
 from truenorth.alignment.outbox import publish_outbox
 from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
@@ -218,7 +219,10 @@ class Projector:
             # seconds at thousands of objectives: keep the event loop free for scrapes
             scope, fence = self._scope_and_fence()
             started = time.perf_counter()
-            await asyncio.to_thread(drift_tick, self.engine, now, scope, fence, self._plans)
+            give_way = PROCESS.giving_way()
+            await asyncio.to_thread(
+                drift_tick, self.engine, now, scope, fence, self._plans, None, give_way
+            )
             took = time.perf_counter() - started
             self._last_evaluated = now
         self.metrics.last_tick.set(now.timestamp())
@@ -296,10 +300,12 @@ class Projector:
             await asyncio.sleep(max(MIN_SNAPSHOT_INTERVAL, worked))
 
     def _build(self) -> tuple[Snapshot, dict[str, bytes], float]:
-        """The live snapshot, its exposition, and the CPU seconds they took."""
-        started = time.thread_time()
-        snapshot = self.take_snapshot()
-        return snapshot, render_exposition(snapshot), time.thread_time() - started
+        """The live snapshot, its exposition, and the CPU seconds they took; ahead of drift
+        ticks (`foreground`)."""
+        with PROCESS.running():
+            started = time.thread_time()
+            snapshot = self.take_snapshot()
+            return snapshot, render_exposition(snapshot), time.thread_time() - started
 
     def take_snapshot(self) -> Snapshot:
         return build_snapshot(

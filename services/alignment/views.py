@@ -3,7 +3,6 @@ Reading never writes; a tick writes only its drift transitions and their outbox.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -22,6 +21,7 @@ from truenorth.alignment.domain.snapshot import (
     workspace_snapshot,
 )
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
+from truenorth.alignment.foreground import in_foreground, never_wait, paced
 from truenorth.alignment.store.drift_writes import drift_events, record_transitions
 from truenorth.alignment.store.drifts import (
     LiveDrifts,
@@ -32,14 +32,9 @@ from truenorth.alignment.store.drifts import (
     open_drifts,
     shown_open_drifts,
 )
+from truenorth.alignment.store.facts import Facts, metrics_only_campaigns
 from truenorth.alignment.store.plans import LivePlans
-from truenorth.alignment.store.read import (
-    Facts,
-    Moment,
-    metrics_only_campaigns,
-    read_workspace,
-    workspace_names,
-)
+from truenorth.alignment.store.read import Moment, read_workspace, workspace_names
 from truenorth.http import FieldInvalid
 from truenorth.store.db import reading
 from truenorth.timeparse import parse_instant
@@ -100,18 +95,20 @@ def build_snapshot(
 
 
 async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -> Snapshot:
-    """A snapshot as of a past moment, built in a worker thread."""
+    """A snapshot as of a past moment, built in a worker thread ahead of drift ticks
+    (`foreground`)."""
     at = from_micros(moment.as_of)
-    return await asyncio.to_thread(build_snapshot, engine, at, moment, workspace)
+    return await in_foreground(build_snapshot, engine, at, moment, workspace)
 
 
 async def past_objectives(engine: Engine, moment: Moment, workspace: str) -> Snapshot:
     """A snapshot of the workspace's objectives alone as of the moment, built in a worker
-    thread: what the read API's objective endpoints answer. A whole snapshot also reckons
+    thread ahead of drift ticks (`foreground`): what the read API's objective endpoints
+    answer. A whole snapshot also reckons
     the channel spend and folds the drift history, which those endpoints never show: an
     as_of reading at 1M events, 64-65 -> 59-60 ms of CPU (benchmarks/README.md, eleventh
     session)."""
-    return await asyncio.to_thread(_objectives_snapshot, engine, moment, workspace)
+    return await in_foreground(_objectives_snapshot, engine, moment, workspace)
 
 
 def _objectives_snapshot(engine: Engine, moment: Moment, workspace: str) -> Snapshot:
@@ -143,12 +140,15 @@ def drift_tick(
     fence: Callable[[Connection], None] | None = None,
     plans: LivePlans | None = None,
     committed: Callable[[list[DriftTransition]], None] | None = None,
+    give_way: Callable[[], None] = never_wait,
 ) -> int:
     """Evaluate drift at `now` in every workspace (of `scope`, a partition's) and commit the
     transitions with their outbox events as they are judged, `TRANSITIONS_PER_WRITE` a
     transaction, each passing the partition's `fence` first; returns how many were
     committed, and hands each committed batch to `committed`. `plans`: the live plans the
-    projector's snapshots keep, judged as they are instead of read again."""
+    projector's snapshots keep, judged as they are instead of read again. `give_way`: the
+    checkpoint at which the tick lets foreground work (a snapshot build, a reading) go first:
+    before each reading of the facts, between objectives and between findings."""
     moment = Moment.now(to_micros(now))
     with reading(engine) as connection:
         names = sorted(set(workspace_names(connection, moment)) | set(drift_workspaces(connection)))
@@ -159,7 +159,8 @@ def drift_tick(
     count = 0
     for name in names:
         with reading(engine) as judged:
-            for batch in batched(_judge(judged, name, moment, plans), TRANSITIONS_PER_WRITE):
+            judging = _judge(judged, name, moment, plans, give_way)
+            for batch in batched(judging, TRANSITIONS_PER_WRITE):
                 events = drift_events(batch, now)
                 with engine.begin() as connection:
                     if fence is not None:
@@ -180,17 +181,23 @@ again."""
 
 
 def _judge(
-    connection: Connection, name: str, moment: Moment, plans: LivePlans | None
+    connection: Connection,
+    name: str,
+    moment: Moment,
+    plans: LivePlans | None,
+    give_way: Callable[[], None],
 ) -> Iterator[DriftTransition]:
     """The workspace's drift transitions at the moment, lazily: its findings against its
     open drifts. A batch written while it goes on is of drifts it has already judged."""
-    facts = Facts(connection, name, moment)
+    facts = Facts(connection, name, moment, give_way)
     view = _judged_view(connection, name, moment, facts, plans)
     open_ids = open_drift_ids(connection, name)
+    objectives = paced(objective_snapshots(view, facts, moment.as_of), give_way)
+    findings = detect_drifts(view, facts, moment.as_of, objectives, open_ids)
     return reconcile(
         name,
         open_ids,
-        detect_drifts(view, facts, moment.as_of, open_ids=open_ids),
+        paced(findings, give_way),
         moment.as_of,
         partial(open_drifts, connection, name),
         partial(last_published, connection, name),

@@ -4,7 +4,6 @@ campaigns from a date and see every affected objective's forecast before and aft
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -20,6 +19,7 @@ from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.domain.whatif import ObjectiveEffect, WhatIf, what_if
 from truenorth.alignment.domain.whatif_shifts import End, Shift, ShiftRefused
 from truenorth.alignment.domain.whatif_situation import Situation
+from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.store.read import Moment
 from truenorth.alignment.store.whatif_read import UnknownPeriod, UnknownStrategy, read_situation
 from truenorth.contract.envelope import Slug
@@ -132,7 +132,7 @@ async def whatif(
         return what_if(situation, body.shift_list(), body.start())
 
     try:
-        result = await asyncio.to_thread(compute)
+        result = await in_foreground(compute)
     except UnknownStrategy as exc:
         raise HTTPException(404, str(exc)) from None
     except UnknownPeriod as exc:

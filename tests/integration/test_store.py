@@ -14,8 +14,9 @@ from tests.unit.alignment.builders import day
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.replay import digest
 from truenorth.alignment.store import tables as t
+from truenorth.alignment.store.facts import Facts
 from truenorth.alignment.store.fold import fold_batch
-from truenorth.alignment.store.read import Facts, Moment
+from truenorth.alignment.store.read import Moment
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.store.db import (
     SCHEMA_HEAD,

@@ -45,8 +45,9 @@ from truenorth.alignment.domain.snapshot import (
     campaign_outcome,
 )
 from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store.facts import Facts
 from truenorth.alignment.store.fold import fold_events
-from truenorth.alignment.store.read import Facts, Moment, read_workspace
+from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.alignment.views import build_snapshot
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.campaigns import CAMPAIGN_EVENTS

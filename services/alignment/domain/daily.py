@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from truenorth.alignment.domain.entities import ObjectiveView, WorkspaceView
 from truenorth.alignment.domain.timeunits import MICROS_PER_DAY
-from truenorth.alignment.store.read import DailyRows, Facts, day_of
+from truenorth.alignment.store.facts import DailyRows, Facts, day_of
 
 EPOCH_DAY = date(1970, 1, 1)
 Series = list[tuple[date, float]]

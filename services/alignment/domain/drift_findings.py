@@ -11,7 +11,7 @@ from typing import Any
 
 from truenorth.alignment.domain.entities import CampaignView, WorkspaceView
 from truenorth.alignment.domain.timeunits import from_micros
-from truenorth.alignment.store.read import Facts
+from truenorth.alignment.store.facts import Facts
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.common import SPEND_METRIC, DriftKind, Guardrails, Severity
 from truenorth.contract.thresholds import Side, is_drifting

@@ -21,7 +21,7 @@ from truenorth.alignment.domain.drift_spend import (
 from truenorth.alignment.domain.entities import WorkspaceView
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, objective_snapshots
 from truenorth.alignment.domain.spend import spend_by_strategy
-from truenorth.alignment.store.read import Facts
+from truenorth.alignment.store.facts import Facts
 
 __all__ = ["Finding", "detect_drifts", "drift_id"]
 

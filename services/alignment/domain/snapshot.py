@@ -33,7 +33,7 @@ from truenorth.alignment.domain.spend import (
     spend_by_strategy,
 )
 from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, from_micros, to_micros
-from truenorth.alignment.store.read import Facts, Window
+from truenorth.alignment.store.facts import Facts, Window
 from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec
 from truenorth.contract.strategy import CONFIDENCE_LEVELS
 

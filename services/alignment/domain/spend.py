@@ -14,7 +14,7 @@ from truenorth.alignment.domain.progress import (
     channel_shares,
 )
 from truenorth.alignment.domain.timeunits import to_micros
-from truenorth.alignment.store.read import Facts, Window
+from truenorth.alignment.store.facts import Facts, Window
 from truenorth.contract.common import SPEND_METRIC, PeriodPlan
 
 

@@ -4,7 +4,6 @@ needed."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy import Engine
 
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
+from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.page.plan import find_period
 from truenorth.alignment.store.read import Moment, workspace_names
 from truenorth.alignment.views import parse_moment, past_snapshot
@@ -111,9 +111,7 @@ async def resolve(request: Request, query: PageQuery) -> Resolved:
         engine = engine_of(request)
         found = None
         if engine is not None:
-            found = await asyncio.to_thread(
-                _find_period, engine, query.workspace, query.period, now
-            )
+            found = await in_foreground(_find_period, engine, query.workspace, query.period, now)
         if found is None:
             where = f"workspace {query.workspace!r}" if query.workspace else "any workspace"
             raise PageError(404, f"period: no planning period {query.period!r} in {where}")

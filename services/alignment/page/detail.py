@@ -16,6 +16,7 @@ from truenorth import charts
 from truenorth.alignment import api
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.page.context import (
     Frame,
     PageError,
@@ -91,11 +92,11 @@ async def build_detail(
     body = await objective_json(request, resolved, workspace, objective_id)
     moment = resolved.moment
     history, marks, incidents, plans, periods = await asyncio.gather(
-        asyncio.to_thread(_samples, engine, workspace, found, moment),
-        asyncio.to_thread(revisions, engine, workspace, objective_id, moment),
+        in_foreground(_samples, engine, workspace, found, moment),
+        in_foreground(revisions, engine, workspace, objective_id, moment),
         incidents_of(request, resolved, workspace),
-        asyncio.to_thread(read_plans, engine, [workspace], moment, resolved.query.period),
-        asyncio.to_thread(period_options, engine, [workspace], to_micros(resolved.now)),
+        in_foreground(read_plans, engine, [workspace], moment, resolved.query.period),
+        in_foreground(period_options, engine, [workspace], to_micros(resolved.now)),
     )
     linked = {c.campaign_id for c in found.campaigns}
     mine = [i for i in incidents if concerns(i, objective_id, linked)]
@@ -177,9 +178,7 @@ async def incidents_of(
         engine = engine_of(request)
         if engine is None:
             return []
-        listed = await asyncio.to_thread(
-            read_incidents, engine, [workspace], resolved.moment, "all"
-        )
+        listed = await in_foreground(read_incidents, engine, [workspace], resolved.moment, "all")
     for incident in listed:
         incident.setdefault("workspace", workspace)
         for facet in incident["facets"]:

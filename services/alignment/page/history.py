@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 from truenorth.alignment.domain.snapshot import objective_snapshot
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store import tables as t
-from truenorth.alignment.store.read import Facts, Moment, read_workspace
+from truenorth.alignment.store.facts import Facts
+from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.contract.common import ObjectiveSpec
 
 SAMPLES = 24

@@ -14,6 +14,7 @@ from fastapi import Request
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
 from truenorth.alignment.domain.spend import AlignedSpendSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.page.context import (
     Frame,
     Resolved,
@@ -82,9 +83,9 @@ async def build_overview(request: Request, resolved: Resolved) -> Overview:
     incidents: list[dict[str, Any]] = []
     if engine is not None and shown:
         plans, incidents, overview.periods = await asyncio.gather(
-            asyncio.to_thread(read_plans, engine, shown, resolved.moment, resolved.query.period),
-            asyncio.to_thread(read_incidents, engine, shown, resolved.moment),
-            asyncio.to_thread(period_options, engine, shown, to_micros(resolved.now)),
+            in_foreground(read_plans, engine, shown, resolved.moment, resolved.query.period),
+            in_foreground(read_incidents, engine, shown, resolved.moment),
+            in_foreground(period_options, engine, shown, to_micros(resolved.now)),
         )
     overview.sections = sections(snapshot, shown, plans)
     overview.groups = grouped(incidents, snapshot)

@@ -15,7 +15,8 @@ from truenorth.alignment.domain.entities import CampaignView, StrategyView, Work
 from truenorth.alignment.domain.progress import time_phased_budget
 from truenorth.alignment.domain.spend import StrategySpend
 from truenorth.alignment.domain.timeunits import to_micros
-from truenorth.alignment.store.read import Facts, Moment, read_workspace
+from truenorth.alignment.store.facts import Facts
+from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.contract.common import SPEND_METRIC, PeriodPlan
 
 PeriodState = Literal["chosen", "current", "ended", "upcoming"]

@@ -14,7 +14,8 @@ from truenorth.alignment.domain.progress import forecast_window_days
 from truenorth.alignment.domain.snapshot import objective_snapshot
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.domain.whatif_situation import CampaignRecord, ObjectiveRecord, Situation
-from truenorth.alignment.store.read import DailyRows, Facts, Moment, day_of, read_workspace
+from truenorth.alignment.store.facts import DailyRows, Facts, day_of
+from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.contract.common import SPEND_METRIC
 
 

@@ -16,7 +16,7 @@ from tests.unit.alignment.builders import WS, day
 from tests.unit.alignment.world import World, moment
 from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
-from truenorth.alignment.store.read import Facts, Window
+from truenorth.alignment.store.facts import Facts, Window
 from truenorth.alignment.views import past_objectives
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.store.db import make_engine

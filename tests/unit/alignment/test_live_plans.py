@@ -10,9 +10,10 @@ from tests.unit.alignment.builders import day
 from tests.unit.alignment.world import CONSUMER, World, moment
 from truenorth.alignment.domain.drift import DriftTransition
 from truenorth.alignment.store import plans as plans_module
+from truenorth.alignment.store.facts import Facts
 from truenorth.alignment.store.fold import fold_batch
 from truenorth.alignment.store.plans import LivePlans
-from truenorth.alignment.store.read import Facts, read_workspace
+from truenorth.alignment.store.read import read_workspace
 from truenorth.alignment.views import build_snapshot
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import encode

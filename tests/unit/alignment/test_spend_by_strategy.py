@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from truenorth.alignment.domain.spend import spend_by_strategy
 from truenorth.alignment.domain.timeunits import to_micros
-from truenorth.alignment.store.read import Facts, read_workspace
+from truenorth.alignment.store.facts import Facts
+from truenorth.alignment.store.read import read_workspace
 from truenorth.contract.envelope import EnvelopeFields
 
 from . import builders as b

@@ -1,0 +1,223 @@
+"""The facts of one workspace as of a moment: window sums, counts and latest levels of its
+observations' totals, per campaign (`store.read` gives the moment's two time axes).
+
+Reading never writes. Sums are SQL aggregates grouped by campaign, cached per (metric, window)
+for one reading: a snapshot asks the same windows of many objectives.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Select, func, or_, select
+
+from truenorth.alignment.domain.entities import CampaignView
+from truenorth.alignment.domain.timeunits import MICROS_PER_DAY
+from truenorth.alignment.foreground import never_wait
+from truenorth.alignment.store import tables as t
+
+if TYPE_CHECKING:  # store.read reads the plan with these facts
+    from truenorth.alignment.store.read import Moment
+
+Window = tuple[int, int] | None
+"""[low, high] in microseconds, or None for all time."""
+
+
+class Facts:
+    """Window sums and latest levels of one workspace's observations as of a moment.
+
+    Each reading is a dict over every campaign, kept for the build or tick. Its keys are the
+    campaign ids the plan holds (`sys.intern`), not a new string per row: a tick at 100 000
+    campaigns keeps six such dicts, ~12 -> ~6 MB each (benchmarks/README.md, fifteenth
+    session)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        workspace: str,
+        moment: Moment,
+        give_way: Callable[[], None] = never_wait,
+    ) -> None:
+        self.connection = connection
+        self.workspace = workspace
+        self.moment = moment
+        self.give_way = give_way
+        """Called before each reading: a drift tick's gives way to foreground work
+        (`truenorth.alignment.foreground`)."""
+        self.source = _fact_source(workspace, moment)
+        self._sums: dict[tuple[str, Window], dict[str, float]] = {}
+        self._latest: dict[tuple[str, Window], dict[str, tuple[int, int, float]]] = {}
+        self._counts: dict[tuple[str, Window], dict[str, int]] = {}
+        self._reports: dict[str, tuple[int, int]] | None = None
+
+    def execute(self, query: Select[Any]) -> Any:
+        """The query's rows, once the reader has given way."""
+        self.give_way()
+        return self.connection.execute(query)
+
+    def _within(self, query: Select[Any], window: Window) -> Select[Any]:
+        source = self.source
+        high = self.moment.as_of
+        if window is not None:
+            query = query.where(source.c.period_start >= window[0])
+            high = min(high, window[1])
+        return query.where(source.c.period_end <= high)
+
+    def sums(self, metric: str, window: Window) -> dict[str, float]:
+        """campaign_id -> Σ of its `metric` over observations whose period lies in the window."""
+        key = (metric, window)
+        found = self._sums.get(key)
+        if found is None:
+            source = self.source
+            query = self._within(
+                select(source.c.campaign_id, func.sum(source.c.total))
+                .where(source.c.metric == metric)
+                .group_by(source.c.campaign_id),
+                window,
+            )
+            found = self._sums[key] = {
+                sys.intern(campaign_id): float(total) for campaign_id, total in self.execute(query)
+            }
+        return found
+
+    def counts(self, metric: str, window: Window) -> dict[str, int]:
+        """campaign_id -> how many readings (periods) of `metric` lie in the window."""
+        key = (metric, window)
+        found = self._counts.get(key)
+        if found is None:
+            source = self.source
+            query = self._within(
+                select(source.c.campaign_id, func.count())
+                .where(source.c.metric == metric)
+                .group_by(source.c.campaign_id),
+                window,
+            )
+            found = self._counts[key] = {sys.intern(c): int(n) for c, n in self.execute(query)}
+        return found
+
+    def readings(self, campaign_ids: Iterable[str], metric: str, window: Window) -> int:
+        counts = self.counts(metric, window)
+        return sum(counts.get(c, 0) for c in campaign_ids)
+
+    def total(self, campaign_ids: Iterable[str], metric: str, window: Window) -> float:
+        sums = self.sums(metric, window)
+        return sum(sums.get(c, 0.0) for c in campaign_ids)
+
+    def latest(self, metric: str, window: Window) -> dict[str, tuple[int, int, float]]:
+        """campaign_id -> (period end, period start, value) of its latest `metric` reading in
+        the window (by period end, then start)."""
+        key = (metric, window)
+        found = self._latest.get(key)
+        if found is None:
+            source = self.source
+            query = self._within(
+                select(
+                    source.c.campaign_id,
+                    source.c.period_end,
+                    source.c.period_start,
+                    source.c.total,
+                ).where(source.c.metric == metric),
+                window,
+            )
+            found = {}
+            for campaign_id, end, start, value in self.execute(query):
+                candidate = (int(end), int(start), float(value))
+                if campaign_id not in found or candidate > found[campaign_id]:
+                    found[sys.intern(campaign_id)] = candidate
+            self._latest[key] = found
+        return found
+
+    def latest_level(
+        self, campaign_ids: Iterable[str], metric: str, window: Window
+    ) -> float | None:
+        latest = self.latest(metric, window)
+        best = max((latest[c] for c in campaign_ids if c in latest), default=None)
+        return None if best is None else best[2]
+
+    def reports(self) -> dict[str, tuple[int, int]]:
+        """campaign_id -> (latest recorded_at, latest period end) of its observations."""
+        if self._reports is None:
+            source = self.source
+            query = self._within(
+                select(
+                    source.c.campaign_id,
+                    func.max(source.c.last_recorded_at),
+                    func.max(source.c.period_end),
+                ).group_by(source.c.campaign_id),
+                None,
+            )
+            self._reports = {sys.intern(c): (int(r), int(e)) for c, r, e in self.execute(query)}
+        return self._reports
+
+
+def _fact_source(workspace: str, moment: Moment) -> Any:
+    """The per-(campaign, metric, period) totals counted as of the moment: the totals table,
+    or, with `known_at`, the observation values that counted at that time."""
+    if moment.known_at is None:
+        totals = t.period_totals
+        return (
+            select(
+                totals.c.campaign_id,
+                totals.c.metric,
+                totals.c.period_start,
+                totals.c.period_end,
+                totals.c.total,
+                totals.c.last_recorded_at,
+            )
+            .where(totals.c.workspace == workspace)
+            .subquery("facts")
+        )
+    obs, known = t.observations, moment.known_at
+    return (
+        select(
+            obs.c.campaign_id,
+            obs.c.metric,
+            obs.c.period_start,
+            obs.c.period_end,
+            obs.c.value.label("total"),
+            obs.c.recorded_at.label("last_recorded_at"),
+        )
+        .where(
+            obs.c.workspace == workspace,
+            obs.c.recorded_at <= known,
+            or_(obs.c.superseded_at.is_(None), obs.c.superseded_at > known),
+        )
+        .subquery("facts")
+    )
+
+
+def day_of(period_end: int) -> int:
+    """The day (since the epoch, UTC) a period ending at `period_end` belongs to: a period
+    ending at midnight is the day before's."""
+    return (period_end - 1) // MICROS_PER_DAY
+
+
+class DailyRows:
+    """A metric's readings of one trailing window, per campaign and day, streamed: a snapshot
+    folds them into per-objective daily series without holding them."""
+
+    def __init__(self, facts: Facts, metric: str, window: tuple[int, int]) -> None:
+        self.facts, self.metric, self.window = facts, metric, window
+
+    def __iter__(self) -> Iterator[tuple[str, int, int, float]]:
+        """(campaign_id, period_start, period_end, value)."""
+        source = self.facts.source
+        query = self.facts._within(
+            select(
+                source.c.campaign_id, source.c.period_start, source.c.period_end, source.c.total
+            ).where(source.c.metric == self.metric),
+            self.window,
+        )
+        rows = self.facts.execute(query.execution_options(yield_per=t.STREAMED_ROWS))
+        for campaign_id, start, end, value in rows:
+            yield campaign_id, int(start), int(end), float(value)
+
+
+def metrics_only_campaigns(
+    launched: Mapping[str, CampaignView], facts: Facts
+) -> dict[str, CampaignView]:
+    """The campaigns known only from their metrics so far: counted once launched, judged
+    meanwhile (their spend is untethered)."""
+    return {c: CampaignView(c) for c in facts.reports().keys() - launched.keys()}
