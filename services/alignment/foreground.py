@@ -55,21 +55,32 @@ class Foreground:
         with self.running():
             return work(*args)
 
-    def giving_way(self, budget: float = GIVE_WAY_BUDGET) -> Callable[[], None]:
-        """A checkpoint for one background run (a tick): each call returns once no
-        foreground work runs, having waited `budget` seconds at most over all calls."""
-        left = budget
+    def giving_way(self, budget: float = GIVE_WAY_BUDGET) -> GiveWay:
+        """The checkpoint of one background run (a tick)."""
+        return GiveWay(self, budget)
 
-        def give_way() -> None:
-            nonlocal left
-            if not self.busy or left <= 0:  # read without the lock: a hint suffices
-                return
-            started = time.monotonic()
-            with self._idle:
-                self._idle.wait_for(lambda: self._running == 0, timeout=left)
-            left -= time.monotonic() - started
+    def wait_idle(self, timeout: float) -> None:
+        """Return once no foreground work runs, or after `timeout` seconds."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._running == 0, timeout=timeout)
 
-        return give_way
+
+class GiveWay:
+    """Each call returns once no foreground work runs, having waited `budget` seconds at
+    most over all calls; `waited` says how long it did (a tick's cost leaves it out)."""
+
+    def __init__(self, foreground: Foreground, budget: float) -> None:
+        self.foreground = foreground
+        self.budget = budget
+        self.waited = 0.0
+
+    def __call__(self) -> None:
+        left = self.budget - self.waited
+        if not self.foreground.busy or left <= 0:  # read without the lock: a hint suffices
+            return
+        started = time.monotonic()
+        self.foreground.wait_idle(left)
+        self.waited += time.monotonic() - started
 
 
 async def in_foreground(work: Callable[..., T], *args: object) -> T:

@@ -8,13 +8,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
-from unittest.mock import MagicMock
+from unittest.mock import AsyncMock, MagicMock
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from tests.unit.alignment import builders as b
 from tests.unit.alignment.builders import day
 from tests.unit.alignment.world import World, memory_engine, moment
+from truenorth.alignment import projector as projector_module
 from truenorth.alignment import views
 from truenorth.alignment.domain.snapshot import Snapshot
 from truenorth.alignment.foreground import PROCESS, Foreground, paced
@@ -61,6 +63,7 @@ def test_a_tick_waits_while_a_snapshot_is_being_built() -> None:
         give_way()
         waited = time.monotonic() - began
     assert 0.2 <= waited < 3.0
+    assert give_way.waited == pytest.approx(waited, abs=0.05)
     assert not foreground.busy
 
 
@@ -179,3 +182,28 @@ def test_a_ticks_facts_give_way_before_each_reading_they_make() -> None:
         facts.sums("spend", None)  # kept for the build or tick: not read again
         facts.reports()
     assert len(checkpoints) == 2
+
+
+async def test_a_ticks_cost_leaves_out_the_time_it_gave_way(monkeypatch: Any) -> None:
+    """Ticks are spaced by their cost: counting the time given way to readers, ticks would
+    grow rarer the busier the readers."""
+    engine = memory_engine()
+    migrate(engine)
+    projector = Projector(
+        MagicMock(), engine, PipelineMetrics.register(CollectorRegistry()), lambda: day(1)
+    )
+    gave_way: list[float] = []
+
+    def judging(*args: Any) -> int:
+        give_way = args[-1]
+        with foreground_for(PROCESS, 0.4):
+            give_way()
+        gave_way.append(give_way.waited)
+        return 0
+
+    monkeypatch.setattr(projector_module, "drift_tick", judging)
+    monkeypatch.setattr(projector, "_publish_outbox", AsyncMock())
+    monkeypatch.setattr(projector, "_observe_streams", AsyncMock())
+    cost = await projector.tick()
+    assert gave_way[0] >= 0.3
+    assert cost < 0.2
