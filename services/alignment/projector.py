@@ -221,7 +221,7 @@ class Projector:
             started = time.perf_counter()
             give_way = PROCESS.giving_way()
             await asyncio.to_thread(
-                drift_tick, self.engine, now, scope, fence, self._plans, None, give_way
+                drift_tick, self.engine, now, scope, fence, self._plans, give_way=give_way
             )
             # its cost, not the time it gave way to readers: spaced by that, ticks under load
             # would grow rarer for the readers' sake

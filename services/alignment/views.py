@@ -104,10 +104,9 @@ async def past_snapshot(engine: Engine, moment: Moment, workspace: str | None) -
 async def past_objectives(engine: Engine, moment: Moment, workspace: str) -> Snapshot:
     """A snapshot of the workspace's objectives alone as of the moment, built in a worker
     thread ahead of drift ticks (`foreground`): what the read API's objective endpoints
-    answer. A whole snapshot also reckons
-    the channel spend and folds the drift history, which those endpoints never show: an
-    as_of reading at 1M events, 64-65 -> 59-60 ms of CPU (benchmarks/README.md, eleventh
-    session)."""
+    answer. A whole snapshot also reckons the channel spend and folds the drift history,
+    which those endpoints never show: an as_of reading at 1M events, 64-65 -> 59-60 ms of
+    CPU (benchmarks/README.md, eleventh session)."""
     return await in_foreground(_objectives_snapshot, engine, moment, workspace)
 
 

@@ -19,7 +19,7 @@ from tests.unit.alignment.world import World, memory_engine, moment
 from truenorth.alignment import projector as projector_module
 from truenorth.alignment import views
 from truenorth.alignment.domain.snapshot import Snapshot
-from truenorth.alignment.foreground import PROCESS, Foreground, paced
+from truenorth.alignment.foreground import PROCESS, Foreground, GiveWay, paced
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.projector import Projector
 from truenorth.alignment.store.facts import Facts
@@ -194,8 +194,7 @@ async def test_a_ticks_cost_leaves_out_the_time_it_gave_way(monkeypatch: Any) ->
     )
     gave_way: list[float] = []
 
-    def judging(*args: Any) -> int:
-        give_way = args[-1]
+    def judging(*args: Any, give_way: GiveWay) -> int:
         with foreground_for(PROCESS, 0.4):
             give_way()
         gave_way.append(give_way.waited)
