@@ -70,16 +70,8 @@ class Facts:
         key = (metric, window)
         found = self._sums.get(key)
         if found is None:
-            source = self.source
-            query = self._within(
-                select(source.c.campaign_id, func.sum(source.c.total))
-                .where(source.c.metric == metric)
-                .group_by(source.c.campaign_id),
-                window,
-            )
-            found = self._sums[key] = {
-                sys.intern(campaign_id): float(total) for campaign_id, total in self.execute(query)
-            }
+            rows = self._per_campaign(func.sum(self.source.c.total), metric, window)
+            found = self._sums[key] = {sys.intern(c): float(total) for c, total in rows}
         return found
 
     def counts(self, metric: str, window: Window) -> dict[str, int]:
@@ -87,15 +79,15 @@ class Facts:
         key = (metric, window)
         found = self._counts.get(key)
         if found is None:
-            source = self.source
-            query = self._within(
-                select(source.c.campaign_id, func.count())
-                .where(source.c.metric == metric)
-                .group_by(source.c.campaign_id),
-                window,
-            )
-            found = self._counts[key] = {sys.intern(c): int(n) for c, n in self.execute(query)}
+            rows = self._per_campaign(func.count(), metric, window)
+            found = self._counts[key] = {sys.intern(c): int(n) for c, n in rows}
         return found
+
+    def _per_campaign(self, aggregate: Any, metric: str, window: Window) -> Any:
+        """(campaign_id, aggregate) of `metric` over the periods in the window."""
+        source = self.source
+        query = select(source.c.campaign_id, aggregate).where(source.c.metric == metric)
+        return self.execute(self._within(query.group_by(source.c.campaign_id), window))
 
     def readings(self, campaign_ids: Iterable[str], metric: str, window: Window) -> int:
         counts = self.counts(metric, window)

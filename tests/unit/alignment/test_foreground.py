@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
@@ -48,20 +48,21 @@ def foreground_for(foreground: Foreground, seconds: float) -> Iterator[threading
         thread.join()
 
 
-def test_giving_way_returns_at_once_when_no_foreground_work_runs() -> None:
-    give_way = Foreground().giving_way(budget=5.0)
+def seconds_to(step: Callable[[], None]) -> float:
     began = time.monotonic()
-    give_way()
-    assert time.monotonic() - began < 0.05
+    step()
+    return time.monotonic() - began
+
+
+def test_giving_way_returns_at_once_when_no_foreground_work_runs() -> None:
+    assert seconds_to(Foreground().giving_way(budget=5.0)) < 0.05
 
 
 def test_a_tick_waits_while_a_snapshot_is_being_built() -> None:
     foreground = Foreground()
     give_way = foreground.giving_way(budget=5.0)
     with foreground_for(foreground, 0.3):
-        began = time.monotonic()
-        give_way()
-        waited = time.monotonic() - began
+        waited = seconds_to(give_way)
     assert 0.2 <= waited < 3.0
     assert give_way.waited == pytest.approx(waited, abs=0.05)
     assert not foreground.busy
@@ -71,12 +72,8 @@ def test_a_tick_never_waits_longer_than_its_budget_in_all() -> None:
     foreground = Foreground()
     give_way = foreground.giving_way(budget=0.2)
     with foreground_for(foreground, 1.5):
-        began = time.monotonic()
-        give_way()
-        first = time.monotonic() - began
-        began = time.monotonic()
-        give_way()  # the budget is spent: readers that never stop cannot stop drift
-        second = time.monotonic() - began
+        first = seconds_to(give_way)
+        second = seconds_to(give_way)  # the budget is spent: readers cannot stop drift
     assert 0.15 <= first < 1.0
     assert second < 0.05
 
