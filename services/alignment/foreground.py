@@ -1,12 +1,13 @@
 """Readers first: work someone is waiting on runs ahead of a drift tick, which nobody waits on.
 
-A snapshot build (what /metrics and the live page serve) and an `as_of` reading (what a read
-API caller waits for) share the interpreter lock with drift ticks. Side by side each gets
-about half of it: a 40 ms build beside a tick took 80-130 ms, and that was the tail of
-dashboard freshness and of `as_of` readings (benchmarks/README.md, thirteenth and fifteenth
-sessions). So foreground work says it is `running`, and a tick `gives way` at its
-checkpoints (between findings, between objectives) until none runs. A tick's SQL releases the
-lock anyway; what waits is its Python.
+A fold's commit and the snapshot build after it (what /metrics and the live page serve) and
+every reading of the API and the page share the interpreter lock with drift ticks. Side by
+side each gets about half of it: a 40 ms build beside a tick took 80-130 ms, and an `as_of`
+reading that met a tick ~250 ms instead of ~80. So foreground work says it is `running`, and a
+tick gives way at its checkpoints (before each reading of its facts, between objectives,
+between findings) until none runs. A tick's SQL lets go of the lock anyway; what waits is its
+Python. At 1M events in the log the `as_of` p99 went from 202-273 to 119-182 ms; freshness
+moved less (benchmarks/README.md, sixteenth session).
 
 One `Foreground` per process (`PROCESS`): the lock it shares out is the process's.
 """
