@@ -146,7 +146,7 @@ def drift_tick(
     transaction, each passing the partition's `fence` first; returns how many were
     committed, and hands each committed batch to `committed`. `plans`: the live plans the
     projector's snapshots keep, judged as they are instead of read again. `give_way`: the
-    checkpoint at which the tick lets foreground work (a snapshot build, a reading) go first:
+    checkpoint at which the tick lets foreground work (a fold, a build, a reading) go first:
     before each reading of the facts, between objectives and between findings."""
     moment = Moment.now(to_micros(now))
     with reading(engine) as connection:

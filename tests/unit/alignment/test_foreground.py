@@ -1,4 +1,4 @@
-"""Readers first: a drift tick gives way to snapshot builds and as_of readings, never for
+"""Readers first: a drift tick gives way to folds, snapshot builds and readings, never for
 longer than its budget."""
 
 from __future__ import annotations
