@@ -11,7 +11,7 @@ bound: the scrape interval is printed too).
     .venv/bin/python -m benchmarks.alignment_freshness --rate 2000 --seconds 30
 
 BENCH_PROFILE=/tmp/svc.prof runs the service under cProfile; BENCH_SERVICE_MODULE replaces
-`truenorth.cli` (to try a patched service).
+`truenorth.serve` (to try a patched service).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ WORKSPACE = "bench"
 PROBE_OBJECTIVE = "probe"
 PROBE_CAMPAIGN = "probe-c"
 PROBES_PER_SECOND = 10
-SERVICE_MODULE = os.environ.get("BENCH_SERVICE_MODULE", "truenorth.cli")
+SERVICE_MODULE = os.environ.get("BENCH_SERVICE_MODULE", "truenorth.serve")
 PROFILE = (
     ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
 )

@@ -110,7 +110,7 @@ async def measure(tmp: Path, url: str, objectives: int, readings: int) -> dict[s
     nc = await connect(server.url)
     await provision(nc.jetstream())
     service = subprocess.Popen(
-        [sys.executable, "-m", "truenorth.cli", "serve", "alignment"],
+        [sys.executable, "-m", "truenorth.serve", "serve", "alignment"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(tmp / "service.log", "wb"),  # noqa: SIM115

@@ -86,7 +86,7 @@ def replay(nats_url: str, db_url: str, workers: int, distinct: int, root: Path) 
         log = (root / f"w{workers}-{n}.log").open("wb")
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "truenorth.cli", "serve", "alignment"],
+                [sys.executable, "-m", "truenorth.serve", "serve", "alignment"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

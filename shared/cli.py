@@ -45,37 +45,13 @@ def serve(
     service: Annotated[str, typer.Argument(help="strategy | campaigns | metrics | alignment")],
 ) -> None:
     """Run one service in the foreground (what docker compose runs)."""
-    import uvicorn
-
-    from truenorth.http import server_config
-    from truenorth.logs import configure_logging
+    from truenorth.serve import run
 
     if service not in SERVICES:
         fail(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
-    shared = shared_settings()
-    try:
-        settings = load(SERVICE_SETTINGS[service])
-    except SettingsError as exc:
-        fail(str(exc))
-        return
-    configure_logging(shared.log_level, shared.log_format, service)
-    module = importlib.import_module(f"truenorth.{service}.app")
-    fastapi_app = module.build_app(shared, settings)
-    config = server_config(
-        fastapi_app,
-        host=settings.host,
-        port=settings.port,
-        log_level=shared.log_level.lower(),
-        grace=settings.shutdown_grace_seconds,
-        keep_alive=settings.keep_alive_seconds,
-        header_timeout=settings.header_timeout_seconds,
-        body_timeout=settings.body_timeout_seconds,
-        max_concurrency=settings.max_concurrency,
-    )
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        raise typer.Exit(1)
+    status = run(service)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()

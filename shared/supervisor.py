@@ -170,7 +170,7 @@ class Supervisor:
 
     def _spawn(self, name: str) -> ServiceProcess:
         process = subprocess.Popen(
-            [sys.executable, "-m", "truenorth.cli", "serve", name],
+            [sys.executable, "-m", "truenorth.serve", "serve", name],
             env=self._env(name),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

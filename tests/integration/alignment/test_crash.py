@@ -72,7 +72,7 @@ def start_alignment(
         "TRUENORTH_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "truenorth.cli", "serve", "alignment"],
+        [sys.executable, "-m", "truenorth.serve", "serve", "alignment"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -61,7 +61,7 @@ class Workers:
         }
         log = (self.root / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "truenorth.cli", "serve", "alignment"],
+            [sys.executable, "-m", "truenorth.serve", "serve", "alignment"],
             cwd=REPO,
             env=env,
             stdout=log,

@@ -140,7 +140,7 @@ def start_alignment(
     output = log.open("ab") if log is not None else subprocess.DEVNULL
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "truenorth.cli", "serve", "alignment"],
+            [sys.executable, "-m", "truenorth.serve", "serve", "alignment"],
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -57,7 +57,7 @@ def start_metrics(nats_url: str, port: int, data_dir: Path) -> subprocess.Popen[
     }
     log = (data_dir / "metrics.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "truenorth.cli", "serve", "metrics"],
+        [sys.executable, "-m", "truenorth.serve", "serve", "metrics"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
