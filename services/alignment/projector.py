@@ -37,8 +37,9 @@ from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.store.drifts import LiveDrifts
 from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.views import build_snapshot, drift_tick
-from truenorth.bus.eventstore import EventStore
+from truenorth.bus.atomic import ATOMIC_BATCH_MAX, Publisher
 from truenorth.bus.streams import DLQ
+from truenorth.bus.wire import connection_of
 from truenorth.store.fencing import FencedOut
 
 log = structlog.get_logger()
@@ -66,7 +67,8 @@ class Projector:
         self.js = js
         self.partition = partition
         self.consumer = CONSUMER if partition is None else partition.consumer
-        self.store = EventStore(js)
+        self.publisher = Publisher(lambda: connection_of(js), max_in_flight=ATOMIC_BATCH_MAX)
+        self._publishing = asyncio.Lock()
         self.engine = engine
         self.metrics = metrics
         self.clock = clock
@@ -112,7 +114,9 @@ class Projector:
 
     async def start(self) -> None:
         await self.batches.reload()
-        await self._publish_outbox()
+        # what ticks committed before a restart leaves meanwhile: a service answers (health,
+        # /metrics) while a large outbox is still going out
+        self._tasks.append(asyncio.create_task(self._publish_outbox(), name="outbox"))
         for state in self.streams.values():
             state.subscription = await self._subscribe(state.spec.name)
             self._tasks.append(
@@ -234,7 +238,8 @@ class Projector:
         return took
 
     async def _publish_outbox(self) -> None:
-        await publish_outbox(self.engine, self.store, self._scope())
+        async with self._publishing:  # oldest first: one publisher of the outbox at a time
+            await publish_outbox(self.engine, self.publisher, self._scope())
 
     def _scope(self) -> Callable[[str], bool] | None:
         """The workspaces this projector answers for: all, or its partition's."""

@@ -3,7 +3,8 @@
 A batch is stored whole or not at all, and the server persists it with one sync instead of one
 per message: with `sync_interval: always` that is the difference between ~5k and ~30k
 messages/s on a 2-core machine. Used by the strategy service (a plan that emits five events
-never lands half-written: `append_atomic`) and by metrics ingestion (`Publisher`).
+never lands half-written: `append_atomic`), by metrics ingestion and by the alignment service's
+drift outbox (`Publisher`).
 """
 
 from __future__ import annotations
