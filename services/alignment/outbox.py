@@ -2,9 +2,9 @@
 was published leaves it. A failed publish stops there: the next tick retries from it.
 
 A page is one atomic batch (`truenorth.bus.atomic`): JetStream stores it whole and in order,
-with one sync. Published one event and one acknowledgement at a time, the 122 788 drift events
-a first tick opened at 10 000 objectives took ~70 s to leave, and a service restarted with them
-pending answered nothing meanwhile (benchmarks/README.md, seventeenth session).
+with one sync. Published one event and one acknowledgement at a time, the ~120 000 drift
+events a first tick opens at 10 000 objectives took 75-82 s to leave, 21-22 s now
+(`benchmarks/outbox_restart.py`, seventeenth session).
 """
 
 from __future__ import annotations
