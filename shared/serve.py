@@ -28,8 +28,8 @@ def main() -> None:
 
 
 def run(service: str) -> int:
-    """Serve `service` until it is stopped; its exit status (1: it never started, or its
-    settings are wrong, which it says on stderr)."""
+    """Serve `service` until it is stopped; its exit status: 2 when its settings are wrong
+    (named on stderr), 1 when it never started."""
     import uvicorn
 
     from truenorth.http import server_config

@@ -22,6 +22,8 @@ from truenorth.store.db import make_engine
 
 DRIFTS = 2 * PAGE + 500
 """Three pages, the last one partial."""
+EXPLANATION = "silent " * 560
+"""Nearly the longest an event carries (4 000 characters): a page is ~4 MB."""
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def opened(workspace: str, sqlite_url: str) -> tuple[World, list[str]]:
     """A tick that opened `DRIFTS` stale-data drifts; their events' ids, oldest first."""
     world = World(engine=make_engine(sqlite_url))
     findings = [
-        Finding(workspace, "stale_data", f"c-{n:05d}", "warning", "silent", {"hours": 30.0})
+        Finding(workspace, "stale_data", f"c-{n:05d}", "warning", EXPLANATION, {"hours": 30.0})
         for n in range(DRIFTS)
     ]
     world.record(workspace, findings, datetime(2026, 12, 5, tzinfo=UTC))
@@ -62,9 +64,11 @@ async def test_the_outbox_goes_out_oldest_first_and_leaves_the_table(
     js: JetStreamContext, workspace: str, sqlite_url: str
 ) -> None:
     world, ids = opened(workspace, sqlite_url)
+    sender = publisher(js)
 
-    await publish_outbox(world.engine, publisher(js))
+    await publish_outbox(world.engine, sender)
 
+    assert sender.fallbacks == 0  # each page one atomic batch, ~4 MB of events
     assert await stored_ids(js, workspace) == ids
     assert pending(world) == []
 
