@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from sqlalchemy import Engine
 
-from truenorth.alignment.store.drift_writes import pending_outbox, published
+from truenorth.alignment.store.drift_writes import oldest_pending, pending_outbox, published
 from truenorth.bus.atomic import ATOMIC_BATCH_MAX, MSG_ID, Outgoing, Publisher
 from truenorth.bus.eventstore import subject_of
 from truenorth.contract.registry import decode
@@ -29,8 +30,10 @@ flight at once, which JetStream may store out of order."""
 
 async def publish_outbox(
     engine: Engine, publisher: Publisher, scope: Callable[[str], bool] | None = None
-) -> None:
-    """Publish the pending drift events (of the workspaces in `scope`, a partition's)."""
+) -> datetime | None:
+    """Publish the pending drift events (of the workspaces in `scope`, a partition's); when
+    the oldest still waiting in the whole outbox occurred (`truenorth_drift_outbox_oldest_...`:
+    every partition's workers report the same)."""
 
     def page() -> list[tuple[str, bytes]]:
         with engine.connect() as connection:
@@ -40,13 +43,18 @@ async def publish_outbox(
         with engine.begin() as connection:
             published(connection, event_ids)
 
+    def oldest() -> datetime | None:
+        with engine.connect() as connection:
+            return oldest_pending(connection)
+
     while rows := await asyncio.to_thread(page):
         try:
             await publisher.publish_events([outgoing(payload) for _, payload in rows])
         except Exception as exc:
             log.warning("drift publish failed; will retry", error=repr(exc))
-            return
+            break
         await asyncio.to_thread(done, [event_id for event_id, _ in rows])
+    return await asyncio.to_thread(oldest)
 
 
 def outgoing(payload: bytes) -> Outgoing:

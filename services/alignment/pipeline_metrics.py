@@ -23,6 +23,7 @@ class PipelineMetrics:
     last_tick: Gauge
     partition_owned: Gauge
     partition_lag: Gauge
+    outbox_oldest: Gauge
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -83,6 +84,12 @@ class PipelineMetrics:
                 m.PARTITION_LAG,
                 "Messages of an owned partition not yet folded, per stream",
                 ["partition", "stream"],
+                registry=registry,
+            ),
+            outbox_oldest=Gauge(
+                m.DRIFT_OUTBOX_OLDEST,
+                "Unix time of the oldest drift event committed by a tick and not yet published "
+                "to the ALIGNMENT stream (0: none waits)",
                 registry=registry,
             ),
         )

@@ -239,7 +239,8 @@ class Projector:
 
     async def _publish_outbox(self) -> None:
         async with self._publishing:  # oldest first: one publisher of the outbox at a time
-            await publish_outbox(self.engine, self.publisher, self._scope())
+            oldest = await publish_outbox(self.engine, self.publisher, self._scope())
+        self.metrics.outbox_oldest.set(0 if oldest is None else oldest.timestamp())
 
     def _scope(self) -> Callable[[str], bool] | None:
         """The workspaces this projector answers for: all, or its partition's."""

@@ -60,6 +60,9 @@ ACTIVE_STATUSES = ("on_track", "at_risk", "off_track")
 LAG_EVENTS = 1000
 TICK_STALE_SECONDS = 300
 COMMIT_P99_SECONDS = 1.0
+OUTBOX_WAIT_SECONDS = 900
+"""A drift event that has waited this long to be published is stuck (a tick publishes its own
+within seconds)."""
 
 
 class StrategySpec(NamedTuple):
@@ -395,6 +398,17 @@ def pipeline_rules(grafana_url: str) -> list[Rule]:
             "ticket",
             "Drift evaluation has not run for {{ $value | humanizeDuration }}",
             "The alignment tick (drift detection, pace) stopped; drifts are not raised.",
+        ),
+        alert(
+            "TruenorthDriftEventsUnpublished",
+            f"time() - min({m.DRIFT_OUTBOX_OLDEST} > 0) > {OUTBOX_WAIT_SECONDS}\n",
+            "5m",
+            "ticket",
+            "Drift events have waited {{ $value | humanizeDuration }} to be published",
+            "Drift ticks commit their events to an outbox and publish them to the ALIGNMENT "
+            "stream; the oldest has not gone out for 15 minutes (NATS refusing them, or an "
+            "event that cannot be read: see the alignment log's 'drift publish failed'). The "
+            "strategy inbox and the quarterly review do not see these drifts.",
         ),
         alert(
             "TruenorthBatchCommitSlow",

@@ -20,6 +20,7 @@ from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.drifts import ACTIONS, EVENTS
 from truenorth.contract.alignment import DriftData
 from truenorth.contract.envelope import EnvelopeFields
+from truenorth.contract.registry import decode
 from truenorth.drift_lifecycle import open_since
 
 
@@ -205,6 +206,13 @@ def pending_outbox(
         query = query.where(outbox.c.workspace.in_([w for w in workspaces if scope(w)]))
     rows = connection.execute(query.order_by(outbox.c.event_id).limit(limit))
     return [(ident, payload.encode()) for ident, payload in rows]
+
+
+def oldest_pending(connection: Connection) -> datetime | None:
+    """When the oldest drift event waiting in the outbox, of any workspace, occurred."""
+    query = select(t.outbox.c.payload).order_by(t.outbox.c.event_id).limit(1)
+    payload = connection.execute(query).scalar_one_or_none()
+    return None if payload is None else decode(payload.encode()).occurred_at
 
 
 def published(connection: Connection, event_ids: list[str]) -> None:

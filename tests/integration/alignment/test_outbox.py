@@ -39,6 +39,9 @@ def publisher(js: JetStreamContext) -> Publisher:
     return Publisher(lambda: connection_of(js), max_in_flight=ATOMIC_BATCH_MAX)
 
 
+TICK = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
+
+
 def opened(workspace: str, sqlite_url: str) -> tuple[World, list[str]]:
     """A tick that opened `DRIFTS` stale-data drifts; their events' ids, oldest first."""
     world = World(engine=make_engine(sqlite_url))
@@ -46,7 +49,7 @@ def opened(workspace: str, sqlite_url: str) -> tuple[World, list[str]]:
         Finding(workspace, "stale_data", f"c-{n:05d}", "warning", EXPLANATION, {"hours": 30.0})
         for n in range(DRIFTS)
     ]
-    world.record(workspace, findings, datetime(2026, 12, 5, tzinfo=UTC))
+    world.record(workspace, findings, TICK)
     return world, [event_id for event_id, _ in pending(world)]
 
 
@@ -66,7 +69,7 @@ async def test_the_outbox_goes_out_oldest_first_and_leaves_the_table(
     world, ids = opened(workspace, sqlite_url)
     sender = publisher(js)
 
-    await publish_outbox(world.engine, sender)
+    assert await publish_outbox(world.engine, sender) is None  # none waits
 
     assert sender.fallbacks == 0  # each page one atomic batch, ~4 MB of events
     assert await stored_ids(js, workspace) == ids
@@ -100,7 +103,8 @@ async def test_a_failed_publish_keeps_what_did_not_go_out(
     closed = await connect(nats_url)
     await closed.close()
 
-    await publish_outbox(world.engine, Publisher(lambda: closed, max_in_flight=ATOMIC_BATCH_MAX))
+    sender = Publisher(lambda: closed, max_in_flight=ATOMIC_BATCH_MAX)
 
+    assert await publish_outbox(world.engine, sender) == TICK  # the oldest waiting
     assert [event_id for event_id, _ in pending(world)] == ids
     assert await stored_ids(js, workspace) == []
