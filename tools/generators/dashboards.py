@@ -888,24 +888,37 @@ def pipeline_health() -> Json:
         stat(
             "DLQ size",
             targets((f"max({m.DLQ_SIZE})", "DLQ")),
-            w=4,
+            w=3,
             h=6,
             steps=thresholds((None, "green"), (1, "orange")),
         ),
         stat(
             "Stalled consumers",
             targets((f"sum({m.CONSUMER_STALLED})", "stalled")),
-            w=4,
+            w=3,
             h=6,
             steps=thresholds((None, "green"), (1, "red")),
         ),
         stat(
             "Seconds since last drift tick",
             targets((f"time() - max({m.LAST_TICK})", "since tick")),
-            w=4,
+            w=3,
             h=6,
             unit="s",
             steps=thresholds((None, "green"), (60, "orange"), (300, "red")),
+        ),
+        stat(
+            "Seconds the oldest unpublished drift event has waited",
+            targets(
+                (
+                    f"(time() - min({m.DRIFT_OUTBOX_OLDEST} > 0)) or vector(0)",
+                    "waiting",
+                )
+            ),
+            w=3,
+            h=6,
+            unit="s",
+            steps=thresholds((None, "green"), (120, "orange"), (900, "red")),
         ),
         timeseries(
             "Last applied sequence",
