@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.service import alignment_service
 from benchmarks.workload import START, campaign_events, metric_events, strategy_events
 from truenorth.alignment.partition import CONSUMER
 from truenorth.alignment.store.fold import fold_batch
@@ -46,7 +46,6 @@ from truenorth.bus.eventstore import connect, provision
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.registry import encode
 from truenorth.store.db import make_engine, migrate
-from truenorth.supervisor import MALLOC_ARENA_MAX
 
 WORKSPACE = "bench"
 AS_OF = "2026-11-10"
@@ -97,24 +96,10 @@ def rss_mb(pid: int) -> tuple[float, float]:
 async def measure(tmp: Path, url: str, objectives: int, readings: int) -> dict[str, float]:
     server = EmbeddedNats(tmp / "nats").start()
     port = free_port()
-    env = {
-        **os.environ,
-        "TRUENORTH_NATS_URL": server.url,
-        "TRUENORTH_DATA_DIR": str(tmp / "data"),
-        "TRUENORTH_ALIGNMENT_DATABASE_URL": url,
-        "TRUENORTH_ALIGNMENT_PORT": str(port),
-        "TRUENORTH_LOG_LEVEL": "WARNING",
-        # as deployed: `truenorth up` and the image set it (−17 MB at 10 000 objectives)
-        "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX),
-    }
     nc = await connect(server.url)
     await provision(nc.jetstream())
-    service = subprocess.Popen(
-        [sys.executable, "-m", "truenorth.serve", "serve", "alignment"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "service.log", "wb"),  # noqa: SIM115
-    )
+    log = open(tmp / "service.log", "wb")  # noqa: SIM115
+    service = alignment_service(tmp, server.url, url, port, log)
     figures: dict[str, float] = {}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:

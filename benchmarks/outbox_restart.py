@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.service import alignment_service
 from truenorth.alignment.domain.drift import Finding, reconcile
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.drift_writes import drift_events, record_transitions
@@ -68,22 +67,9 @@ def pending(path: Path) -> int:
 async def restart(tmp: Path, database: Path, limit: float) -> dict[str, float | int]:
     server = EmbeddedNats(tmp / "nats").start()
     port = free_port()
-    env = {
-        **os.environ,
-        "TRUENORTH_NATS_URL": server.url,
-        "TRUENORTH_DATA_DIR": str(tmp / "data"),
-        "TRUENORTH_ALIGNMENT_DATABASE_URL": f"sqlite:///{database}",
-        "TRUENORTH_ALIGNMENT_PORT": str(port),
-        "TRUENORTH_LOG_LEVEL": "WARNING",
-    }
     nc = await connect(server.url)
     await provision(nc.jetstream())
-    service = subprocess.Popen(
-        [sys.executable, "-m", "truenorth.serve", "serve", "alignment"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    service = alignment_service(tmp, server.url, f"sqlite:///{database}", port, subprocess.DEVNULL)
     started = time.monotonic()
     answered = emptied = float("nan")
     try:

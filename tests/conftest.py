@@ -7,13 +7,15 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from nats.js import JetStreamContext
 
 from truenorth.bus.embedded import EmbeddedNats
+from truenorth.bus.eventstore import connect, provision
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +29,16 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNa
 @pytest.fixture(scope="session")
 def nats_url(nats_server: EmbeddedNats) -> str:
     return nats_server.url
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream context on the shared server, every stream provisioned."""
+    nc = await connect(nats_url)
+    context = nc.jetstream()
+    await provision(context)
+    yield context
+    await nc.drain()
 
 
 @pytest.fixture

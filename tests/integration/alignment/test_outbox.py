@@ -3,10 +3,8 @@ nothing lost or doubled when a publish fails or was half done."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from nats.js import JetStreamContext
 
 from tests.unit.alignment.world import World
@@ -14,7 +12,7 @@ from truenorth.alignment.domain.drift import Finding
 from truenorth.alignment.outbox import PAGE, publish_outbox
 from truenorth.alignment.store.drift_writes import pending_outbox
 from truenorth.bus.atomic import ATOMIC_BATCH_MAX, Publisher
-from truenorth.bus.eventstore import EventStore, connect, provision
+from truenorth.bus.eventstore import EventStore, connect
 from truenorth.bus.streams import ALIGNMENT
 from truenorth.bus.wire import connection_of
 from truenorth.contract.registry import decode
@@ -24,15 +22,6 @@ DRIFTS = 2 * PAGE + 500
 """Three pages, the last one partial."""
 EXPLANATION = "silent " * 560
 """Nearly the longest an event carries (4 000 characters): a page is ~4 MB."""
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await connect(nats_url)
-    context = nc.jetstream()
-    await provision(context)
-    yield context
-    await nc.drain()
 
 
 def publisher(js: JetStreamContext) -> Publisher:

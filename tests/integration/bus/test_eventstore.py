@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,21 +15,11 @@ from truenorth.bus.eventstore import (
     ConcurrencyConflict,
     EventStore,
     _Puller,
-    connect,
     provision,
     stream_sequence,
 )
 from truenorth.bus.streams import ALL_STREAMS, METRICS
 from truenorth.contract.metrics import MetricObserved
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await connect(nats_url)
-    context = nc.jetstream()
-    await provision(context)
-    yield context
-    await nc.drain()
 
 
 def observed(workspace: str, observation_id: str, campaign: str = "c-1") -> MetricObserved:
