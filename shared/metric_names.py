@@ -65,7 +65,7 @@ CONSUMER_STALLED = "truenorth_consumer_stalled"
 REDELIVERIES = "truenorth_redeliveries_total"
 LAST_TICK = "truenorth_last_tick_timestamp_seconds"
 DRIFT_OUTBOX_OLDEST = "truenorth_drift_outbox_oldest_timestamp_seconds"
-"""When the oldest drift event a tick committed and not yet published was detected (0: none)."""
+"""When the oldest drift event still waiting in the outbox occurred, its tick (0: none waits)."""
 
 # Intake (labels: service, reason)
 INTAKE_REJECTED = "truenorth_intake_rejected_total"

@@ -22,13 +22,11 @@ DRIFTS = 2 * PAGE + 500
 """Three pages, the last one partial."""
 EXPLANATION = "silent " * 560
 """Nearly the longest an event carries (4 000 characters): a page is ~4 MB."""
+TICK = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
 
 
 def publisher(js: JetStreamContext) -> Publisher:
     return Publisher(lambda: connection_of(js), max_in_flight=ATOMIC_BATCH_MAX)
-
-
-TICK = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
 
 
 def opened(workspace: str, sqlite_url: str) -> tuple[World, list[str]]:
