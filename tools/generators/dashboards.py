@@ -909,9 +909,10 @@ def pipeline_health() -> Json:
         ),
         stat(
             "Seconds the oldest unpublished drift event has waited",
+            # 0 while none waits (the gauge is 0 then), not "no data"
             targets(
                 (
-                    f"(time() - min({m.DRIFT_OUTBOX_OLDEST} > 0)) or vector(0)",
+                    f"max((time() - {m.DRIFT_OUTBOX_OLDEST}) * ({m.DRIFT_OUTBOX_OLDEST} > bool 0))",
                     "waiting",
                 )
             ),
