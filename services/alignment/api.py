@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -45,9 +46,10 @@ async def objectives(
     request: Request, workspace: str, as_of: AsOf = None, known_at: KnownAt = None
 ) -> dict[str, Any]:
     snapshot = await _snapshot(request, workspace, as_of, known_at)
+    listed = snapshot.objectives_of(workspace)
     return {
         "as_of": snapshot.at.isoformat(),
-        "objectives": [_objective(o) for o in snapshot.objectives_of(workspace)],
+        "objectives": [_objective(o) for o in await with_campaigns(request, listed, True)],
     }
 
 
@@ -63,6 +65,7 @@ async def objective(
     found = snapshot.objective(workspace, objective_id)
     if found is None:
         raise HTTPException(404, f"objective {objective_id!r} not found in {workspace!r}")
+    (found,) = await with_campaigns(request, [found])
     checkins = [c.as_dict() for c in found.checkins]
     return {"as_of": snapshot.at.isoformat(), **_objective(found), "checkins": checkins}
 
@@ -126,6 +129,18 @@ async def _snapshot(
     return await past_objectives(request.app.state.engine, moment, workspace)
 
 
+async def with_campaigns(
+    request: Request, objectives: Sequence[ObjectiveSnapshot], whole_workspace: bool = False
+) -> list[ObjectiveSnapshot]:
+    """The objectives with their campaigns' contributions: read now for those of the live
+    snapshot, which keeps none (`views.with_campaigns`)."""
+    if all(o.campaigns is not None for o in objectives):
+        return list(objectives)
+    projector = _projector(request)
+    assert projector is not None  # only the projector's live snapshot leaves them out
+    return await projector.with_campaigns(objectives, whole_workspace)
+
+
 async def _drift_entries(request: Request, workspace: str, moment: Moment) -> list[DriftEntry]:
     _projector(request)
     engine = request.app.state.engine
@@ -139,7 +154,7 @@ async def _drift_entries(request: Request, workspace: str, moment: Moment) -> li
 
 def _objective(o: ObjectiveSnapshot) -> dict[str, Any]:
     body = {f.name: getattr(o, f.name) for f in fields(o)}
-    body["campaigns"] = [asdict(c) for c in o.campaigns]
+    body["campaigns"] = [asdict(c) for c in o.contributions]
     body["start"] = o.start.isoformat()
     body["deadline"] = o.deadline.isoformat()
     body["spend_by_channel"] = dict(o.spend_by_channel)

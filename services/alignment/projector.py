@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine
 
 from truenorth.alignment.batches import Batches
 from truenorth.alignment.consumers import SOURCE_STREAMS, StreamState, fetch, subscribe_durable
-from truenorth.alignment.domain.snapshot import Snapshot
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot, Snapshot
 from truenorth.alignment.exposition import render_exposition
 from truenorth.alignment.foreground import PROCESS
 from truenorth.alignment.outbox import publish_outbox
@@ -36,7 +36,7 @@ from truenorth.alignment.partition import CONSUMER, Partition
 from truenorth.alignment.pipeline_metrics import PipelineMetrics
 from truenorth.alignment.store.drifts import LiveDrifts
 from truenorth.alignment.store.plans import LivePlans
-from truenorth.alignment.views import build_snapshot, drift_tick
+from truenorth.alignment.views import build_snapshot, drift_tick, with_campaigns
 from truenorth.bus.atomic import ATOMIC_BATCH_MAX, Publisher
 from truenorth.bus.streams import DLQ
 from truenorth.bus.wire import connection_of
@@ -315,6 +315,13 @@ class Projector:
             snapshot = self.take_snapshot()
             return snapshot, render_exposition(snapshot), time.thread_time() - started
 
+    async def with_campaigns(
+        self, objectives: Sequence[ObjectiveSnapshot], whole_workspace: bool = False
+    ) -> list[ObjectiveSnapshot]:
+        """Objectives of the live snapshot with their campaigns (`views.with_campaigns`)."""
+        at = self.snapshot.at
+        return await with_campaigns(self.engine, objectives, at, self._plans, whole_workspace)
+
     def take_snapshot(self) -> Snapshot:
         return build_snapshot(
             self.engine,
@@ -322,4 +329,5 @@ class Projector:
             scope=self._scope(),
             plans=self._plans,
             kept_drifts=self._kept_drifts,
+            campaigns=False,
         )

@@ -3,7 +3,7 @@ Reading never writes; a tick writes only its drift transitions and their outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -15,8 +15,11 @@ from truenorth.alignment.domain.drift import DriftTransition, detect_drifts, rec
 from truenorth.alignment.domain.entities import WorkspaceView
 from truenorth.alignment.domain.open_drifts import OpenDrifts, ShownDrift
 from truenorth.alignment.domain.snapshot import (
+    CampaignContribution,
+    ObjectiveSnapshot,
     Snapshot,
     WorkspaceSnapshot,
+    contributions_of,
     objective_snapshots,
     workspace_snapshot,
 )
@@ -64,10 +67,13 @@ def build_snapshot(
     scope: Scope | None = None,
     plans: LivePlans | None = None,
     kept_drifts: LiveDrifts | None = None,
+    campaigns: bool = True,
 ) -> Snapshot:
     """Every figure at the moment (default: live at `now`), of one workspace, of the
     workspaces in `scope` (a partition's), or of all. `plans`, `kept_drifts`: what the live
-    projector kept from its last build, used for a live moment only."""
+    projector kept from its last build, used for a live moment only. `campaigns=False`:
+    without each objective's contributions, which the live snapshot does not keep
+    (`with_campaigns`)."""
     moment = moment or Moment.now(to_micros(now))
     if not moment.live:
         plans = kept_drifts = None
@@ -86,7 +92,8 @@ def build_snapshot(
                 view = plans.read(connection, name, moment)
             else:
                 view = read_workspace(connection, name, moment, reports=False)
-            parts.append(workspace_snapshot(view, Facts(connection, name, moment), moment.as_of))
+            facts = Facts(connection, name, moment)
+            parts.append(workspace_snapshot(view, facts, moment.as_of, campaigns))
             if kept_drifts is not None:
                 drifts.append(kept_drifts.read(connection, name))
             else:
@@ -108,6 +115,55 @@ async def past_objectives(engine: Engine, moment: Moment, workspace: str) -> Sna
     which those endpoints never show: an as_of reading at 1M events, 64-65 -> 59-60 ms of
     CPU (benchmarks/README.md, eleventh session)."""
     return await in_foreground(_objectives_snapshot, engine, moment, workspace)
+
+
+async def with_campaigns(
+    engine: Engine,
+    objectives: Sequence[ObjectiveSnapshot],
+    at: datetime,
+    plans: LivePlans,
+    whole_workspace: bool = False,
+) -> list[ObjectiveSnapshot]:
+    """The live snapshot's objectives with their linked campaigns' contributions, read for
+    them alone when a reader asks, in a worker thread ahead of drift ticks. The live snapshot
+    keeps no row per campaign: at 100 000 campaigns their contributions were 11 MB held and
+    ~30 MB more of each build's peak (benchmarks/README.md, eighteenth session). Read as of
+    the snapshot's time against the tables now, so a batch committed since may show in them.
+    `whole_workspace`: read the workspace's facts once rather than the objectives' campaigns
+    by key (every objective of it is asked)."""
+    return await in_foreground(_with_campaigns, engine, objectives, at, plans, whole_workspace)
+
+
+def _with_campaigns(
+    engine: Engine,
+    objectives: Sequence[ObjectiveSnapshot],
+    at: datetime,
+    plans: LivePlans,
+    whole_workspace: bool,
+) -> list[ObjectiveSnapshot]:
+    moment = Moment.now(to_micros(at))
+    wanted: dict[str, list[str]] = {}
+    for o in objectives:
+        if o.campaigns is None:
+            wanted.setdefault(o.workspace, []).append(o.objective_id)
+    found: dict[tuple[str, str], tuple[CampaignContribution, ...]] = {}
+    with reading(engine) as connection:
+        plans.refresh(connection)
+        for name, objective_ids in wanted.items():
+            view = plans.read(connection, name, moment)
+            scope = None if whole_workspace else objective_ids
+            facts = Facts(connection, name, moment, objective_ids=scope)
+            for objective_id in objective_ids:
+                objective = view.objectives.get(objective_id)
+                spec = None if objective is None else objective.spec
+                linked = view.linked_campaigns(objective_id)
+                found[name, objective_id] = (
+                    () if spec is None else contributions_of(linked, spec, facts)
+                )
+    return [
+        o if o.campaigns is not None else replace(o, campaigns=found[o.workspace, o.objective_id])
+        for o in objectives
+    ]
 
 
 def _objectives_snapshot(engine: Engine, moment: Moment, workspace: str) -> Snapshot:

@@ -80,7 +80,7 @@ def _warmed_up(context: Context, objective: ObjectiveSnapshot, guardrails: Guard
     `info` (before any KPI reading, "0 % done" is no evidence of anything)."""
     start, deadline = to_micros(objective.start), to_micros(objective.deadline)
     elapsed = (context.at - start) / (deadline - start) if deadline > start else 1.0
-    linked = [c.campaign_id for c in objective.campaigns]
+    linked = [c.campaign_id for c in objective.contributions]
     view = context.workspace.objectives[objective.objective_id]
     spec = view.spec
     assert spec is not None
@@ -99,7 +99,7 @@ def lagging_campaigns(
     now times its share of the linked campaigns' budgets (equal shares without budgets); one
     that is ahead of it is never named. Levels (`latest`) have no share: a campaign lags when
     its own level is on the wrong side of the target."""
-    contributions = list(objective.campaigns)
+    contributions = list(objective.contributions)
     if not contributions:
         return []
     if objective.aggregation != "sum":
@@ -137,8 +137,8 @@ def _off_pace_text(
     if laggards:
         names = [f"{c.campaign_id} ({num(short)} {kpi} behind its share)" for c, short in laggards]
         tail = "lagging: " + listing(names)
-    elif objective.campaigns:
-        tail = f"none of its {len(objective.campaigns)} linked campaigns lags its share"
+    elif objective.contributions:
+        tail = f"none of its {len(objective.contributions)} linked campaigns lags its share"
     else:
         tail = "no campaign is linked to it"
     forecast = (
@@ -168,7 +168,7 @@ def _gap_text(context: Context, objective: ObjectiveSnapshot) -> str:
 
 def _remedy(objective: ObjectiveSnapshot) -> str:
     best = max(
-        (c for c in objective.campaigns if c.outcome_per_dollar),
+        (c for c in objective.contributions if c.outcome_per_dollar),
         key=lambda c: (c.outcome_per_dollar or 0.0, c.campaign_id),
         default=None,
     )

@@ -85,7 +85,9 @@ class ObjectiveSnapshot:
     spend: float
     spend_by_channel: tuple[tuple[str, float], ...]
     """(channel, spend) over the objective's window: `truenorth_objective_spend`."""
-    campaigns: tuple[CampaignContribution, ...]
+    campaigns: tuple[CampaignContribution, ...] | None
+    """Each linked campaign's contribution; None in the live snapshot, which keeps no row per
+    campaign: a reader asks for them (`views.with_campaigns`)."""
     forecast_low: float = 0.0
     forecast_high: float = 0.0
     """The 80 % interval of the KPI at the deadline."""
@@ -98,6 +100,13 @@ class ObjectiveSnapshot:
     """Why status and forecast disagree, when they do."""
     checkins: tuple[CheckInView, ...] = ()
     """The owner's check-ins as of the snapshot, newest first."""
+
+    @property
+    def contributions(self) -> tuple[CampaignContribution, ...]:
+        """`campaigns`, which a reader of the live snapshot reads first."""
+        if self.campaigns is None:
+            raise LookupError(f"{self.objective_id}: campaigns not read (views.with_campaigns)")
+        return self.campaigns
 
     @property
     def deadline_seconds(self) -> float:
@@ -179,10 +188,13 @@ class Snapshot:
         return tuple(o for o in self.objectives if o.workspace == workspace)
 
 
-def workspace_snapshot(view: WorkspaceView, facts: Facts, at: int) -> WorkspaceSnapshot:
+def workspace_snapshot(
+    view: WorkspaceView, facts: Facts, at: int, campaigns: bool = True
+) -> WorkspaceSnapshot:
+    """`campaigns=False`: without each objective's contributions (`ObjectiveSnapshot.campaigns`)."""
     spend = spend_by_strategy(view, facts, at)
     return WorkspaceSnapshot(
-        objectives=tuple(objective_snapshots(view, facts, at)),
+        objectives=tuple(objective_snapshots(view, facts, at, campaigns)),
         channels=tuple(spend.channel_snapshots(view.name)),
         aligned_spend=tuple(spend.aligned_snapshots(view.name)),
         strategies=tuple(_strategy_changes(view)),
@@ -207,14 +219,18 @@ class FactReadings:
         return self._facts.latest_level(self._campaigns, self._metric, (low, high))
 
 
-def objective_snapshots(view: WorkspaceView, facts: Facts, at: int) -> Iterable[ObjectiveSnapshot]:
+def objective_snapshots(
+    view: WorkspaceView, facts: Facts, at: int, campaigns: bool = True
+) -> Iterable[ObjectiveSnapshot]:
     active = [view.objectives[o] for o in sorted(view.objectives) if view.objectives[o].active]
     if not active:
         return
     days = max(forecast_window_days(view.effective_guardrails(o)) for o in active)
     series = daily_series(view, rows_of(facts, trailing_window(at, days)), active)
     for objective in active:
-        yield objective_snapshot(view, facts, objective, at, series.get(objective.objective_id, []))
+        yield objective_snapshot(
+            view, facts, objective, at, series.get(objective.objective_id, []), campaigns
+        )
 
 
 def objective_snapshot(
@@ -223,6 +239,7 @@ def objective_snapshot(
     objective: ObjectiveView,
     at: int,
     series: Series | None = None,
+    campaigns: bool = True,
 ) -> ObjectiveSnapshot:
     spec = objective.spec
     assert spec is not None
@@ -246,10 +263,10 @@ def objective_snapshot(
         bounds=bounds_of(spec),
         so_far=figures.actual if spec.aggregation == "sum" else None,
     )
-    contributions = contributions_of(linked, spec, facts)
+    spend = facts.sums(SPEND_METRIC, objective_window(spec))
     by_channel: dict[str, float] = {}
-    for c in contributions:
-        by_channel[c.channel] = by_channel.get(c.channel, 0.0) + c.spend
+    for c in linked:
+        by_channel[c.channel] = by_channel.get(c.channel, 0.0) + spend.get(c.campaign_id, 0.0)
     return ObjectiveSnapshot(
         workspace=view.name,
         strategy_id=objective.strategy_id,
@@ -274,7 +291,7 @@ def objective_snapshot(
         deadline=spec.deadline,
         spend=sum(by_channel.values()),
         spend_by_channel=tuple(sorted(by_channel.items())),
-        campaigns=contributions,
+        campaigns=contributions_of(linked, spec, facts) if campaigns else None,
         forecast_low=outlook.low,
         forecast_high=outlook.high,
         forecast_attainment_low=outlook.attainment_low,

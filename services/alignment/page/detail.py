@@ -89,6 +89,7 @@ async def build_detail(
     found = snapshot.objective(workspace, objective_id)
     if found is None:
         raise PageError(404, f"objective {objective_id!r} not found in {workspace!r}")
+    (found,) = await api.with_campaigns(request, [found])
     body = await objective_json(request, resolved, workspace, objective_id)
     moment = resolved.moment
     history, marks, incidents, plans, periods = await asyncio.gather(
@@ -98,7 +99,7 @@ async def build_detail(
         in_foreground(read_plans, engine, [workspace], moment, resolved.query.period),
         in_foreground(period_options, engine, [workspace], to_micros(resolved.now)),
     )
-    linked = {c.campaign_id for c in found.campaigns}
+    linked = {c.campaign_id for c in found.contributions}
     mine = [i for i in incidents if concerns(i, objective_id, linked)]
     for incident in mine:
         incident["strategy_id"] = _strategy_of(incident, found)
@@ -195,11 +196,11 @@ def _strategy_of(incident: dict[str, Any], objective: ObjectiveSnapshot) -> str:
 
 def campaign_rows(o: ObjectiveSnapshot) -> list[CampaignRow]:
     counts = o.aggregation == "sum"
-    total_spend = sum(c.spend for c in o.campaigns)
+    total_spend = sum(c.spend for c in o.contributions)
     added = o.expected * (o.target - o.baseline)
     shortfalls: dict[str, float] = {}
     if counts and total_spend > 0:
-        for c in o.campaigns:
+        for c in o.contributions:
             fair = added * c.spend / total_spend
             gap = fair - c.outcome if o.direction == "increase" else c.outcome - fair
             shortfalls[c.campaign_id] = max(gap, 0.0)
@@ -217,6 +218,6 @@ def campaign_rows(o: ObjectiveSnapshot) -> list[CampaignRow]:
             if total_gap > 0 and c.campaign_id in shortfalls
             else None,
         )
-        for c in o.campaigns
+        for c in o.contributions
     ]
     return sorted(rows, key=lambda r: (-(r.gap_share or 0.0), -r.spend, r.campaign_id))

@@ -8,7 +8,7 @@ for one reading: a snapshot asks the same windows of many objectives.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Select, func, or_, select
@@ -17,6 +17,7 @@ from truenorth.alignment.domain.entities import CampaignView
 from truenorth.alignment.domain.timeunits import MICROS_PER_DAY
 from truenorth.alignment.foreground import never_wait
 from truenorth.alignment.store import tables as t
+from truenorth.alignment.store.linked import links_at
 
 if TYPE_CHECKING:  # store.read reads the plan with these facts
     from truenorth.alignment.store.read import Moment
@@ -39,6 +40,7 @@ class Facts:
         workspace: str,
         moment: Moment,
         give_way: Callable[[], None] = never_wait,
+        objective_ids: Sequence[str] | None = None,
     ) -> None:
         self.connection = connection
         self.workspace = workspace
@@ -46,7 +48,9 @@ class Facts:
         self.give_way = give_way
         """Called before each reading: a drift tick's gives way to foreground work
         (`truenorth.alignment.foreground`)."""
-        self.source = _fact_source(workspace, moment)
+        self.source = _fact_source(workspace, moment, objective_ids)
+        """`objective_ids`: the facts of those objectives' linked campaigns alone (what a
+        reader asks of a few objectives, by the primary key, instead of the workspace's)."""
         self._sums: dict[tuple[str, Window], dict[str, float]] = {}
         self._latest: dict[tuple[str, Window], dict[str, tuple[int, int, float]]] = {}
         self._counts: dict[tuple[str, Window], dict[str, int]] = {}
@@ -144,39 +148,42 @@ class Facts:
         return self._reports
 
 
-def _fact_source(workspace: str, moment: Moment) -> Any:
+def _fact_source(workspace: str, moment: Moment, objective_ids: Sequence[str] | None) -> Any:
     """The per-(campaign, metric, period) totals counted as of the moment: the totals table,
-    or, with `known_at`, the observation values that counted at that time."""
+    or, with `known_at`, the observation values that counted at that time; of the campaigns
+    linked to `objective_ids` at the moment, if given."""
+    source = _counted(workspace, moment)
+    if objective_ids is not None:
+        linked = links_at(workspace, moment, objective_ids).with_only_columns(
+            t.campaign_links.c.campaign_id
+        )
+        source = source.where(source.selected_columns.campaign_id.in_(linked))
+    return source.subquery("facts")
+
+
+def _counted(workspace: str, moment: Moment) -> Select[Any]:
     if moment.known_at is None:
         totals = t.period_totals
-        return (
-            select(
-                totals.c.campaign_id,
-                totals.c.metric,
-                totals.c.period_start,
-                totals.c.period_end,
-                totals.c.total,
-                totals.c.last_recorded_at,
-            )
-            .where(totals.c.workspace == workspace)
-            .subquery("facts")
-        )
+        return select(
+            totals.c.campaign_id,
+            totals.c.metric,
+            totals.c.period_start,
+            totals.c.period_end,
+            totals.c.total,
+            totals.c.last_recorded_at,
+        ).where(totals.c.workspace == workspace)
     obs, known = t.observations, moment.known_at
-    return (
-        select(
-            obs.c.campaign_id,
-            obs.c.metric,
-            obs.c.period_start,
-            obs.c.period_end,
-            obs.c.value.label("total"),
-            obs.c.recorded_at.label("last_recorded_at"),
-        )
-        .where(
-            obs.c.workspace == workspace,
-            obs.c.recorded_at <= known,
-            or_(obs.c.superseded_at.is_(None), obs.c.superseded_at > known),
-        )
-        .subquery("facts")
+    return select(
+        obs.c.campaign_id,
+        obs.c.metric,
+        obs.c.period_start,
+        obs.c.period_end,
+        obs.c.value.label("total"),
+        obs.c.recorded_at.label("last_recorded_at"),
+    ).where(
+        obs.c.workspace == workspace,
+        obs.c.recorded_at <= known,
+        or_(obs.c.superseded_at.is_(None), obs.c.superseded_at > known),
     )
 
 

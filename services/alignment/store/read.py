@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, or_, select
+from sqlalchemy import Connection, RowMapping, Select, select
 
 from truenorth.alignment.domain.entities import (
     CampaignView,
@@ -29,6 +29,7 @@ from truenorth.alignment.domain.entities import (
 )
 from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.facts import Facts, metrics_only_campaigns
+from truenorth.alignment.store.linked import links_at
 from truenorth.contract.common import Guardrails, ObjectiveSpec, PeriodPlan
 
 
@@ -112,19 +113,8 @@ def _newest(
 
 def _links(connection: Connection, workspace: str, moment: Moment) -> dict[str, tuple[str, ...]]:
     """campaign_id -> objective ids linked as of the moment."""
-    links = t.campaign_links
-    query = select(links.c.campaign_id, links.c.objective_id).where(links.c.workspace == workspace)
-    if moment.live:
-        query = query.where(links.c.linked_until.is_(None))
-    else:
-        query = query.where(links.c.linked_from <= moment.as_of)
-        ended = links.c.linked_until <= moment.as_of
-        if moment.known_at is not None:
-            query = query.where(links.c.recorded_from <= moment.known_at)
-            ended = ended & (links.c.recorded_until <= moment.known_at)
-        query = query.where(or_(links.c.linked_until.is_(None), ~ended))
     found: dict[str, set[str]] = {}
-    for campaign_id, objective_id in connection.execute(query):
+    for campaign_id, objective_id in connection.execute(links_at(workspace, moment)):
         found.setdefault(sys.intern(campaign_id), set()).add(sys.intern(objective_id))
     return {c: tuple(sorted(o)) for c, o in found.items()}
 
