@@ -35,9 +35,14 @@ from truenorth.alignment.store.drifts import (
     open_drifts,
     shown_open_drifts,
 )
-from truenorth.alignment.store.facts import Facts, metrics_only_campaigns
+from truenorth.alignment.store.facts import Facts
 from truenorth.alignment.store.plans import LivePlans
-from truenorth.alignment.store.read import Moment, read_workspace, workspace_names
+from truenorth.alignment.store.read import (
+    Moment,
+    metrics_only_campaigns,
+    read_workspace,
+    workspace_names,
+)
 from truenorth.http import FieldInvalid
 from truenorth.store.db import reading
 from truenorth.timeparse import parse_instant
@@ -247,8 +252,7 @@ def _judge(
     facts = Facts(connection, name, moment, give_way)
     view = _judged_view(connection, name, moment, facts, plans)
     open_ids = open_drift_ids(connection, name)
-    objectives = paced(objective_snapshots(view, facts, moment.as_of), give_way)
-    findings = detect_drifts(view, facts, moment.as_of, objectives, open_ids)
+    findings = detect_drifts(view, facts, moment.as_of, open_ids)
     return reconcile(
         name,
         open_ids,
@@ -271,7 +275,7 @@ def _judged_view(
         view = plans.read(connection, name, moment)
     else:
         view = read_workspace(connection, name, moment, reports=False)
-    metrics_only = metrics_only_campaigns(view.campaigns, facts)
+    metrics_only = metrics_only_campaigns(facts)
     if not metrics_only:
         return view
     return replace(view, campaigns=dict(sorted({**view.campaigns, **metrics_only}.items())))

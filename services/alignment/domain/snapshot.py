@@ -7,10 +7,11 @@ never writes. The live service builds it after commits, never at scrape time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.daily import Series, daily_series, rows_of, trailing_window
 from truenorth.alignment.domain.entities import (
     CampaignView,
@@ -219,18 +220,50 @@ class FactReadings:
         return self._facts.latest_level(self._campaigns, self._metric, (low, high))
 
 
+OBJECTIVES_PER_READING = 1_000
+"""A workspace with more active objectives reads its facts for this many at a time, the
+campaigns linked to them alone (`Facts.of_objectives`): at 10 000 objectives / 100 000
+campaigns each reading over every campaign was a ~6 MB dict held for the whole build or tick
+(benchmarks/README.md, eighteenth session)."""
+
+
 def objective_snapshots(
     view: WorkspaceView, facts: Facts, at: int, campaigns: bool = True
 ) -> Iterable[ObjectiveSnapshot]:
+    for _, snapshots in objective_slices(view, facts, at, campaigns):
+        yield from snapshots
+
+
+def objective_slices(
+    view: WorkspaceView, facts: Facts, at: int, campaigns: bool = True
+) -> Iterator[tuple[Facts, Iterator[ObjectiveSnapshot]]]:
+    """The active objectives' snapshots, a slice at a time (`OBJECTIVES_PER_READING`), each
+    with the facts it was read from (the drift rules judge a slice on them); consume each
+    slice before the next. Between objectives, the facts' reader may give way."""
     active = [view.objectives[o] for o in sorted(view.objectives) if view.objectives[o].active]
     if not active:
         return
     days = max(forecast_window_days(view.effective_guardrails(o)) for o in active)
-    series = daily_series(view, rows_of(facts, trailing_window(at, days)), active)
-    for objective in active:
-        yield objective_snapshot(
-            view, facts, objective, at, series.get(objective.objective_id, []), campaigns
-        )
+    for chunk in batched(active, OBJECTIVES_PER_READING):
+        part = facts
+        if len(active) > OBJECTIVES_PER_READING:
+            part = facts.of_objectives([o.objective_id for o in chunk])
+        yield part, _snapshots_of(view, part, chunk, at, days, campaigns)
+
+
+def _snapshots_of(
+    view: WorkspaceView,
+    facts: Facts,
+    objectives: list[ObjectiveView],
+    at: int,
+    days: float,
+    campaigns: bool,
+) -> Iterator[ObjectiveSnapshot]:
+    series = daily_series(view, rows_of(facts, trailing_window(at, days)), objectives)
+    for objective in objectives:
+        facts.give_way()
+        found = series.get(objective.objective_id, [])
+        yield objective_snapshot(view, facts, objective, at, found, campaigns)
 
 
 def objective_snapshot(
