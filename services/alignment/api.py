@@ -49,7 +49,9 @@ async def objectives(
     listed = snapshot.objectives_of(workspace)
     return {
         "as_of": snapshot.at.isoformat(),
-        "objectives": [_objective(o) for o in await with_campaigns(request, listed, True)],
+        "objectives": [
+            _objective(o) for o in await with_campaigns(request, snapshot, listed, True)
+        ],
     }
 
 
@@ -65,7 +67,7 @@ async def objective(
     found = snapshot.objective(workspace, objective_id)
     if found is None:
         raise HTTPException(404, f"objective {objective_id!r} not found in {workspace!r}")
-    (found,) = await with_campaigns(request, [found])
+    (found,) = await with_campaigns(request, snapshot, [found])
     checkins = [c.as_dict() for c in found.checkins]
     return {"as_of": snapshot.at.isoformat(), **_objective(found), "checkins": checkins}
 
@@ -130,15 +132,18 @@ async def _snapshot(
 
 
 async def with_campaigns(
-    request: Request, objectives: Sequence[ObjectiveSnapshot], whole_workspace: bool = False
+    request: Request,
+    snapshot: Snapshot,
+    objectives: Sequence[ObjectiveSnapshot],
+    whole_workspace: bool = False,
 ) -> list[ObjectiveSnapshot]:
-    """The objectives with their campaigns' contributions: read now for those of the live
-    snapshot, which keeps none (`views.with_campaigns`)."""
+    """The snapshot's objectives with their campaigns' contributions: read now for those of
+    the live snapshot, which keeps none (`views.with_campaigns`)."""
     if all(o.campaigns is not None for o in objectives):
         return list(objectives)
     projector = _projector(request)
     assert projector is not None  # only the projector's live snapshot leaves them out
-    return await projector.with_campaigns(objectives, whole_workspace)
+    return await projector.with_campaigns(snapshot, objectives, whole_workspace)
 
 
 async def _drift_entries(request: Request, workspace: str, moment: Moment) -> list[DriftEntry]:

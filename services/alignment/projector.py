@@ -316,10 +316,10 @@ class Projector:
             return snapshot, render_exposition(snapshot), time.thread_time() - started
 
     async def with_campaigns(
-        self, objectives: Sequence[ObjectiveSnapshot], whole_workspace: bool = False
+        self, snapshot: Snapshot, objectives: Sequence[ObjectiveSnapshot], whole_workspace: bool
     ) -> list[ObjectiveSnapshot]:
-        """Objectives of the live snapshot with their campaigns (`views.with_campaigns`)."""
-        at = self.snapshot.at
+        """Objectives of a live snapshot with their campaigns (`views.with_campaigns`)."""
+        at = snapshot.at
         return await with_campaigns(self.engine, objectives, at, self._plans, whole_workspace)
 
     def take_snapshot(self) -> Snapshot:

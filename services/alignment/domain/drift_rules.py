@@ -49,7 +49,7 @@ def detect_drifts(
     yield from untethered_spend(context, spend)
     yield from channel_mix_drift(context, spend)
     yield from channel_budget_overrun(context, spend)
-    del spend
+    del spend  # a list per channel of every campaign's spend: not held through the slices
     campaign_ids = sorted(view.campaigns)
     for chunk in batched(campaign_ids, CAMPAIGNS_PER_READING):
         part = facts if len(campaign_ids) <= CAMPAIGNS_PER_READING else facts.of_campaigns(chunk)

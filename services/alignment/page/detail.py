@@ -89,7 +89,7 @@ async def build_detail(
     found = snapshot.objective(workspace, objective_id)
     if found is None:
         raise PageError(404, f"objective {objective_id!r} not found in {workspace!r}")
-    (found,) = await api.with_campaigns(request, [found])
+    (found,) = await api.with_campaigns(request, snapshot, [found])
     body = await objective_json(request, resolved, workspace, objective_id)
     moment = resolved.moment
     history, marks, incidents, plans, periods = await asyncio.gather(
