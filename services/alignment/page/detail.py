@@ -5,7 +5,7 @@ its incidents with their history, its check-ins, and the forms that act on them.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from truenorth import charts
 from truenorth.alignment import api
-from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
+from truenorth.alignment.domain.snapshot import CampaignContribution, ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.page.context import (
@@ -89,8 +89,9 @@ async def build_detail(
     found = snapshot.objective(workspace, objective_id)
     if found is None:
         raise PageError(404, f"objective {objective_id!r} not found in {workspace!r}")
-    (found,) = await api.with_campaigns(request, snapshot, [found])
     body = await objective_json(request, resolved, workspace, objective_id)
+    # the API's answer has read the objective's campaigns: not read a second time
+    found = replace(found, campaigns=tuple(CampaignContribution(**c) for c in body["campaigns"]))
     moment = resolved.moment
     history, marks, incidents, plans, periods = await asyncio.gather(
         in_foreground(_samples, engine, workspace, found, moment),
