@@ -149,10 +149,14 @@ class ObjectiveSpec(Frozen):
 
     @property
     def lower_bound(self) -> float | None:
-        """The KPI's physical floor: `min_value`, else 0 for levels and ratios."""
-        if self.min_value is not None:
-            return self.min_value
-        return None if self.aggregation == "sum" else 0.0
+        return kpi_floor(self.aggregation, self.min_value)
+
+
+def kpi_floor(aggregation: str, min_value: float | None) -> float | None:
+    """The KPI's physical floor: `min_value`, else 0 for levels and ratios."""
+    if min_value is not None:
+        return min_value
+    return None if aggregation == "sum" else 0.0
 
 
 def kpi_kind_problems(

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from truenorth.alignment.domain.drift_rules import drift_id
+from truenorth.alignment.domain.entities import SpecView
 from truenorth.alignment.domain.progress import expected_ratio
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.contract.common import ObjectiveSpec
@@ -521,7 +522,7 @@ def _title(slug: str) -> str:
 
 
 def _expected_at(spec: ObjectiveSpec, moment: datetime) -> float:
-    return expected_ratio(spec, to_micros(moment))
+    return expected_ratio(SpecView.of(spec), to_micros(moment))
 
 
 def _expected_between(spec: ObjectiveSpec, start: datetime, end: datetime) -> float:

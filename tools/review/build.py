@@ -33,7 +33,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
-from truenorth.alignment.domain.entities import CampaignView, WorkspaceView
+from truenorth.alignment.domain.entities import CampaignView, SpecView, WorkspaceView
 from truenorth.alignment.domain.progress import (
     channel_shares,
     cost_per_outcome,
@@ -51,7 +51,7 @@ from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.alignment.views import build_snapshot
 from truenorth.contract.alignment import DriftDetected, DriftResolved, DriftUpdated
 from truenorth.contract.campaigns import CAMPAIGN_EVENTS
-from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec, PeriodPlan
+from truenorth.contract.common import SPEND_METRIC, PeriodPlan
 from truenorth.contract.envelope import EnvelopeFields
 from truenorth.contract.metrics import MetricObserved, MetricRestated
 from truenorth.contract.strategy import (
@@ -595,7 +595,7 @@ def _objective_review(
 
 
 def _campaign_results(
-    state: WorkspaceView, facts: Facts, spec: ObjectiveSpec, window: tuple[int, int]
+    state: WorkspaceView, facts: Facts, spec: SpecView, window: tuple[int, int]
 ) -> list[CampaignResult]:
     """Linked campaigns' spend and outcome inside the window, ranked by outcome per dollar
     (ties: more outcome first, then id); campaigns without spend come last, unranked."""

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
-from truenorth.contract.common import DEFAULT_GUARDRAILS, Guardrails, ObjectiveSpec, PeriodPlan
+from truenorth.contract.common import (
+    DEFAULT_GUARDRAILS,
+    Aggregation,
+    Direction,
+    Guardrails,
+    ObjectiveSpec,
+    PeriodPlan,
+    kpi_floor,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +49,43 @@ class StrategyView:
 
 
 @dataclass(frozen=True, slots=True)
+class SpecView:
+    """An objective's spec as the rules read it: the values of the validated `ObjectiveSpec`
+    (the contract) in a slotted dataclass. 10 000 specs held as pydantic models were 13.9 MB,
+    3.4 MB as this (benchmarks/README.md, nineteenth session)."""
+
+    objective_id: str
+    name: str
+    kpi: str
+    aggregation: Aggregation
+    numerator: str | None
+    denominator: str | None
+    min_value: float | None
+    max_value: float | None
+    baseline: float
+    target: float
+    direction: Direction
+    start: datetime
+    deadline: datetime
+    phasing: Mapping[str, float] | None
+    cost_per_outcome: float | None
+    owner: str
+    guardrails: Guardrails | None
+
+    @classmethod
+    def of(cls, spec: ObjectiveSpec) -> SpecView:
+        return cls(**{name: getattr(spec, name) for name in ObjectiveSpec.model_fields})
+
+    @property
+    def lower_bound(self) -> float | None:
+        return kpi_floor(self.aggregation, self.min_value)
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectiveView:
     objective_id: str
     strategy_id: str
-    spec: ObjectiveSpec | None
+    spec: SpecView | None
     retired: bool = False
     override: Guardrails | None = None
     """GuardrailsSet for this objective (latest wins)."""

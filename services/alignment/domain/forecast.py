@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from statistics import NormalDist, median
 from typing import Literal
 
-from truenorth.contract.common import ObjectiveSpec
+from truenorth.alignment.domain.entities import SpecView
 
 Kind = Literal["sum", "latest", "ratio"]
 Direction = Literal["increase", "decrease"]
@@ -56,7 +56,7 @@ class Bounds:
         return value
 
 
-def bounds_of(spec: ObjectiveSpec) -> Bounds:
+def bounds_of(spec: SpecView) -> Bounds:
     """An objective's KPI bounds: its `min_value` / `max_value`, and ≥ 0 for levels and ratios
     when it names no floor."""
     return Bounds(spec.lower_bound, spec.max_value)

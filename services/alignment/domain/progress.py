@@ -11,8 +11,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Literal, Protocol
 
+from truenorth.alignment.domain.entities import SpecView
 from truenorth.alignment.domain.timeunits import MICROS_PER_DAY, to_micros
-from truenorth.contract.common import DEFAULT_GUARDRAILS, Guardrails, ObjectiveSpec, PeriodPlan
+from truenorth.contract.common import DEFAULT_GUARDRAILS, Guardrails, PeriodPlan
 
 Status = Literal["not_started", "on_track", "at_risk", "off_track", "achieved", "missed"]
 
@@ -69,7 +70,7 @@ class ObjectiveProgress:
 
 def effective_guardrails(
     strategy_defaults: Guardrails | None = None,
-    spec: ObjectiveSpec | None = None,
+    spec: SpecView | None = None,
     override: Guardrails | None = None,
 ) -> Guardrails:
     """DEFAULT_GUARDRAILS < strategy defaults < spec.guardrails < the objective's override."""
@@ -80,7 +81,7 @@ def effective_guardrails(
     return merged
 
 
-def actual_value(spec: ObjectiveSpec, readings: Readings) -> float:
+def actual_value(spec: SpecView, readings: Readings) -> float:
     """A(t) per the objective's aggregation over [start, deadline]; `latest` with no
     observation yet is the baseline."""
     low, high = to_micros(spec.start), to_micros(spec.deadline)
@@ -90,12 +91,12 @@ def actual_value(spec: ObjectiveSpec, readings: Readings) -> float:
     return spec.baseline if latest is None else latest
 
 
-def progress_ratio(spec: ObjectiveSpec, actual: float) -> float:
+def progress_ratio(spec: SpecView, actual: float) -> float:
     """p = (A − baseline) / (target − baseline), unclipped; works for decrease objectives."""
     return (actual - spec.baseline) / (spec.target - spec.baseline)
 
 
-def expected_ratio(spec: ObjectiveSpec, at: int) -> float:
+def expected_ratio(spec: SpecView, at: int) -> float:
     """e(t): elapsed share of [start, deadline], or the cumulative phasing weight."""
     start, deadline = to_micros(spec.start), to_micros(spec.deadline)
     if spec.phasing:
@@ -154,7 +155,7 @@ def pace_ratio(progress: float, expected: float) -> float | None:
     return progress / expected if expected > 0 else None
 
 
-def run_rate_per_day(spec: ObjectiveSpec, readings: Readings, at: int, window_days: float) -> float:
+def run_rate_per_day(spec: SpecView, readings: Readings, at: int, window_days: float) -> float:
     """KPI units per day over the trailing window ending at `at` (clipped to the objective's
     window). For `latest` objectives: the change of the level per day over that window."""
     start, deadline = to_micros(spec.start), to_micros(spec.deadline)
@@ -172,7 +173,7 @@ def run_rate_per_day(spec: ObjectiveSpec, readings: Readings, at: int, window_da
     return (now_level - (spec.baseline if then_level is None else then_level)) / days
 
 
-def remaining_days(spec: ObjectiveSpec, at: int) -> float:
+def remaining_days(spec: SpecView, at: int) -> float:
     start, deadline = to_micros(spec.start), to_micros(spec.deadline)
     return max(0, deadline - max(at, start)) / MICROS_PER_DAY
 
@@ -182,7 +183,7 @@ def forecast_value(actual: float, rate_per_day: float, days_left: float) -> floa
     return actual + rate_per_day * days_left
 
 
-def required_rate_per_day(spec: ObjectiveSpec, actual: float, days_left: float) -> float | None:
+def required_rate_per_day(spec: SpecView, actual: float, days_left: float) -> float | None:
     """KPI units per day still needed to reach the target; 0 once achieved, None when no
     time is left."""
     if progress_ratio(spec, actual) >= 1:
@@ -193,7 +194,7 @@ def required_rate_per_day(spec: ObjectiveSpec, actual: float, days_left: float) 
 
 
 def objective_status(
-    spec: ObjectiveSpec, progress: float, pace: float | None, at: int, guardrails: Guardrails
+    spec: SpecView, progress: float, pace: float | None, at: int, guardrails: Guardrails
 ) -> Status:
     if at < to_micros(spec.start):
         return "not_started"
@@ -217,7 +218,7 @@ def forecast_window_days(guardrails: Guardrails) -> float:
 
 
 def evaluate_objective(
-    spec: ObjectiveSpec,
+    spec: SpecView,
     readings: Readings,
     at: int | datetime,
     guardrails: Guardrails = DEFAULT_GUARDRAILS,

@@ -17,6 +17,7 @@ from truenorth.alignment.domain.entities import (
     CampaignView,
     CheckInView,
     ObjectiveView,
+    SpecView,
     WorkspaceView,
 )
 from truenorth.alignment.domain.forecast import bounds_of, forecast, reconciliation
@@ -35,7 +36,7 @@ from truenorth.alignment.domain.spend import (
 )
 from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, from_micros, to_micros
 from truenorth.alignment.store.facts import Facts, Window
-from truenorth.contract.common import SPEND_METRIC, ObjectiveSpec
+from truenorth.contract.common import SPEND_METRIC
 from truenorth.contract.strategy import CONFIDENCE_LEVELS
 
 
@@ -336,11 +337,11 @@ def objective_snapshot(
     )
 
 
-def objective_window(spec: ObjectiveSpec) -> tuple[int, int]:
+def objective_window(spec: SpecView) -> tuple[int, int]:
     return to_micros(spec.start), to_micros(spec.deadline)
 
 
-def ratio_value(spec: ObjectiveSpec, facts: Facts, campaign_ids: Sequence[str]) -> float:
+def ratio_value(spec: SpecView, facts: Facts, campaign_ids: Sequence[str]) -> float:
     """Σ numerator / Σ denominator over the objective's window; the baseline before any
     denominator is reported (a ratio is never summed)."""
     assert spec.numerator is not None and spec.denominator is not None
@@ -352,7 +353,7 @@ def ratio_value(spec: ObjectiveSpec, facts: Facts, campaign_ids: Sequence[str]) 
 
 
 def campaign_outcome(
-    campaign_id: str, spec: ObjectiveSpec, facts: Facts, window: Window | None = None
+    campaign_id: str, spec: SpecView, facts: Facts, window: Window | None = None
 ) -> float:
     """The campaign's contribution to the objective's KPI over `window` (default: the
     objective's): its total for counts, its latest level for levels, its own ratio for ratios
@@ -370,7 +371,7 @@ def campaign_outcome(
 
 
 def contributions_of(
-    linked: Sequence[CampaignView], spec: ObjectiveSpec, facts: Facts
+    linked: Sequence[CampaignView], spec: SpecView, facts: Facts
 ) -> tuple[CampaignContribution, ...]:
     window = objective_window(spec)
     spend = facts.sums(SPEND_METRIC, window)

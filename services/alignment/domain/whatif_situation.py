@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from truenorth.contract.common import ObjectiveSpec, PeriodPlan
+from truenorth.alignment.domain.entities import SpecView
+from truenorth.contract.common import PeriodPlan
 
 DAY_SECONDS = 86_400.0
 
@@ -32,7 +33,7 @@ class CampaignRecord:
 @dataclass(frozen=True, slots=True)
 class ObjectiveRecord:
     objective_id: str
-    spec: ObjectiveSpec
+    spec: SpecView
     series: Sequence[tuple[date, float]]
     """Its daily series over its forecast window (`truenorth.alignment.domain.daily`)."""
     so_far: float

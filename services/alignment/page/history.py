@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from truenorth.alignment.domain.entities import SpecView
 from truenorth.alignment.domain.snapshot import objective_snapshot
 from truenorth.alignment.domain.timeunits import from_micros, to_micros
 from truenorth.alignment.store import tables as t
 from truenorth.alignment.store.facts import Facts
 from truenorth.alignment.store.read import Moment, read_workspace
-from truenorth.contract.common import ObjectiveSpec
 
 SAMPLES = 24
 """Points on the chart's progress line; a day is the finest step (facts are daily)."""
@@ -48,7 +48,7 @@ def sample_moments(start: datetime, end: datetime, samples: int = SAMPLES) -> li
 
 
 def progress_samples(
-    engine: Engine, workspace: str, objective_id: str, moment: Moment, spec: ObjectiveSpec
+    engine: Engine, workspace: str, objective_id: str, moment: Moment, spec: SpecView
 ) -> list[Sample]:
     end = min(from_micros(moment.as_of), spec.deadline)
     samples = []

@@ -24,6 +24,7 @@ from truenorth.alignment.domain.entities import (
     CampaignView,
     CheckInView,
     ObjectiveView,
+    SpecView,
     StrategyView,
     WorkspaceView,
 )
@@ -184,7 +185,7 @@ def _objective(row: RowMapping) -> ObjectiveView:
     return ObjectiveView(
         objective_id=row["objective_id"],
         strategy_id=row["strategy_id"],
-        spec=None if spec is None else ObjectiveSpec.model_validate(spec),
+        spec=None if spec is None else SpecView.of(ObjectiveSpec.model_validate(spec)),
         retired=bool(row["retired"]),
         override=None if override is None else Guardrails.model_validate(override),
     )
