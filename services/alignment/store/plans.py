@@ -18,6 +18,13 @@ from truenorth.alignment.store.read import Moment, read_workspace
 from truenorth.bus.streams import METRICS
 from truenorth.store.schema import checkpoints
 
+KEPT_CAMPAIGNS = 10_000
+"""A plan with more campaigns is read at each build and tick rather than kept. At 10 000
+objectives / 100 000 campaigns the kept plan was ~49 MB that every tick's temporaries came on
+top of: read each time, the service settled ~24 MB lower after ticks, and a build took ~5.2
+against ~3.4 s (benchmarks/README.md, nineteenth session). A plan of up to thousands of
+campaigns, as in the freshness mix, is kept: there the reading was a fifth of each build."""
+
 PlanVersion = frozenset[tuple[str, str, int]]
 """(consumer, stream, position) of every checkpoint but the METRICS stream's."""
 
@@ -32,6 +39,7 @@ def plan_version(connection: Connection) -> PlanVersion:
 class LivePlans:
     """`read_workspace` for live snapshots and drift ticks (`reports=False`), reading the plan
     only when its version moved: `refresh` once per build or tick, then `read` each workspace.
+    A plan of more than `KEPT_CAMPAIGNS` campaigns is read every time.
 
     One per projector, shared by its snapshot builds and its ticks, each in its own thread.
     That is safe without a lock: a view is never changed once read, `refresh` swaps in a new
@@ -55,5 +63,7 @@ class LivePlans:
         views = self._views  # a refresh meanwhile must not receive a view read before it
         view = views.get(workspace)
         if view is None:
-            view = views[workspace] = read_workspace(connection, workspace, moment, reports=False)
+            view = read_workspace(connection, workspace, moment, reports=False)
+            if len(view.campaigns) <= KEPT_CAMPAIGNS:
+                views[workspace] = view
         return view

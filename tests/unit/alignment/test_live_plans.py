@@ -151,3 +151,22 @@ def test_readings_of_the_facts_share_the_plans_campaign_ids(
         for reading in (facts.sums("spend", None), facts.counts("spend", None), facts.reports()):
             for campaign_id in reading:
                 assert campaign_id is view.campaigns[campaign_id].campaign_id
+
+
+def test_a_plan_of_more_campaigns_than_are_kept_is_read_at_every_build(
+    streams: tuple[World, Stream, Stream, Stream], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, _strategy, campaigns, metrics = streams
+    campaigns.fold(b.launched("c-b"))
+    monkeypatch.setattr(plans_module, "KEPT_CAMPAIGNS", 1)
+    reads = plan_reads(monkeypatch)
+    plans = LivePlans()
+    live(world, plans)
+    metrics.fold(b.observed("c-a", "leads", 3, day(1)))
+    snapshot = live(world, plans)
+    assert len(reads) == 2
+    assert snapshot == live(world)
+    monkeypatch.setattr(plans_module, "KEPT_CAMPAIGNS", 2)
+    live(world, plans)
+    live(world, plans)
+    assert len(reads) == 3
