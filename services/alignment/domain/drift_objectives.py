@@ -12,6 +12,7 @@ from truenorth.alignment.domain.drift_findings import (
     num,
     pct,
 )
+from truenorth.alignment.domain.entities import ObjectiveView
 from truenorth.alignment.domain.snapshot import (
     CampaignContribution,
     ObjectiveSnapshot,
@@ -184,10 +185,10 @@ def _remedy(objective: ObjectiveSnapshot) -> str:
 # -- idle_objective --------------------------------------------------------------------------
 
 
-def idle_objectives(context: Context) -> Iterator[Finding]:
+def idle_objectives(context: Context, objectives: Iterable[ObjectiveView]) -> Iterator[Finding]:
     workspace, at = context.workspace, context.at
-    for objective_id in sorted(workspace.objectives):
-        objective = workspace.objectives[objective_id]
+    for objective in objectives:
+        objective_id = objective.objective_id
         if not objective.active or not objective.start <= at < objective.deadline:
             continue
         linked = workspace.linked_campaigns(objective_id)

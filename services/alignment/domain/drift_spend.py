@@ -54,10 +54,10 @@ def untethered_spend(context: Context, spend: WorkspaceSpend) -> Iterator[Findin
             campaign_ids=tuple(c.campaign_id for c, _ in top),
             spend_by_campaign={c.campaign_id: a for c, a in spend.untethered},
         )
-    yield from _untethered_campaigns(context)
 
 
-def _untethered_campaigns(context: Context) -> Iterator[Finding]:
+def untethered_campaigns(context: Context) -> Iterator[Finding]:
+    """Each campaign of the context's plan that spent without an active objective."""
     workspace = context.workspace
     for campaign_id in sorted(workspace.campaigns):
         campaign = workspace.campaigns[campaign_id]

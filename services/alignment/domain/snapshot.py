@@ -8,10 +8,12 @@ never writes. The live service builds it after commits, never at scrape time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from truenorth.alignment.domain.batching import batched
+from truenorth.alignment.domain.campaign_reader import CampaignReader
 from truenorth.alignment.domain.daily import Series, daily_series, rows_of, trailing_window
 from truenorth.alignment.domain.entities import (
     CampaignView,
@@ -191,12 +193,17 @@ class Snapshot:
 
 
 def workspace_snapshot(
-    view: WorkspaceView, facts: Facts, at: int, campaigns: bool = True
+    view: WorkspaceView,
+    facts: Facts,
+    at: int,
+    campaigns: bool = True,
+    reader: CampaignReader | None = None,
 ) -> WorkspaceSnapshot:
-    """`campaigns=False`: without each objective's contributions (`ObjectiveSnapshot.campaigns`)."""
-    spend = spend_by_strategy(view, facts, at)
+    """`campaigns=False`: without each objective's contributions (`ObjectiveSnapshot.campaigns`).
+    `reader`: where the campaigns are read, for a plan that keeps none."""
+    spend = spend_by_strategy(view, facts, at, reader)
     return WorkspaceSnapshot(
-        objectives=tuple(objective_snapshots(view, facts, at, campaigns)),
+        objectives=tuple(objective_snapshots(view, facts, at, campaigns, reader)),
         channels=tuple(spend.channel_snapshots(view.name)),
         aligned_spend=tuple(spend.aligned_snapshots(view.name)),
         strategies=tuple(_strategy_changes(view)),
@@ -229,27 +236,46 @@ campaigns each reading over every campaign was a ~6 MB dict held for the whole b
 
 
 def objective_snapshots(
-    view: WorkspaceView, facts: Facts, at: int, campaigns: bool = True
+    view: WorkspaceView,
+    facts: Facts,
+    at: int,
+    campaigns: bool = True,
+    reader: CampaignReader | None = None,
 ) -> Iterable[ObjectiveSnapshot]:
-    for _, snapshots in objective_slices(view, facts, at, campaigns):
-        yield from snapshots
+    for part in objective_slices(view, facts, at, campaigns, reader):
+        yield from part.snapshots
+
+
+class ObjectiveSlice(NamedTuple):
+    view: WorkspaceView
+    """The plan, with the campaigns linked to these objectives at least."""
+    facts: Facts
+    objectives: list[ObjectiveView]
+    snapshots: Iterator[ObjectiveSnapshot]
 
 
 def objective_slices(
-    view: WorkspaceView, facts: Facts, at: int, campaigns: bool = True
-) -> Iterator[tuple[Facts, Iterator[ObjectiveSnapshot]]]:
+    view: WorkspaceView,
+    facts: Facts,
+    at: int,
+    campaigns: bool = True,
+    reader: CampaignReader | None = None,
+) -> Iterator[ObjectiveSlice]:
     """The active objectives' snapshots, a slice at a time (`OBJECTIVES_PER_READING`), each
-    with the facts it was read from (the drift rules judge a slice on them); consume each
-    slice before the next. Between objectives, the facts' reader may give way."""
+    with the plan and the facts it was read from (the drift rules judge a slice on them);
+    consume each slice before the next. `reader`: where each slice's campaigns are read, for
+    a plan that keeps none. Between objectives, the facts' reader may give way."""
     active = [view.objectives[o] for o in sorted(view.objectives) if view.objectives[o].active]
     if not active:
         return
     days = max(forecast_window_days(view.effective_guardrails(o)) for o in active)
     for chunk in batched(active, OBJECTIVES_PER_READING):
-        part = facts
-        if len(active) > OBJECTIVES_PER_READING:
-            part = facts.of_objectives([o.objective_id for o in chunk])
-        yield part, _snapshots_of(view, part, chunk, at, days, campaigns)
+        ids = [o.objective_id for o in chunk]
+        part = facts if len(active) <= OBJECTIVES_PER_READING else facts.of_objectives(ids)
+        seen = view if reader is None else replace(view, campaigns=reader.linked(ids))
+        yield ObjectiveSlice(
+            seen, part, chunk, _snapshots_of(seen, part, chunk, at, days, campaigns)
+        )
 
 
 def _snapshots_of(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from truenorth.alignment.domain.campaign_reader import CampaignReader
 from truenorth.alignment.domain.entities import CampaignView, StrategyView, WorkspaceView
 from truenorth.alignment.domain.progress import (
     ChannelShare,
@@ -129,24 +130,30 @@ class WorkspaceSpend:
         )
 
 
-def spend_by_strategy(view: WorkspaceView, facts: Facts, at: int) -> WorkspaceSpend:
+def spend_by_strategy(
+    view: WorkspaceView, facts: Facts, at: int, reader: CampaignReader | None = None
+) -> WorkspaceSpend:
+    """`reader`: where the campaigns are read, a slice at a time, for a plan that keeps none."""
     strategies = {sid: StrategySpend(s, at) for sid, s in view.strategies.items()}
     windows = [s.window for s in strategies.values() if s.window is not None]
     hull: Window = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
     result = WorkspaceSpend(strategies, hull)
-    in_hull = facts.sums(SPEND_METRIC, hull)
-    for campaign_id, amount in sorted(in_hull.items()):
-        campaign = view.campaigns.get(campaign_id) or CampaignView(campaign_id)
-        tethered = bool(view.active_objective_ids(campaign))
-        for strategy_id in view.strategies_of(campaign):
-            spend = strategies.get(strategy_id)
-            if spend is not None:
-                within = facts.sums(SPEND_METRIC, spend.window).get(campaign_id, 0.0)
-                if within:
-                    spend.add(campaign, within, tethered)
-        result.total += amount
-        if tethered:
-            result.aligned += amount
-        elif amount:
-            result.untethered.append((campaign, amount))
+    slices = [(view.campaigns, facts)] if reader is None else reader.slices()
+    for campaigns, part in slices:
+        in_hull = part.sums(SPEND_METRIC, hull)
+        for campaign_id in sorted(in_hull):  # keys alone: 100 000 (id, amount) pairs were 6 MB
+            amount = in_hull[campaign_id]
+            campaign = campaigns.get(campaign_id) or CampaignView(campaign_id)
+            tethered = bool(view.active_objective_ids(campaign))
+            for strategy_id in view.strategies_of(campaign):
+                spend = strategies.get(strategy_id)
+                if spend is not None:
+                    within = part.sums(SPEND_METRIC, spend.window).get(campaign_id, 0.0)
+                    if within:
+                        spend.add(campaign, within, tethered)
+            result.total += amount
+            if tethered:
+                result.aligned += amount
+            elif amount:
+                result.untethered.append((campaign, amount))
     return result

@@ -14,11 +14,11 @@ Reading never writes. The facts (observations' totals) are read by `store.facts`
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, distinct, func, select
 
 from truenorth.alignment.domain.entities import (
     CampaignView,
@@ -64,13 +64,16 @@ def read_workspace(
     """`reports=False`: without the campaigns known only from their metrics, and without the
     scan of every period total that finds them (a third of a build's SQL); a snapshot does
     not show them, and a drift tick adds them itself (`views._judged_view`)."""
-    links = _links(connection, workspace, moment)
-    campaigns = {
-        row["campaign_id"]: _campaign(row, links.get(row["campaign_id"], ()))
-        for row in _newest(connection, t.campaigns, "campaign_id", workspace, moment)
-    }
+    campaigns = read_campaigns(connection, workspace, moment)
     if reports:
         campaigns |= metrics_only_campaigns(Facts(connection, workspace, moment))
+    return replace(
+        read_plan(connection, workspace, moment), campaigns=dict(sorted(campaigns.items()))
+    )
+
+
+def read_plan(connection: Connection, workspace: str, moment: Moment) -> WorkspaceView:
+    """The workspace's strategies, objectives and check-ins, without its campaigns."""
     return WorkspaceView(
         name=workspace,
         strategies={
@@ -81,9 +84,49 @@ def read_workspace(
             row["objective_id"]: _objective(row)
             for row in _newest(connection, t.objectives, "objective_id", workspace, moment)
         },
-        campaigns=dict(sorted(campaigns.items())),
+        campaigns={},
         checkins=checkins_as_of(connection, workspace, moment),
     )
+
+
+def read_campaigns(
+    connection: Connection,
+    workspace: str,
+    moment: Moment,
+    *,
+    campaign_ids: Sequence[str] | None = None,
+    objective_ids: Sequence[str] | None = None,
+) -> dict[str, CampaignView]:
+    """The campaigns launched as of the moment, each with the objectives it served then: all
+    of them, those of `campaign_ids`, or those linked to `objective_ids` (each with its links
+    to those objectives alone)."""
+    links = _links(connection, workspace, moment, campaign_ids, objective_ids)
+    campaigns = t.campaigns.c
+    chosen: ColumnElement[bool] | None = None
+    if campaign_ids is not None:
+        chosen = campaigns.campaign_id.in_(campaign_ids)
+    elif objective_ids is not None:
+        linked = links_at(workspace, moment, objective_ids).subquery()
+        chosen = campaigns.campaign_id.in_(select(linked.c.campaign_id))
+    rows = _newest(connection, t.campaigns, "campaign_id", workspace, moment, chosen)
+    return {row["campaign_id"]: _campaign(row, links.get(row["campaign_id"], ())) for row in rows}
+
+
+def campaign_count(connection: Connection, workspace: str, moment: Moment) -> int:
+    """How many campaigns were launched as of the moment."""
+    campaigns = t.campaigns
+    query = select(func.count(distinct(campaigns.c.campaign_id))).where(
+        campaigns.c.workspace == workspace
+    )
+    return int(connection.execute(_versions_filter(query, campaigns, moment)).scalar_one())
+
+
+def launched_campaign_ids(connection: Connection, workspace: str, moment: Moment) -> list[str]:
+    """The ids of the campaigns launched as of the moment, sorted."""
+    campaigns = t.campaigns
+    query = select(campaigns.c.campaign_id).distinct().where(campaigns.c.workspace == workspace)
+    found = connection.execute(_versions_filter(query, campaigns, moment)).scalars()
+    return sorted(map(sys.intern, found))
 
 
 # -- versions --------------------------------------------------------------------------------
@@ -99,10 +142,17 @@ def _versions_filter(query: Select[Any], table: Any, moment: Moment) -> Select[A
 
 
 def _newest(
-    connection: Connection, table: Any, key: str, workspace: str, moment: Moment
+    connection: Connection,
+    table: Any,
+    key: str,
+    workspace: str,
+    moment: Moment,
+    chosen: ColumnElement[bool] | None = None,
 ) -> Iterator[RowMapping]:
-    """Each entity's newest version as of the moment."""
+    """Each entity's newest version as of the moment (of those `chosen`)."""
     query = _versions_filter(select(table).where(table.c.workspace == workspace), table, moment)
+    if chosen is not None:
+        query = query.where(chosen)
     if moment.live:
         yield from connection.execute(query).mappings()
         return
@@ -112,10 +162,17 @@ def _newest(
     yield from newest.values()
 
 
-def _links(connection: Connection, workspace: str, moment: Moment) -> dict[str, tuple[str, ...]]:
+def _links(
+    connection: Connection,
+    workspace: str,
+    moment: Moment,
+    campaign_ids: Sequence[str] | None = None,
+    objective_ids: Sequence[str] | None = None,
+) -> dict[str, tuple[str, ...]]:
     """campaign_id -> objective ids linked as of the moment."""
     found: dict[str, set[str]] = {}
-    for campaign_id, objective_id in connection.execute(links_at(workspace, moment)):
+    query = links_at(workspace, moment, objective_ids, campaign_ids)
+    for campaign_id, objective_id in connection.execute(query):
         found.setdefault(sys.intern(campaign_id), set()).add(sys.intern(objective_id))
     return {c: tuple(sorted(o)) for c, o in found.items()}
 

@@ -13,6 +13,7 @@ from tests.unit.alignment.builders import WS
 from tests.unit.alignment.test_slices import NOW, every_kind_of_drift, judged, read_in_slices
 from tests.unit.alignment.world import World
 from truenorth.alignment.domain.timeunits import to_micros
+from truenorth.alignment.store import plans as plans_module
 from truenorth.alignment.store.facts import Facts
 from truenorth.alignment.store.plans import LivePlans
 from truenorth.alignment.store.read import Moment, metrics_only_campaigns
@@ -37,13 +38,22 @@ def test_a_tick_and_a_build_in_slices_equal_a_whole_reading(
         whole_snapshot = world.snapshot(NOW, live=True)
         read_in_slices(monkeypatch, 2)
         assert world.snapshot(NOW, live=True).objectives == whole_snapshot.objectives
-        assert judged(world.transitions(NOW)) == whole
+        # a live plan of more campaigns than a slice keeps none: read a slice at a time
+        kept = build_snapshot(engine, NOW, plans=LivePlans())
+        assert kept.objectives == whole_snapshot.objectives
+        assert kept.aligned_spend == whole_snapshot.aligned_spend
+        assert judged(world.transitions(NOW, LivePlans())) == whole
     finally:
         engine.dispose()
 
 
-def test_an_objectives_campaigns_read_alone_equal_a_whole_reading(database_url: str) -> None:
+@pytest.mark.parametrize("keeps", [True, False], ids=["plan keeping campaigns", "keeping none"])
+def test_an_objectives_campaigns_read_alone_equal_a_whole_reading(
+    database_url: str, keeps: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, engine = fresh_world(database_url)
+    if not keeps:
+        monkeypatch.setattr(plans_module, "KEPT_CAMPAIGNS", 1)
     try:
         plans = LivePlans()
         kept = build_snapshot(engine, NOW, plans=plans, campaigns=False)
@@ -52,6 +62,8 @@ def test_an_objectives_campaigns_read_alone_equal_a_whole_reading(database_url: 
             (alone,) = asyncio.run(with_campaigns(engine, [objective], NOW, plans))
             whole = full.objective(WS, objective.objective_id)
             assert whole is not None and alone.campaigns == whole.campaigns
+        listed = asyncio.run(with_campaigns(engine, kept.objectives, NOW, plans, True))
+        assert [o.campaigns for o in listed] == [o.campaigns for o in full.objectives]
         with engine.connect() as connection:
             found = metrics_only_campaigns(Facts(connection, WS, Moment.now(to_micros(NOW))))
         assert list(found) == ["c-unlaunched"]

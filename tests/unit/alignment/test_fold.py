@@ -295,8 +295,8 @@ def test_kept_specs_equal_the_events_offsets_included() -> None:
     for original in (first, second):
         stored = kept[original.objective_id]
         assert stored is not None
-        for moment in ("start", "deadline"):
-            assert getattr(stored, moment).isoformat() == getattr(original, moment).isoformat()
+        for field in ("start", "deadline"):
+            assert getattr(stored, field).isoformat() == getattr(original, field).isoformat()
     signups = kept["signups-q4"]
     assert signups is not None and signups.start.utcoffset() == timedelta(hours=2)
 

@@ -153,20 +153,24 @@ def test_readings_of_the_facts_share_the_plans_campaign_ids(
                 assert campaign_id is view.campaigns[campaign_id].campaign_id
 
 
-def test_a_plan_of_more_campaigns_than_are_kept_is_read_at_every_build(
+def test_a_plan_of_more_campaigns_than_are_kept_keeps_none_and_shows_what_a_fresh_reading_shows(
     streams: tuple[World, Stream, Stream, Stream], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world, _strategy, campaigns, metrics = streams
     campaigns.fold(b.launched("c-b"))
     monkeypatch.setattr(plans_module, "KEPT_CAMPAIGNS", 1)
-    reads = plan_reads(monkeypatch)
     plans = LivePlans()
-    live(world, plans)
-    metrics.fold(b.observed("c-a", "leads", 3, day(1)))
+    assert live(world, plans) == live(world)
+    with world.engine.connect() as connection:
+        kept = plans.read(connection, b.WS, moment(NOW, live=True))
+    assert not kept.keeps_campaigns and kept.view.campaigns == {}
+    metrics.fold(b.observed("c-b", "leads", 3, day(1)))
     snapshot = live(world, plans)
-    assert len(reads) == 2
     assert snapshot == live(world)
-    monkeypatch.setattr(plans_module, "KEPT_CAMPAIGNS", 2)
-    live(world, plans)
-    live(world, plans)
-    assert len(reads) == 3
+    assert snapshot.objectives[0].actual == 3
+    campaigns.fold(b.launched("c-c"))
+    assert [c.campaign_id for c in live_contributions(world, plans)] == ["c-a", "c-b", "c-c"]
+
+
+def live_contributions(world: World, plans: LivePlans):  # type: ignore[no-untyped-def]
+    return build_snapshot(world.engine, NOW, plans=plans).objectives[0].campaigns
