@@ -89,13 +89,21 @@ def reconcile(
     finding and every open drift at once, a tick at 1M observations and 122 000 open drifts
     allocated up to 232 MB (`tracemalloc`), now 113 MB, and its first tick took the process to
     655 MB, now 307 MB (benchmarks/README.md, fourteenth session)."""
-    seen: set[str] = set()
+    # the open drifts not found yet, which resolve at the end, and the new ones found so far:
+    # a set of every id found kept a string of its own per open drift, 8 MB more of a tick at
+    # 110 000 open drifts (benchmarks/README.md, nineteenth session)
+    unfound = set(open_ids)
+    detected: set[str] = set()
     for batch in batched(findings, JUDGED_AT_ONCE):
         fresh: dict[str, Finding] = {}
         for finding in batch:
-            if finding.drift_id not in seen:
-                seen.add(finding.drift_id)
-                fresh[finding.drift_id] = finding
+            ident = finding.drift_id
+            if ident in unfound:
+                unfound.remove(ident)
+                fresh[ident] = finding
+            elif ident not in open_ids and ident not in detected:
+                detected.add(ident)
+                fresh[ident] = finding
         rows = stored([ident for ident in fresh if ident in open_ids])
         for ident, finding in fresh.items():
             row = rows.get(ident)
@@ -103,7 +111,7 @@ def reconcile(
                 yield DriftTransition("detected", workspace, finding.to_data(), at)
             elif is_material_change(row.compared, finding.published()):
                 yield DriftTransition("updated", workspace, finding.to_data(), row.opened_at)
-    for gone in batched(sorted(set(open_ids) - seen), JUDGED_AT_ONCE):
+    for gone in batched(sorted(unfound), JUDGED_AT_ONCE):
         published = last_published(gone)
         for ident in gone:
             data, opened_at = published[ident]

@@ -649,12 +649,8 @@ def test_judging_in_batches_gives_what_judging_at_once_gives(
     ]
     assert [t.action for t in world.record(WS, stale, day(1))] == ["detected"] * 7
     moved = [replace(f, figures={"days": 20.0}) for f in stale[:2]]
-    later = [
-        *moved,
-        *stale[2:4],
-        stale[0],
-        replace(stale[0], subject="c-new", campaign_ids=("c-new",)),
-    ]
+    new = replace(stale[0], subject="c-new", campaign_ids=("c-new",))
+    later = [*moved, *stale[2:4], stale[0], new, new]  # each found twice: judged once
     found = [(t.action, t.data.campaign_ids[0]) for t in world.record(WS, later, day(2))]
     assert found == [
         ("updated", "c-0"),
