@@ -63,7 +63,7 @@ def read_workspace(
 ) -> WorkspaceView:
     """`reports=False`: without the campaigns known only from their metrics, and without the
     scan of every period total that finds them (a third of a build's SQL); a snapshot does
-    not show them, and a drift tick adds them itself (`views._judged_view`)."""
+    not show them, and a drift tick adds them itself (`views._judged_plan`)."""
     campaigns = read_campaigns(connection, workspace, moment)
     if reports:
         campaigns |= metrics_only_campaigns(Facts(connection, workspace, moment))
