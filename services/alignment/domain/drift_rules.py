@@ -30,7 +30,7 @@ from truenorth.alignment.store.facts import Facts
 __all__ = ["Finding", "detect_drifts", "drift_id"]
 
 
-CAMPAIGNS_PER_READING = 5_000
+CAMPAIGNS_PER_READING = 2_500
 """A workspace with more campaigns judges them this many at a time, on their own facts
 (`Facts.of_campaigns`): every campaign's readings at once were most of a tick's working set
 at 100 000 campaigns (benchmarks/README.md, eighteenth session)."""

@@ -228,11 +228,13 @@ class FactReadings:
         return self._facts.latest_level(self._campaigns, self._metric, (low, high))
 
 
-OBJECTIVES_PER_READING = 1_000
+OBJECTIVES_PER_READING = 500
 """A workspace with more active objectives reads its facts for this many at a time, the
 campaigns linked to them alone (`Facts.of_objectives`): at 10 000 objectives / 100 000
 campaigns each reading over every campaign was a ~6 MB dict held for the whole build or tick
-(benchmarks/README.md, eighteenth session)."""
+(benchmarks/README.md, eighteenth session). 500 rather than 1 000 (and 2 500 campaigns rather
+than 5 000): the service settled 220 against 248 MB at 1M observations, its first tick as
+long (nineteenth session)."""
 
 
 def objective_snapshots(
