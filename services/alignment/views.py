@@ -11,14 +11,13 @@ from functools import partial
 from sqlalchemy import Connection, Engine
 
 from truenorth.alignment.domain.batching import batched
+from truenorth.alignment.domain.contributions import CampaignContribution, contributions_of
 from truenorth.alignment.domain.drift import DriftTransition, detect_drifts, reconcile
 from truenorth.alignment.domain.open_drifts import OpenDrifts, ShownDrift
 from truenorth.alignment.domain.snapshot import (
-    CampaignContribution,
     ObjectiveSnapshot,
     Snapshot,
     WorkspaceSnapshot,
-    contributions_of,
     objective_snapshots,
     workspace_snapshot,
 )

@@ -33,17 +33,14 @@ from typing import Any, Literal
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
+from truenorth.alignment.domain.contributions import CampaignContribution, campaign_outcome
 from truenorth.alignment.domain.entities import CampaignView, SpecView, WorkspaceView
 from truenorth.alignment.domain.progress import (
     channel_shares,
     cost_per_outcome,
     outcome_per_dollar,
 )
-from truenorth.alignment.domain.snapshot import (
-    CampaignContribution,
-    ObjectiveSnapshot,
-    campaign_outcome,
-)
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.store.facts import Facts
 from truenorth.alignment.store.fold import fold_events

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from truenorth.alignment.domain.contributions import campaign_outcome
 from truenorth.alignment.domain.drift_findings import (
     Context,
     Finding,
@@ -16,9 +17,6 @@ from truenorth.alignment.domain.drift_findings import (
 )
 from truenorth.alignment.domain.entities import CampaignView
 from truenorth.alignment.domain.progress import time_phased_budget
-from truenorth.alignment.domain.snapshot import (
-    campaign_outcome,
-)
 from truenorth.alignment.domain.timeunits import MICROS_PER_DAY, MICROS_PER_HOUR
 from truenorth.contract.common import Guardrails
 from truenorth.contract.thresholds import exceeds

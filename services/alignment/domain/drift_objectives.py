@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 
+from truenorth.alignment.domain.contributions import CampaignContribution
 from truenorth.alignment.domain.drift_findings import (
     Context,
     Finding,
@@ -13,10 +14,7 @@ from truenorth.alignment.domain.drift_findings import (
     pct,
 )
 from truenorth.alignment.domain.entities import ObjectiveView
-from truenorth.alignment.domain.snapshot import (
-    CampaignContribution,
-    ObjectiveSnapshot,
-)
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import MICROS_PER_DAY, to_micros
 from truenorth.contract.common import Guardrails, Severity
 from truenorth.contract.thresholds import during_warmup, warmed_up

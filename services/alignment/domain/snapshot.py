@@ -14,51 +14,34 @@ from typing import NamedTuple
 
 from truenorth.alignment.domain.batching import batched
 from truenorth.alignment.domain.campaign_reader import CampaignReader
+from truenorth.alignment.domain.contributions import (
+    CampaignContribution,
+    contributions_of,
+    objective_window,
+    ratio_value,
+)
 from truenorth.alignment.domain.daily import Series, daily_series, rows_of, trailing_window
 from truenorth.alignment.domain.entities import (
-    CampaignView,
     CheckInView,
     ObjectiveView,
-    SpecView,
     WorkspaceView,
 )
 from truenorth.alignment.domain.forecast import bounds_of, forecast, reconciliation
 from truenorth.alignment.domain.open_drifts import OpenDrifts
 from truenorth.alignment.domain.progress import (
     Status,
-    cost_per_outcome,
     evaluate_objective,
     forecast_window_days,
-    outcome_per_dollar,
 )
 from truenorth.alignment.domain.spend import (
     AlignedSpendSnapshot,
     ChannelShareSnapshot,
     spend_by_strategy,
 )
-from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, from_micros, to_micros
-from truenorth.alignment.store.facts import Facts, Window
+from truenorth.alignment.domain.timeunits import MICROS_PER_SECOND, from_micros
+from truenorth.alignment.store.facts import Facts
 from truenorth.contract.common import SPEND_METRIC
 from truenorth.contract.strategy import CONFIDENCE_LEVELS
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignContribution:
-    """A campaign linked to an objective: its spend and KPI outcome over the objective's
-    window."""
-
-    campaign_id: str
-    name: str
-    channel: str
-    segment: str
-    status: str
-    spend: float
-    outcome: float
-    outcome_per_dollar: float | None
-    cost_per_outcome: float | None
-    weight: float | None = None
-    """For a ratio KPI: the campaign's share of the objective's denominator (its own ratio is
-    `outcome`); None for counts and levels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,75 +346,6 @@ def objective_snapshot(
         status_note=reconciliation(figures.status, figures.pace, outlook),
         checkins=view.checkins.get(spec.objective_id, ()),
     )
-
-
-def objective_window(spec: SpecView) -> tuple[int, int]:
-    return to_micros(spec.start), to_micros(spec.deadline)
-
-
-def ratio_value(spec: SpecView, facts: Facts, campaign_ids: Sequence[str]) -> float:
-    """Σ numerator / Σ denominator over the objective's window; the baseline before any
-    denominator is reported (a ratio is never summed)."""
-    assert spec.numerator is not None and spec.denominator is not None
-    window = objective_window(spec)
-    denominator = facts.total(campaign_ids, spec.denominator, window)
-    if denominator <= 0:
-        return spec.baseline
-    return facts.total(campaign_ids, spec.numerator, window) / denominator
-
-
-def campaign_outcome(
-    campaign_id: str, spec: SpecView, facts: Facts, window: Window | None = None
-) -> float:
-    """The campaign's contribution to the objective's KPI over `window` (default: the
-    objective's): its total for counts, its latest level for levels, its own ratio for ratios
-    (0 when it has none)."""
-    window = window or objective_window(spec)
-    if spec.aggregation == "sum":
-        return facts.sums(spec.kpi, window).get(campaign_id, 0.0)
-    if spec.aggregation == "ratio":
-        assert spec.numerator is not None and spec.denominator is not None
-        denominator = facts.sums(spec.denominator, window).get(campaign_id, 0.0)
-        numerator = facts.sums(spec.numerator, window).get(campaign_id, 0.0)
-        return numerator / denominator if denominator > 0 else 0.0
-    latest = facts.latest(spec.kpi, window).get(campaign_id)
-    return 0.0 if latest is None else latest[2]
-
-
-def contributions_of(
-    linked: Sequence[CampaignView], spec: SpecView, facts: Facts
-) -> tuple[CampaignContribution, ...]:
-    window = objective_window(spec)
-    spend = facts.sums(SPEND_METRIC, window)
-    weights: dict[str, float] = {}
-    if spec.aggregation == "ratio":
-        assert spec.denominator is not None
-        denominators = facts.sums(spec.denominator, window)
-        total = sum(denominators.get(c.campaign_id, 0.0) for c in linked)
-        weights = {
-            c.campaign_id: denominators.get(c.campaign_id, 0.0) / total if total > 0 else 0.0
-            for c in linked
-        }
-    contributions = []
-    for campaign in linked:
-        spent = spend.get(campaign.campaign_id, 0.0)
-        outcome = campaign_outcome(campaign.campaign_id, spec, facts, window)
-        counts = spec.aggregation == "sum"
-        contributions.append(
-            CampaignContribution(
-                campaign_id=campaign.campaign_id,
-                name=campaign.name,
-                channel=campaign.channel,
-                segment=campaign.segment,
-                status=campaign.status,
-                spend=spent,
-                outcome=outcome,
-                outcome_per_dollar=outcome_per_dollar(outcome, spent) if counts else None,
-                cost_per_outcome=cost_per_outcome(spent, outcome) if counts else None,
-                weight=weights.get(campaign.campaign_id) if weights else None,
-            )
-        )
-    return tuple(contributions)
 
 
 def _strategy_changes(view: WorkspaceView) -> Iterable[StrategyChanges]:

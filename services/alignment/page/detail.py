@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 
 from truenorth import charts
 from truenorth.alignment import api
-from truenorth.alignment.domain.snapshot import CampaignContribution, ObjectiveSnapshot
+from truenorth.alignment.domain.contributions import CampaignContribution
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
 from truenorth.alignment.domain.timeunits import to_micros
 from truenorth.alignment.foreground import in_foreground
 from truenorth.alignment.page.context import (

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from truenorth import charts
-from truenorth.alignment.domain.snapshot import CampaignContribution, ObjectiveSnapshot
+from truenorth.alignment.domain.contributions import CampaignContribution
+from truenorth.alignment.domain.snapshot import ObjectiveSnapshot
 from truenorth.alignment.page.detail import campaign_rows
 from truenorth.alignment.page.fmt import money, points
 from truenorth.alignment.page.history import sample_moments, short
