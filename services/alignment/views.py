@@ -278,6 +278,6 @@ def _judged_plan(
     metrics_only = metrics_only_campaigns(facts) if plan.keeps_campaigns else None
     if not metrics_only:
         return plan
-    # unsorted (the rules sort what they iterate): sorting the items made 100 000 pairs, 6 MB
+    # unsorted: the rules sort what they iterate
     view = replace(plan.view, campaigns={**plan.view.campaigns, **metrics_only})
     return plan._replace(view=view)
